@@ -1,0 +1,1 @@
+"""A shared support mailbox (Maildir or IMAP) treated as a helpdesk."""

@@ -1,0 +1,28 @@
+"""Which adapter class serves which config section; imported lazily, so a Zammad user never
+imports the MySQL driver.
+
+Public API: `build(section) -> Adapter`, `KINDS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from adapters.base import Adapter
+from connector.config_sections import SourceSection
+from connector.errors import ConfigError
+
+# kind -> "module:Class"
+KINDS: dict[str, str] = {
+    "email": "adapters.email.adapter:EmailAdapter",
+}
+
+
+def build(section: SourceSection) -> Adapter:
+    target = KINDS.get(section.kind)
+    if target is None:
+        available = ", ".join(sorted(KINDS))
+        raise ConfigError([f"[{section.kind}]: this version has no {section.kind} adapter yet (available: {available})"])
+    module_name, class_name = target.split(":")
+    adapter_class = getattr(importlib.import_module(module_name), class_name)
+    return adapter_class(section)
