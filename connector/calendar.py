@@ -36,10 +36,13 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
 _SECOND = 1_000_000
+_MINUTE = 60 * _SECOND
+_DAY = 86400 * _SECOND
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _GROW_DAYS = 366           # the table grows by about a year at a time
 _SEARCH_LIMIT_DAYS = 3660  # an add() that finds no open time within ten years is refused
 
-Interval = tuple[str, str]
+Spans = tuple[tuple[int, int], ...]  # (start minute, end minute) pairs; end < start: night shift
 
 
 def _minutes(clock: str, where: str) -> int:
@@ -53,7 +56,7 @@ def _minutes(clock: str, where: str) -> int:
     return value
 
 
-def _parse_intervals(intervals: Iterable[Any], where: str) -> tuple[tuple[int, int], ...]:
+def _parse_intervals(intervals: Iterable[Any], where: str) -> Spans:
     parsed = []
     for item in intervals:
         start, end = item.split("-") if isinstance(item, str) else item
@@ -64,6 +67,20 @@ def _parse_intervals(intervals: Iterable[Any], where: str) -> tuple[tuple[int, i
             end_min = 24 * 60  # "22:00-00:00" closes at midnight, like "22:00-24:00"
         parsed.append((start_min, end_min))
     return tuple(parsed)
+
+
+def _day_minutes(previous: Spans, today: Spans) -> Spans:
+    """A date's open minutes (0..1440): its own intervals, and the night shifts of the day before
+    that run into it; merged and sorted."""
+    pieces = [(0, end) for start, end in previous if end < start]
+    pieces += [(start, end if end > start else 24 * 60) for start, end in today]
+    merged: list[list[int]] = []
+    for start, end in sorted(pieces):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return tuple((start, end) for start, end in merged)
 
 
 def _as_date(value: date | str) -> date:
@@ -106,6 +123,7 @@ class BusinessCalendar:
         self._lo: int | None = None
         self._days: list[tuple[tuple[int, int], ...]] = []
         self._cum: list[int] = [0]
+        self._patterns = tuple(_day_minutes(self._weekly[day - 1], self._weekly[day]) for day in range(7))
 
     @classmethod
     def from_config(cls, section: Any) -> BusinessCalendar:
@@ -160,6 +178,14 @@ class BusinessCalendar:
     def _local_ordinal(self, moment: int) -> int:
         return self._from_us(moment).toordinal()
 
+    def _midnight(self, day: date) -> int:
+        """The instant `day` begins in the calendar's zone."""
+        wall = datetime.combine(day, time())
+        offset = self.zone.utcoffset(wall)
+        if offset == self.zone.utcoffset(wall.replace(fold=1)):  # no clock change at midnight
+            return (day.toordinal() - _EPOCH_ORDINAL) * _DAY - offset // _US
+        return self._local_to_us(day, 0)
+
     def _local_to_us(self, day: date, minute: int) -> int:
         """A local wall-clock time on `day` as an instant; 24:00 is the next midnight."""
         if minute == 24 * 60:
@@ -189,7 +215,7 @@ class BusinessCalendar:
             return True
         return self._public is not None and day in self._public and day not in self._exceptions
 
-    def _schedule(self, day: date) -> tuple[tuple[int, int], ...]:
+    def _schedule(self, day: date) -> Spans:
         if day in self._overrides:
             return self._overrides[day]
         if self._is_holiday(day):
@@ -197,29 +223,20 @@ class BusinessCalendar:
         return self._weekly[day.weekday()]
 
     def _build_day(self, ordinal: int) -> tuple[tuple[int, int], ...]:
+        """The open intervals of one local date, as instants."""
         day = date.fromordinal(ordinal)
         if self._is_holiday(day) and day not in self._overrides:
             return ()
-        day_start, day_end = self._local_to_us(day, 0), self._local_to_us(day, 24 * 60)
-        spans = []
-        for owner in (day - timedelta(days=1), day):
-            for start_min, end_min in self._schedule(owner):
-                if end_min > start_min:
-                    if owner != day:
-                        continue
-                    spans.append((self._local_to_us(owner, start_min), self._local_to_us(owner, end_min)))
-                else:  # night shift: from owner's start to the next day's end
-                    next_day = owner + timedelta(days=1)
-                    spans.append((self._local_to_us(owner, start_min), self._local_to_us(next_day, end_min)))
-        merged: list[list[int]] = []
-        for a, b in sorted((max(a, day_start), min(b, day_end)) for a, b in spans):
-            if a >= b:
-                continue
-            if merged and a <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], b)
-            else:
-                merged.append([a, b])
-        return tuple((a, b) for a, b in merged)
+        previous = day - timedelta(days=1)
+        if day in self._overrides or previous in self._overrides or self._is_holiday(previous):
+            minutes = _day_minutes(self._schedule(previous), self._schedule(day))
+        else:
+            minutes = self._patterns[day.weekday()]
+        start, end = self._midnight(day), self._midnight(day + timedelta(days=1))
+        if end - start == _DAY:  # no clock change that day: plain offsets from midnight
+            return tuple((start + a * _MINUTE, start + b * _MINUTE) for a, b in minutes)
+        spans = ((self._local_to_us(day, a), self._local_to_us(day, b)) for a, b in minutes)
+        return tuple((a, b) for a, b in spans if a < b)  # an interval inside a DST gap vanishes
 
     def _ensure(self, ordinal: int) -> int:
         """Make sure `ordinal` is in the table; return its index."""
@@ -267,15 +284,17 @@ class BusinessCalendar:
 
     def _instant_at(self, target: int) -> int:
         """The earliest instant whose business time before it is `target`."""
-        searched = 0
+        idle = 0  # days added without any business time: a calendar that never opens again
         while target <= self._cum[0]:
+            before = self._cum[0]
             self._prepend(_GROW_DAYS)
-            searched += _GROW_DAYS
-            self._refuse_if_endless(searched)
+            idle = idle + _GROW_DAYS if self._cum[0] == before else 0
+            self._refuse_if_endless(idle)
         while target > self._cum[-1]:
+            before = self._cum[-1]
             self._append(self._lo + len(self._days), _GROW_DAYS)
-            searched += _GROW_DAYS
-            self._refuse_if_endless(searched)
+            idle = idle + _GROW_DAYS if self._cum[-1] == before else 0
+            self._refuse_if_endless(idle)
         index = bisect.bisect_left(self._cum, target) - 1
         remaining = target - self._cum[index]
         for a, b in self._days[index]:
