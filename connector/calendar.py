@@ -123,6 +123,8 @@ class BusinessCalendar:
         self._lo: int | None = None
         self._days: list[tuple[tuple[int, int], ...]] = []
         self._cum: list[int] = [0]
+        self._starts: list[int] = []  # the instant each date of the table begins
+        self._table_end = 0
         self._patterns = tuple(_day_minutes(self._weekly[day - 1], self._weekly[day]) for day in range(7))
 
     @classmethod
@@ -159,11 +161,37 @@ class BusinessCalendar:
 
     def is_open(self, at: datetime) -> bool:
         moment = self._to_us(at, "at")
-        return any(a <= moment < b for a, b in self._intervals_of(self._local_ordinal(moment)))
+        return any(a <= moment < b for a, b in self._days[self._index_of(moment)])
 
     def next_open(self, at: datetime) -> datetime:
         """`at` itself when open, else the next opening."""
         return self._from_us(self._next_open_us(self._to_us(at, "at")))
+
+    # ---- business-time coordinates, for bulk work (the SLA engine) ------------------------------
+
+    def position(self, at: datetime) -> int:
+        """Business microseconds up to `at`, counted from an origin fixed for this calendar object:
+        `elapsed(a, b) == (position(b) - position(a)) µs` whenever b >= a."""
+        return self._business_before(self._to_us(at, "at"))
+
+    def instant(self, position: int) -> datetime:
+        """The earliest instant at `position`: a closing time rather than the next opening."""
+        return self._from_us(self._instant_at(position))
+
+    def position_us(self, moment: int) -> int:
+        """`position` for an instant given as microseconds since the Unix epoch."""
+        return self._business_before(moment)
+
+    def instant_us(self, position: int) -> int:
+        """`instant`, as microseconds since the Unix epoch."""
+        return self._instant_at(position)
+
+    @staticmethod
+    def to_epoch_us(moment: datetime) -> int:
+        return (moment - _EPOCH) // _US
+
+    def from_epoch_us(self, moment: int) -> datetime:
+        return self._from_us(moment)
 
     # ---- conversions ---------------------------------------------------------------------------
 
@@ -254,8 +282,10 @@ class BusinessCalendar:
         for ordinal in range(first, first + count):
             spans = self._build_day(ordinal)
             self._days.append(spans)
+            self._starts.append(self._midnight(date.fromordinal(ordinal)))
             total += sum(b - a for a, b in spans)
             self._cum.append(total)
+        self._table_end = self._midnight(date.fromordinal(first + count))
 
     def _prepend(self, count: int) -> None:
         first = self._lo - count
@@ -265,6 +295,7 @@ class BusinessCalendar:
             cum.append(cum[-1] - sum(b - a for a, b in spans))
         self._cum = cum[:0:-1] + self._cum
         self._days = days + self._days
+        self._starts = [self._midnight(date.fromordinal(o)) for o in range(first, self._lo)] + self._starts
         self._lo = first
 
     def _intervals_of(self, ordinal: int) -> tuple[tuple[int, int], ...]:
@@ -272,9 +303,16 @@ class BusinessCalendar:
 
     # ---- the arithmetic ------------------------------------------------------------------------
 
+    def _index_of(self, moment: int) -> int:
+        """The table index of the local date `moment` falls on."""
+        starts = self._starts
+        if starts and starts[0] <= moment < self._table_end:
+            return bisect.bisect_right(starts, moment) - 1
+        return self._ensure(self._local_ordinal(moment))
+
     def _business_before(self, moment: int) -> int:
         """Business µs up to `moment`, counted from the calendar's first built date."""
-        index = self._ensure(self._local_ordinal(moment))
+        index = self._index_of(moment)
         total = self._cum[index]
         for a, b in self._days[index]:
             if moment <= a:
@@ -304,7 +342,8 @@ class BusinessCalendar:
         raise AssertionError("running totals and intervals disagree")  # pragma: no cover
 
     def _next_open_us(self, moment: int) -> int:
-        ordinal = self._local_ordinal(moment)
+        index = self._index_of(moment)
+        ordinal = self._lo + index
         for step in range(_SEARCH_LIMIT_DAYS):
             for a, b in self._intervals_of(ordinal + step):
                 if moment < b:
