@@ -160,12 +160,24 @@ def _to_step_at(value: Any) -> str:
     return text
 
 
+NOTE_FIELDS = ("ticket", "title", "metric", "level", "due", "overdue", "status")
+
+
+def _to_note(value: str) -> str:
+    import string
+
+    for _, name, _, _ in string.Formatter().parse(value):
+        if name is not None and name not in NOTE_FIELDS:
+            raise ValueError(f"{{{name}}} is not a note placeholder (use {', '.join('{' + f + '}' for f in NOTE_FIELDS)})")
+    return value
+
+
 class StepSection(Section):
     at: Annotated[str, BeforeValidator(_to_step_at)]
     add_tags: list[str] = []
     remove_tags: list[str] = []
-    raise_priority: str | None = None
-    add_note: str | None = None
+    raise_priority: Literal["low", "normal", "high", "urgent"] | None = None
+    add_note: Annotated[str, AfterValidator(_to_note)] | None = None
     notify: list[str] = []
 
 
@@ -179,6 +191,7 @@ class LevelSection(Targets):
 class EscalationSection(Section):
     leads: list[str] = []
     steps: list[StepSection] = []
+    catch_up: Duration = timedelta(days=1)
 
 
 # ---- [[rules]] -----------------------------------------------------------------------------
@@ -220,6 +233,9 @@ class Condition(Section):
                 re.compile(str(self.value))
             except re.error as exc:
                 raise ValueError(f"value {self.value!r} is not a valid regular expression: {exc}") from None
+        time_field = self.field in ("created", "updated") or self.field.startswith("custom.")
+        if self.op in ("before", "after", "older_than", "newer_than") and not time_field:
+            raise ValueError(f"op {self.op!r} compares times: use it on created, updated or custom.<name>")
         if self.op in ("older_than", "newer_than"):
             parse_duration(self.value)
         if self.op in ("in", "not_in") and not isinstance(self.value, list):

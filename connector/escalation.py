@@ -1,0 +1,159 @@
+"""From SLA record changes to events, and from events to actions on the helpdesk. Pure.
+
+Public API: `diff(old_records, new_records, now) -> [Event]`, `plan(events, escalation, ticket, now)
+-> [Action]`, `Escalation` (the ladders by level, the leads, the catch-up window).
+
+Every event has a deterministic key (ticket, metric, sequence, kind, and for pauses and met the
+instant they happened), so recomputing the same input never yields an event twice, and the store
+refuses a key it has seen. Every action's key is its event's key plus the action kind: the outbox
+delivers each key once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from connector.clocks import RecordStatus, SlaRecord
+from connector.durations import format_duration
+from connector.model import PRIORITY_RANKS, Ticket
+from connector.policy import Step
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    key: str
+    ticket_key: str
+    metric: str
+    seq: int
+    kind: str            # started, paused, resumed, step:<n>, breached, met, cancelled
+    at: datetime
+    record: SlaRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    key: str
+    event_key: str
+    ticket_key: str
+    kind: str            # add_tags, remove_tags, raise_priority, add_note, notify
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Escalation:
+    ladders: Mapping[str, tuple[Step, ...]]      # level name -> its steps
+    leads: tuple[str, ...] = ()
+    catch_up: timedelta = timedelta(days=1)
+    zones: Mapping[str, Any] = field(default_factory=dict)  # level name -> zone for texts
+
+    @classmethod
+    def from_policy(cls, policy: Any, settings: Any) -> Escalation:
+        return cls(
+            ladders={name: level.steps for name, level in policy.levels.items()},
+            leads=tuple(settings.escalation.leads),
+            catch_up=settings.escalation.catch_up,
+            zones={name: level.calendar.zone for name, level in policy.levels.items()},
+        )
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def diff(old_records: Iterable[SlaRecord], new_records: Iterable[SlaRecord], now: datetime) -> list[Event]:
+    old = {r.ident: r for r in old_records}
+    events: list[Event] = []
+    for new in sorted(new_records, key=lambda r: r.ident):
+        prev = old.get(new.ident)
+        base = f"{new.ticket_key}:{new.metric}:{new.seq}"
+
+        def emit(kind: str, at: datetime, suffix: str = "") -> None:
+            events.append(Event(f"{base}:{kind}{suffix}", new.ticket_key, new.metric, new.seq, kind, at, new))
+
+        if prev is None:
+            emit("started", new.start)
+        before = dict(prev.pauses) if prev else {}
+        for start, end in new.pauses:
+            if start not in before:
+                emit("paused", start, f"@{_utc(start)}")
+            if end is not None and before.get(start, None) is None:
+                emit("resumed", end, f"@{_utc(start)}")
+        fired_before = {index for index, _ in prev.steps_fired} if prev else set()
+        for index, at in new.steps_fired:
+            if index not in fired_before:
+                emit(f"step:{index}", at)
+        if new.status is RecordStatus.BREACHED and (prev is None or prev.status is not RecordStatus.BREACHED):
+            emit("breached", new.due)
+        if new.status is RecordStatus.MET and (prev is None or prev.status is not RecordStatus.MET):
+            emit("met", new.stop, f"@{_utc(new.stop)}")
+        if new.status is RecordStatus.CANCELLED and (prev is None or prev.status is not RecordStatus.CANCELLED):
+            emit("cancelled", now)
+    return events
+
+
+def plan(events: Iterable[Event], escalation: Escalation, ticket: Ticket | None = None,
+         now: datetime | None = None) -> list[Action]:
+    """The actions the ladder asks for. Steps reached longer than `catch_up` ago (an old ticket's
+    first sync, an outage) and steps of records already stopped write nothing; a priority is
+    never lowered."""
+    actions: list[Action] = []
+    for event in events:
+        if not event.kind.startswith("step:"):
+            continue
+        record = event.record
+        if record.stop is not None or record.status is RecordStatus.CANCELLED:
+            continue
+        if now is not None and now - event.at > escalation.catch_up:
+            continue
+        ladder = escalation.ladders.get(record.level, ())
+        index = int(event.kind.split(":")[1])
+        if index >= len(ladder):
+            continue
+        step = ladder[index].actions
+
+        def add(kind: str, **payload: Any) -> None:
+            actions.append(Action(f"{event.key}:{kind}", event.key, event.ticket_key, kind, payload))
+
+        if step.add_tags:
+            add("add_tags", tags=list(step.add_tags))
+        if step.remove_tags:
+            add("remove_tags", tags=list(step.remove_tags))
+        if step.raise_priority:
+            rank = PRIORITY_RANKS[step.raise_priority]
+            if ticket is None or ticket.priority is None or ticket.priority.rank < rank:
+                add("raise_priority", priority=step.raise_priority, rank=rank)
+        texts = _texts(event, escalation, ticket)
+        if step.add_note:
+            add("add_note", text=step.add_note.format_map(texts))
+        if step.notify:
+            recipients = []
+            for who in step.notify:
+                recipients += list(escalation.leads) if who == "lead" else [who]
+            subject = f"SLA {texts['metric']} {_headline(event)} on ticket {texts['ticket']}"
+            body = (f"Ticket {texts['ticket']} {texts['title']}\nLevel: {texts['level']}\nMetric: {texts['metric']}\n"
+                    f"Due: {texts['due']}\nOverdue: {texts['overdue']}\nStatus: {texts['status']}\n")
+            add("notify", recipients=list(dict.fromkeys(recipients)), subject=subject, body=body)
+    return actions
+
+
+def _headline(event: Event) -> str:
+    return "breached" if event.record.due <= event.at else "due soon"
+
+
+def _texts(event: Event, escalation: Escalation, ticket: Ticket | None) -> dict[str, str]:
+    record = event.record
+    zone = escalation.zones.get(record.level)
+    due = record.due.astimezone(zone) if zone else record.due
+    overdue = max(record.business - record.target, timedelta(0))
+    return {
+        "ticket": (ticket.number or ticket.external_id) if ticket else record.ticket_key,
+        "title": ticket.title if ticket else "",
+        "metric": record.metric,
+        "level": record.level,
+        "due": due.strftime("%Y-%m-%d %H:%M %Z"),
+        "overdue": format_duration(overdue),
+        "status": record.status.value,
+    }

@@ -1,0 +1,239 @@
+"""SLA levels and the ordered rules that pick a ticket's level. Pure: no I/O, no wall clock.
+
+Public API: `Policy.from_settings(settings)`, `Policy.level_for(ticket, messages, now)`, `Level`
+(targets per metric, by priority, its calendar and escalation ladder), `Step`.
+
+Rules run in order; every matching active rule with `set_level` replaces the level chosen so far,
+and a matching rule with `stop = true` ends the list. No level chosen: the default level, or none.
+String comparisons ignore case; `matches` is a regular-expression search as written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from fractions import Fraction
+from typing import Any, Callable, Iterable
+
+from connector.calendar import BusinessCalendar
+from connector.durations import parse_duration
+from connector.errors import ConfigError
+from connector.model import Message, Ticket
+
+METRICS = ("first_reply", "next_reply", "resolution", "chat_reply", "call_reply")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One rung of an escalation ladder, at a point relative to the due time."""
+
+    index: int
+    at: str                      # as written: "-20%", "-30m", "0", "+2h"
+    share: Fraction | None       # -0.2 for "-20%"
+    offset: timedelta            # business time for "-30m" / "+2h"
+    actions: Any                 # the StepSection: add_tags, remove_tags, raise_priority, add_note, notify
+
+    def business_us(self, target_us: int) -> int:
+        """Business microseconds from the clock's start to this step, given the record's target."""
+        if self.share is not None:
+            return target_us + int(target_us * self.share)
+        return target_us + self.offset // timedelta(microseconds=1)
+
+
+def parse_step(index: int, section: Any) -> Step:
+    text = section.at.strip()
+    if text.endswith("%"):
+        return Step(index, text, Fraction(text[:-1]) / 100, timedelta(0), section)
+    sign = -1 if text.startswith("-") else 1
+    return Step(index, text, None, sign * parse_duration(text.lstrip("+-")), section)
+
+
+@dataclass(frozen=True)
+class Level:
+    name: str
+    calendar: BusinessCalendar
+    targets: dict[str, timedelta]
+    by_priority: dict[str, dict[str, timedelta]]
+    steps: tuple[Step, ...]
+
+    def target(self, metric: str, priority_names: Iterable[str] = ()) -> timedelta | None:
+        for name in priority_names:
+            specific = self.by_priority.get(name.casefold(), {}).get(metric)
+            if specific is not None:
+                return specific
+        return self.targets.get(metric)
+
+
+Predicate = Callable[["Facts"], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What rules look at: the ticket, who wrote last, and the evaluation time."""
+
+    ticket: Ticket
+    last_message_by: str | None
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    predicate: Predicate
+    set_level: str | None
+    stop: bool
+
+
+class Policy:
+    def __init__(self, levels: dict[str, Level], rules: list[Rule], default_level: str | None,
+                 pause_statuses: Iterable[str]):
+        self.levels = levels
+        self.rules = rules
+        self.default_level = default_level
+        self.pause_statuses = frozenset(s.casefold() for s in pause_statuses)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Policy:
+        calendars = {c.name: BusinessCalendar.from_config(c) for c in settings.calendars}
+        ladder = tuple(parse_step(i, s) for i, s in enumerate(settings.escalation.steps))
+        levels = {}
+        for section in settings.levels:
+            steps = ladder if section.steps is None else tuple(parse_step(i, s) for i, s in enumerate(section.steps))
+            levels[section.name] = Level(
+                name=section.name,
+                calendar=calendars[section.calendar],
+                targets=_targets(section),
+                by_priority={name.casefold(): _targets(t) for name, t in section.by_priority.items()},
+                steps=steps,
+            )
+        rules = []
+        for i, section in enumerate(settings.rules):
+            if section.active:
+                try:
+                    rules.append(Rule(section.name, compile_condition(section.when), section.set_level, section.stop))
+                except ValueError as exc:
+                    raise ConfigError([f"rules[{i}] ({section.name}): {exc}"]) from None
+        return cls(levels, rules, settings.connector.default_level, settings.connector.pause_statuses)
+
+    def level_for(self, ticket: Ticket, messages: Iterable[Message], now: datetime) -> Level | None:
+        facts = Facts(ticket, last_message_by(messages), now)
+        chosen = None
+        for rule in self.rules:
+            if rule.predicate(facts):
+                chosen = rule.set_level or chosen
+                if rule.stop:
+                    break
+        name = chosen or self.default_level
+        return self.levels.get(name) if name else None
+
+    def is_pausing(self, status: str, raw_status: str = "") -> bool:
+        return status.casefold() in self.pause_statuses or (raw_status or "").casefold() in self.pause_statuses
+
+
+def _targets(section: Any) -> dict[str, timedelta]:
+    return {metric: getattr(section, metric) for metric in METRICS if getattr(section, metric) is not None}
+
+
+def last_message_by(messages: Iterable[Message]) -> str | None:
+    counted = [m for m in messages if m.counts]
+    return max(counted, key=lambda m: m.at).role.value if counted else None
+
+
+# ---- conditions --------------------------------------------------------------------------------
+
+
+def _field_values(name: str) -> Callable[[Facts], list[Any]]:
+    """How to read a field: every value it has that a condition may compare against."""
+    simple = {
+        "channel": lambda f: [f.ticket.channel.value],
+        "status": lambda f: [f.ticket.status.value, f.ticket.raw_status],
+        "created": lambda f: [f.ticket.created_at],
+        "updated": lambda f: [f.ticket.updated_at],
+        "deleted": lambda f: [f.ticket.deleted],
+        "referrer_url": lambda f: [f.ticket.referrer_url],
+        "priority": lambda f: [f.ticket.priority.name, f.ticket.priority.raw_name] if f.ticket.priority else [None],
+        "last_message_by": lambda f: [f.last_message_by],
+        "department": lambda f: [f.ticket.department],
+        "assignee": lambda f: [f.ticket.assignee],
+        "organization": lambda f: [f.ticket.organization],
+        "requester": lambda f: [f.ticket.requester.email, f.ticket.requester.name] if f.ticket.requester else [None],
+        "tags": lambda f: sorted(f.ticket.tags),
+    }
+    if name.startswith("custom."):
+        key = name.removeprefix("custom.")
+
+        def custom(f: Facts) -> list[Any]:
+            value = f.ticket.custom.get(key)
+            return list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+
+        return custom
+    return simple[name]
+
+
+def _text(value: Any) -> str:
+    return str(value).casefold()
+
+
+def _present(values: list[Any]) -> list[Any]:
+    return [v for v in values if v is not None and v != "" and v != []]
+
+
+def _as_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif hasattr(value, "isoformat") and not isinstance(value, str):  # a TOML date
+        moment = datetime.combine(value, datetime.min.time())
+    else:
+        moment = datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def compile_condition(condition: Any) -> Predicate:
+    """Turn a validated `Condition` section into a predicate; regexes are compiled here, once."""
+    if condition.all is not None:
+        parts = [compile_condition(c) for c in condition.all]
+        return lambda f: all(p(f) for p in parts)
+    if condition.any is not None:
+        parts = [compile_condition(c) for c in condition.any]
+        return lambda f: any(p(f) for p in parts)
+    values, op, value = _field_values(condition.field), condition.op, condition.value
+    is_list_field = condition.field == "tags"
+
+    if op in ("equals", "not_equals"):
+        wanted = _text(value)
+        test = lambda f: any(_text(v) == wanted for v in _present(values(f)))  # noqa: E731
+    elif op in ("in", "not_in"):
+        wanted_set = {_text(v) for v in value}
+        test = lambda f: any(_text(v) in wanted_set for v in _present(values(f)))  # noqa: E731
+    elif op in ("contains", "not_contains"):
+        wanted = _text(value)
+        if is_list_field:
+            test = lambda f: any(_text(v) == wanted for v in values(f))  # noqa: E731
+        else:
+            test = lambda f: any(wanted in _text(v) for v in _present(values(f)))  # noqa: E731
+    elif op == "matches":
+        pattern = re.compile(str(value))
+        return lambda f: any(pattern.search(str(v)) for v in _present(values(f)))
+    elif op == "is_set":
+        return lambda f: bool(_present(values(f)))
+    elif op == "is_empty":
+        return lambda f: not _present(values(f))
+    elif op in ("before", "after"):
+        try:
+            limit = _as_time(value)
+        except ValueError:
+            raise ValueError(f"{condition.field} {op}: {value!r} is not a date or time (use e.g. 2026-01-31)") from None
+        if op == "before":
+            return lambda f: any(_as_time(v) < limit for v in _present(values(f)))
+        return lambda f: any(_as_time(v) > limit for v in _present(values(f)))
+    elif op in ("older_than", "newer_than"):
+        age = parse_duration(value)
+        if op == "older_than":
+            return lambda f: any(f.now - _as_time(v) > age for v in _present(values(f)))
+        return lambda f: any(f.now - _as_time(v) < age for v in _present(values(f)))
+    else:  # pragma: no cover - the config model admits only the operators above
+        raise ValueError(f"unknown operator {op!r}")
+    if op.startswith("not_"):
+        return lambda f: not test(f)
+    return test
