@@ -22,10 +22,9 @@ or the connector's own never start or stop a clock.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from connector.calendar import BusinessCalendar
 from connector.model import Channel, Message, Role, Status, Ticket
@@ -34,6 +33,11 @@ if TYPE_CHECKING:
     from connector.policy import Level, Policy
 
 _US = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _utc(moment_us: int) -> datetime:
+    return _EPOCH + _US * moment_us
 
 
 class RecordStatus(StrEnum):
@@ -48,8 +52,9 @@ class RecordStatus(StrEnum):
         return self in (RecordStatus.MET, RecordStatus.BREACHED)
 
 
-@dataclass(frozen=True, slots=True)
-class SlaRecord:
+class SlaRecord(NamedTuple):
+    """One SLA clock of one ticket. A named tuple: built in bulk, compared by value."""
+
     ticket_key: str
     metric: str
     seq: int
@@ -94,16 +99,18 @@ def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar:
     priorities = [ticket.priority.name, ticket.priority.raw_name] if ticket.priority else []
     meter = _Meter(ticket.key, level, calendar, horizon)
     records = []
+    reply_pauses = meter.us(_merge(held + done))
     for metric, seq, start, stop in _reply_spans(ticket, messages, level, priorities):
         target = level.target(metric, priorities)
         if target is not None:
-            records.append(meter.measure(metric, seq, target, start, stop, _merge(held + done)))
+            records.append(meter.measure(metric, seq, target, start, stop, reply_pauses))
     target = level.target("resolution", priorities)
     if target is not None:
         finished = done and done[-1][1] is None
         stop = done[-1][0] if finished else None
         earlier_done = done[:-1] if finished else done
-        records.append(meter.measure("resolution", 1, target, ticket.created_at, stop, _merge(held + earlier_done)))
+        records.append(meter.measure("resolution", 1, target, ticket.created_at, stop,
+                                     meter.us(_merge(held + earlier_done))))
     if ticket.deleted:
         records = [_cancelled(r) for r in records]
     return records
@@ -135,15 +142,10 @@ def recompute(ticket: Ticket, messages: Sequence[Message], policy: Policy,
 
 
 def _cancelled(record: SlaRecord) -> SlaRecord:
+    """Stop a record's clock for good: a breach stays a breach, but escalates no further."""
     if record.status.is_decided or record.status is RecordStatus.CANCELLED:
-        return record
-    return _replace(record, status=RecordStatus.CANCELLED, next_step_at=None)
-
-
-def _replace(record: SlaRecord, **changes) -> SlaRecord:
-    fields = {name: getattr(record, name) for name in SlaRecord.__slots__}
-    fields.update(changes)
-    return SlaRecord(**fields)
+        return record._replace(next_step_at=None) if record.next_step_at else record
+    return record._replace(status=RecordStatus.CANCELLED, next_step_at=None)
 
 
 def _reply_spans(ticket: Ticket, messages: Iterable[Message], level: Level, priorities: list[str]):
@@ -203,46 +205,70 @@ def _merge(spans: list[Span]) -> list[Span]:
 
 
 class _Meter:
-    """Measures clocks of one ticket in business-time positions of one calendar."""
+    """Measures the clocks of one ticket in business-time positions of one calendar; instants are
+    integer microseconds since the epoch, converted once per ticket."""
 
     def __init__(self, ticket_key: str, level: Level, calendar: BusinessCalendar, now: datetime):
         self.ticket_key, self.level, self.cal = ticket_key, level, calendar
         self.now_us = calendar.to_epoch_us(now)
+        self._positions: dict[int, int] = {}
+        self._amounts: dict[int, list[tuple[int, int]]] = {}
+
+    def _step_amounts(self, target_us: int) -> list[tuple[int, int]]:
+        """(step index, business µs from the start) for a target."""
+        found = self._amounts.get(target_us)
+        if found is None:
+            found = self._amounts[target_us] = [(s.index, s.business_us(target_us)) for s in self.level.steps]
+        return found
+
+    def us(self, spans: list[Span]) -> list[tuple[int, int | None]]:
+        to_us = self.cal.to_epoch_us
+        return [(to_us(a), to_us(b) if b is not None else None) for a, b in spans]
+
+    def position(self, moment: int) -> int:
+        found = self._positions.get(moment)
+        if found is None:
+            found = self._positions[moment] = self.cal.position_us(moment)
+        return found
 
     def measure(self, metric: str, seq: int, target: timedelta, start: datetime, stop: datetime | None,
-                pauses: list[Span]) -> SlaRecord:
-        cal = self.cal
+                pauses: list[tuple[int, int | None]]) -> SlaRecord:
+        cal, position = self.cal, self.position
         start_us = cal.to_epoch_us(start)
-        horizon_us = cal.to_epoch_us(stop) if stop is not None else self.now_us
-        horizon_us = max(horizon_us, start_us)
-        inside: list[tuple[int, int]] = []  # pauses as business-time positions
-        kept: list[Span] = []               # and as instants, for the record
+        horizon_us = max(cal.to_epoch_us(stop) if stop is not None else self.now_us, start_us)
+        inside: list[tuple[int, int]] = []        # pauses as business-time positions
+        kept: list[tuple[int, int | None]] = []   # and as instants, for the record
         paused_now = False
-        for a, b in pauses:
-            a_us = cal.to_epoch_us(a)
-            b_us = cal.to_epoch_us(b) if b is not None else horizon_us
-            if a_us >= horizon_us or b_us <= start_us:
+        for a_us, b_us in pauses:
+            end_us = b_us if b_us is not None else horizon_us
+            if a_us >= horizon_us or end_us <= start_us:
                 continue
-            paused_now = paused_now or (stop is None and b is None)
-            lo, hi = max(a_us, start_us), min(b_us, horizon_us)
-            inside.append((cal.position_us(lo), cal.position_us(hi)))
-            kept.append((max(a, start), None if b is None and stop is None else cal.from_epoch_us(hi)))
-        p_start = cal.position_us(start_us)
+            paused_now = paused_now or (stop is None and b_us is None)
+            lo, hi = max(a_us, start_us), min(end_us, horizon_us)
+            inside.append((position(lo), position(hi)))
+            kept.append((lo, None if b_us is None and stop is None else hi))
+        p_start = position(start_us)
+        p_horizon = position(horizon_us)
+        instant_us = cal.instant_us
 
         def reach(amount: int) -> int:
-            """The earliest instant by which `amount` business µs, net of pauses, have passed."""
-            remaining, cursor = max(amount, 0), p_start
+            """The business-time position at which `amount` µs, net of pauses, have passed."""
+            remaining, cursor = amount if amount > 0 else 0, p_start
             for pa, pb in inside:
                 if cursor + remaining <= pa:
                     break
-                remaining -= max(0, pa - cursor)
-                cursor = max(cursor, pb)
-            return max(cal.instant_us(cursor + remaining), start_us)
+                if pa > cursor:
+                    remaining -= pa - cursor
+                if pb > cursor:
+                    cursor = pb
+            return cursor + remaining
 
         target_us = target // _US
-        due_us = reach(target_us)
+        due_us = instant_us(reach(target_us))
+        if due_us < start_us:
+            due_us = start_us
         paused_us = sum(pb - pa for pa, pb in inside)
-        business_us = cal.position_us(horizon_us) - p_start - paused_us
+        business_us = p_horizon - p_start - paused_us
         if stop is not None:
             status = RecordStatus.MET if horizon_us <= due_us else RecordStatus.BREACHED
         elif self.now_us > due_us:
@@ -251,16 +277,25 @@ class _Meter:
             status = RecordStatus.PAUSED
         else:
             status = RecordStatus.RUNNING
-        fired, upcoming = [], []
-        for step in self.level.steps:
-            at_us = reach(step.business_us(target_us))
-            (fired if at_us < horizon_us else upcoming).append((step.index, at_us))
-        next_step_us = min((at for _, at in upcoming), default=None) if stop is None and not paused_now else None
+        fired, next_step_us = [], None
+        watching = stop is None and not paused_now
+        for index, amount in self._step_amounts(target_us):
+            step_position = reach(amount) if inside else p_start + (amount if amount > 0 else 0)
+            if step_position > p_horizon and not watching:
+                continue  # neither reached nor worth waiting for: no instant needed
+            at_us = instant_us(step_position)
+            if at_us < start_us:
+                at_us = start_us
+            if at_us < horizon_us:
+                fired.append((index, at_us))
+            elif watching and (next_step_us is None or at_us < next_step_us):
+                next_step_us = at_us
+        instant = _utc
         return SlaRecord(
             ticket_key=self.ticket_key, metric=metric, seq=seq, level=self.level.name, calendar=cal.name,
-            target=target, start=start, due=cal.from_epoch_us(due_us), stop=stop, status=status,
+            target=target, start=start, due=instant(due_us), stop=stop, status=status,
             business=business_us * _US, paused=paused_us * _US,
-            steps_fired=tuple((i, cal.from_epoch_us(at)) for i, at in sorted(fired)),
-            next_step_at=cal.from_epoch_us(next_step_us) if next_step_us is not None else None,
-            pauses=tuple(kept),
+            steps_fired=tuple((i, instant(at)) for i, at in fired),
+            next_step_at=instant(next_step_us) if next_step_us is not None else None,
+            pauses=tuple((instant(a), instant(b) if b is not None else None) for a, b in kept),
         )

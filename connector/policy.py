@@ -36,8 +36,8 @@ class Step:
 
     def business_us(self, target_us: int) -> int:
         """Business microseconds from the clock's start to this step, given the record's target."""
-        if self.share is not None:
-            return target_us + int(target_us * self.share)
+        if self.share is not None:  # integer arithmetic: Fraction products are slow in bulk
+            return target_us + target_us * self.share.numerator // self.share.denominator
         return target_us + self.offset // timedelta(microseconds=1)
 
 

@@ -1,0 +1,90 @@
+"""The engine's laws over random conversations and status histories."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from connector.clocks import RecordStatus, compute, recompute
+from connector.escalation import diff
+from connector.model import Message, Role, Status, StatusChange
+from tests.engine_helpers import policy_from, t, ticket
+
+POLICY = policy_from()
+START = t(2, 8)
+KINDS = ["customer", "agent", "note", "auto", "pending", "open", "solved"]
+
+happenings = st.lists(st.tuples(st.integers(0, 7 * 24 * 60), st.sampled_from(KINDS)), max_size=12)
+levels = st.sampled_from(["Standard", "Office", "Urgent SLA"])
+common = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def build(items, until_minutes=None):
+    """The ticket and messages as the host shows them after the happenings up to `until`."""
+    messages, changes = [], [StatusChange(START, Status.NEW)]
+    for i, (minute, kind) in enumerate(sorted(items)):
+        if until_minutes is not None and minute > until_minutes:
+            break
+        at = START + timedelta(minutes=minute)
+        if kind in ("customer", "agent", "note", "auto"):
+            role = Role.CUSTOMER if kind in ("customer", "auto") else Role.AGENT
+            messages.append(Message(f"m{i}", at, role, public=kind != "note", auto_generated=kind == "auto"))
+        else:
+            changes.append(StatusChange(at, Status(kind)))
+    status = changes[-1].status
+    return ticket(START, status=status, status_history=tuple(changes), updated_at=START), messages
+
+
+@common
+@given(happenings, levels, st.integers(0, 10 * 24 * 60))
+def test_recomputing_the_same_input_gives_the_same_records(items, level_name, now_minutes):
+    level = POLICY.levels[level_name]
+    now = START + timedelta(minutes=now_minutes)
+    tk, messages = build(items)
+    first = compute(tk, messages, level, level.calendar, ["pending"], now)
+    shuffled = list(messages)
+    random.Random(now_minutes).shuffle(shuffled)
+    assert compute(tk, shuffled, level, level.calendar, ["pending"], now) == first
+
+
+@common
+@given(happenings, levels, st.integers(0, 10 * 24 * 60))
+def test_business_time_is_the_calendars_elapsed_time_minus_pauses(items, level_name, now_minutes):
+    level = POLICY.levels[level_name]
+    now = START + timedelta(minutes=now_minutes)
+    tk, messages = build(items)
+    for record in compute(tk, messages, level, level.calendar, ["pending"], now):
+        end = record.stop if record.stop is not None else max(now, record.start)
+        assert record.business == level.calendar.elapsed(record.start, end) - record.paused
+        assert record.business >= timedelta(0) and record.due >= record.start
+        if record.stop is not None:
+            assert (record.status is RecordStatus.MET) == (record.stop <= record.due)
+
+
+@common
+@given(happenings, st.lists(st.integers(0, 10 * 24 * 60), min_size=1, max_size=8))
+def test_events_for_a_record_never_repeat(items, cycle_minutes):
+    seen: set[str] = set()
+    previous = []
+    for minute in sorted(cycle_minutes):
+        now = START + timedelta(minutes=minute)
+        tk, messages = build(items, until_minutes=minute)
+        records = recompute(tk, messages, POLICY, previous, now)
+        for event in diff(previous, records, now):
+            assert event.key not in seen, event.key
+            seen.add(event.key)
+        previous = records
+
+
+@common
+@given(happenings, st.integers(0, 10 * 24 * 60))
+def test_a_deleted_ticket_has_nothing_running(items, now_minutes):
+    tk, messages = build(items)
+    now = START + timedelta(minutes=now_minutes)
+    gone = replace(tk, deleted=True, updated_at=now)
+    for record in recompute(gone, messages, POLICY, [], now):
+        assert record.status in (RecordStatus.MET, RecordStatus.BREACHED, RecordStatus.CANCELLED)
+        assert record.next_check_at is None

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from connector.clocks import recompute
+from connector.escalation import Escalation, diff, plan
+from connector.model import Priority, Status
+from tests.engine_helpers import customer, history, load_settings, policy_from, t, ticket
+
+SETTINGS = load_settings()
+POLICY = policy_from()
+ESCALATION = Escalation.from_policy(POLICY, SETTINGS)
+
+
+def cycle(tk, messages, now, previous=()):
+    records = recompute(tk, messages, POLICY, previous, now)
+    return records, diff(previous, records, now)
+
+
+def kinds(events):
+    return [(e.metric, e.seq, e.kind) for e in events]
+
+
+def test_a_ticket_nobody_answers_walks_up_the_ladder_once():
+    tk, messages = ticket(t(2, 10), number="1042", title="Printer on fire"), [customer(t(2, 10))]
+    records, events = cycle(tk, messages, t(2, 10, 1))
+    assert kinds(events) == [("first_reply", 1, "started"), ("resolution", 1, "started")]
+    records, events = cycle(tk, messages, t(2, 10, 50), records)
+    assert kinds(events) == [("first_reply", 1, "step:0")]
+    assert [a.kind for a in plan(events, ESCALATION, tk, t(2, 10, 50))] == ["add_tags"]
+    # nothing new: nothing emitted
+    records, events = cycle(tk, messages, t(2, 10, 55), records)
+    assert events == []
+    # the breach and the step two hours later fall into one late cycle: each is its own event
+    records, events = cycle(tk, messages, t(2, 13, 5), records)
+    assert kinds(events) == [("first_reply", 1, "step:1"), ("first_reply", 1, "step:2"),
+                             ("first_reply", 1, "breached")]
+    actions = plan(events, ESCALATION, tk, t(2, 13, 5))
+    assert [(a.kind, a.key) for a in actions] == [
+        ("add_tags", "test:1:first_reply:1:step:1:add_tags"),
+        ("remove_tags", "test:1:first_reply:1:step:1:remove_tags"),
+        ("raise_priority", "test:1:first_reply:1:step:1:raise_priority"),
+        ("add_note", "test:1:first_reply:1:step:1:add_note"),
+        ("notify", "test:1:first_reply:1:step:2:notify"),
+    ]
+    note = actions[3].payload["text"]
+    assert note == "SLA first_reply (Standard) breached on 1042: due 2026-11-02 11:00 UTC, overdue 2h5m"
+    notify = actions[4].payload
+    assert notify["recipients"] == ["lead@help.example", "assignee"]
+    assert notify["subject"] == "SLA first_reply breached on ticket 1042"
+
+
+def test_a_priority_is_never_lowered():
+    tk = ticket(t(2, 10), priority=Priority(4, "urgent"))
+    records, _ = cycle(tk, [customer(t(2, 10))], t(2, 10, 1))
+    _, events = cycle(tk, [customer(t(2, 10))], t(2, 11, 1), records)
+    assert "raise_priority" not in [a.kind for a in plan(events, ESCALATION, tk, t(2, 11, 1))]
+    normal = ticket(t(2, 10), priority=Priority(2, "normal"))
+    assert "raise_priority" in [a.kind for a in plan(events, ESCALATION, normal, t(2, 11, 1))]
+
+
+def test_late_steps_and_stopped_records_write_nothing():
+    tk = ticket(t(2, 10))
+    # the first sync of a ticket that breached last week: events are kept, no action is planned
+    _, events = cycle(tk, [customer(t(2, 10))], t(9, 10))
+    assert "breached" in [e.kind for e in events]
+    assert plan(events, ESCALATION, tk, t(9, 10)) == []
+    # within the catch-up window the same events do act
+    assert plan(events, ESCALATION, tk, t(2, 13, 30)) != []
+
+
+def test_pause_resume_met_and_cancel_events_have_distinct_keys():
+    messages = [customer(t(2, 10))]
+    pending = ticket(t(2, 10), status=Status.PENDING,
+                     status_history=history((t(2, 10), Status.OPEN), (t(2, 10, 10), Status.PENDING)))
+    records, events = cycle(pending, messages, t(2, 10, 20))
+    assert ("first_reply", 1, "paused") in kinds(events)
+    reopened = ticket(t(2, 10), status=Status.OPEN, status_history=pending.status_history + history(
+        (t(2, 10, 30), Status.OPEN), (t(2, 10, 40), Status.PENDING), (t(2, 10, 45), Status.OPEN)))
+    records, events = cycle(reopened, messages, t(2, 10, 50), records)
+    keys = [e.key for e in events if e.metric == "first_reply"]
+    assert keys == [
+        "test:1:first_reply:1:resumed@2026-11-02T10:10:00+00:00",
+        "test:1:first_reply:1:paused@2026-11-02T10:40:00+00:00",
+        "test:1:first_reply:1:resumed@2026-11-02T10:40:00+00:00",
+    ]
+    deleted = replace(reopened, deleted=True, updated_at=t(2, 10, 55))
+    _, events = cycle(deleted, messages, t(2, 11), records)
+    assert kinds(events) == [("first_reply", 1, "cancelled"), ("resolution", 1, "cancelled")]
+
+
+def test_a_level_override_of_the_ladder():
+    urgent = ESCALATION.ladders["Urgent SLA"]
+    assert [s.at for s in urgent] == ["-20%", "0", "+2h"]  # no own steps: the default ladder
+    assert ESCALATION.catch_up == timedelta(days=1)
