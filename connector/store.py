@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from connector.codec import iso
 from connector.errors import StoreError
 
 MIGRATIONS = Migrations("sla-connector")
@@ -28,7 +29,7 @@ def m001_initial(db: Database) -> None:
     db["sources"].create({"name": str, "kind": str, "first_seen_at": str}, pk="name")
     db["sync_state"].create(
         {"source": str, "cursor": str, "last_success_at": str, "last_error_at": str, "last_error": str,
-         "config_hash": str},
+         "last_cycle": str},
         pk="source",
     )
     db["tickets"].create(
@@ -47,14 +48,16 @@ def m001_initial(db: Database) -> None:
         foreign_keys=[("ticket_id", "tickets", "id")],
     )
     db["sla_records"].create(
-        {"ticket_id": int, "metric": str, "seq": int, "level": str, "calendar": str, "start_at": str,
-         "due_at": str, "next_check_at": str, "stopped_at": str, "business_seconds": int,
-         "paused_seconds": int, "status": str, "steps_fired": int, "updated_at": str},
+        {"ticket_id": int, "metric": str, "seq": int, "level": str, "calendar": str, "target_us": int,
+         "start_at": str, "due_at": str, "stopped_at": str, "status": str, "business_us": int,
+         "paused_us": int, "steps_fired": str, "next_step_at": str, "next_check_at": str, "pauses": str,
+         "updated_at": str},
         pk=("ticket_id", "metric", "seq"),
         foreign_keys=[("ticket_id", "tickets", "id")],
     )
-    # the time-driven pick-up: running records whose next step or due time has passed
-    db["sla_records"].create_index(["status", "next_check_at"])
+    # the time-driven pick-up: records whose next step or due time has passed
+    db["sla_records"].create_index(["next_check_at"])
+    db["meta"].create({"key": str, "value": str}, pk="key")
     db["sla_events"].create(
         {"id": int, "key": str, "ticket_id": int, "metric": str, "seq": int, "kind": str, "at": str,
          "recorded_at": str, "data": str},
@@ -81,20 +84,7 @@ def m002_report_indexes(db: Database) -> None:
 
 
 def utc_now_iso() -> str:
-    return to_iso(datetime.now(timezone.utc))
-
-
-def to_iso(moment: datetime | None) -> str | None:
-    """UTC ISO-8601 text for an aware datetime (naive ones are a bug, refused)."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        raise ValueError(f"naive datetime {moment!r} cannot be stored; times are kept in UTC")
-    return moment.astimezone(timezone.utc).isoformat()
-
-
-def from_iso(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
+    return iso(datetime.now(timezone.utc))
 
 
 class Store:
@@ -152,14 +142,21 @@ class Store:
 
     def sync_state(self, source: str) -> dict[str, Any]:
         rows = list(self.db["sync_state"].rows_where("source = ?", [source]))
-        return rows[0] if rows else {"source": source, "cursor": None, "last_success_at": None,
-                                     "last_error_at": None, "last_error": None, "config_hash": None}
+        return rows[0] if rows else {"source": None, "cursor": None, "last_success_at": None,
+                                     "last_error_at": None, "last_error": None, "last_cycle": None}
 
     def set_sync_state(self, source: str, **fields: Any) -> None:
         self.db["sync_state"].upsert({"source": source, **fields}, pk="source")
 
+    def meta(self, key: str) -> str | None:
+        rows = list(self.db["meta"].rows_where("key = ?", [key]))
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+
     def sources(self) -> list[dict[str, Any]]:
         return list(self.db.query(
-            "SELECT s.name, s.kind, st.cursor, st.last_success_at, st.last_error_at, st.last_error "
+            "SELECT s.name, s.kind, st.cursor, st.last_success_at, st.last_error_at, st.last_error, st.last_cycle "
             "FROM sources s LEFT JOIN sync_state st ON st.source = s.name ORDER BY s.name"
         ))

@@ -6,7 +6,8 @@ import pytest
 from sqlite_utils import Database
 
 from connector.errors import StoreError
-from connector.store import MIGRATIONS, Store, from_iso, to_iso
+from connector.codec import iso as to_iso, parse_iso as from_iso
+from connector.store import MIGRATIONS, Store
 
 
 def test_new_database_is_migrated_and_in_wal_mode(tmp_path):

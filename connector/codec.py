@@ -1,0 +1,95 @@
+"""Tickets, messages and SLA records to and from the plain values the store keeps. Pure.
+
+Public API: `ticket_to_json` / `ticket_from_json`, `message_to_row` / `message_from_row`,
+`record_to_row` / `record_from_row`. Times are UTC ISO-8601 text.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from connector.clocks import RecordStatus, SlaRecord
+from connector.model import Channel, Message, Person, Priority, Role, Status, StatusChange, Ticket
+
+_US = timedelta(microseconds=1)
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r} cannot be stored; times are kept in UTC")
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def ticket_to_json(ticket: Ticket) -> str:
+    return json.dumps({
+        "source": ticket.source, "external_id": ticket.external_id, "number": ticket.number,
+        "title": ticket.title, "channel": ticket.channel.value, "status": ticket.status.value,
+        "raw_status": ticket.raw_status,
+        "status_history": [[iso(c.at), c.status.value, c.raw_status] for c in ticket.status_history],
+        "priority": [ticket.priority.rank, ticket.priority.raw_name, ticket.priority.raw_id] if ticket.priority else None,
+        "department": ticket.department, "assignee": ticket.assignee,
+        "requester": [ticket.requester.name, ticket.requester.email] if ticket.requester else None,
+        "organization": ticket.organization, "tags": sorted(ticket.tags), "custom": dict(ticket.custom),
+        "referrer_url": ticket.referrer_url, "web_url": ticket.web_url, "created_at": iso(ticket.created_at),
+        "updated_at": iso(ticket.updated_at), "closed_at": iso(ticket.closed_at), "deleted": ticket.deleted,
+    }, ensure_ascii=False, default=str)
+
+
+def ticket_from_json(text: str) -> Ticket:
+    data = json.loads(text)
+    return Ticket(
+        source=data["source"], external_id=data["external_id"], number=data["number"], title=data["title"],
+        channel=Channel(data["channel"]), status=Status(data["status"]), raw_status=data["raw_status"],
+        status_history=tuple(StatusChange(parse_iso(at), Status(s), raw) for at, s, raw in data["status_history"]),
+        priority=Priority(*data["priority"]) if data["priority"] else None,
+        department=data["department"], assignee=data["assignee"],
+        requester=Person(*data["requester"]) if data["requester"] else None,
+        organization=data["organization"], tags=frozenset(data["tags"]), custom=data["custom"],
+        referrer_url=data["referrer_url"], web_url=data["web_url"], created_at=parse_iso(data["created_at"]),
+        updated_at=parse_iso(data["updated_at"]), closed_at=parse_iso(data["closed_at"]), deleted=data["deleted"],
+    )
+
+
+def message_to_row(ticket_id: int, message: Message) -> dict[str, Any]:
+    return {"ticket_id": ticket_id, "external_id": message.external_id, "at": iso(message.at),
+            "author_role": message.role.value, "public": int(message.public),
+            "channel": message.channel.value if message.channel else None,
+            "auto_generated": int(message.auto_generated), "own": int(message.own)}
+
+
+def message_from_row(row: dict[str, Any]) -> Message:
+    return Message(row["external_id"], parse_iso(row["at"]), Role(row["author_role"]), public=bool(row["public"]),
+                   channel=Channel(row["channel"]) if row["channel"] else None,
+                   auto_generated=bool(row["auto_generated"]), own=bool(row["own"]))
+
+
+def record_to_row(ticket_id: int, record: SlaRecord) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket_id, "metric": record.metric, "seq": record.seq, "level": record.level,
+        "calendar": record.calendar, "target_us": record.target // _US, "start_at": iso(record.start),
+        "due_at": iso(record.due), "stopped_at": iso(record.stop), "status": record.status.value,
+        "business_us": record.business // _US, "paused_us": record.paused // _US,
+        "steps_fired": json.dumps([[index, iso(at)] for index, at in record.steps_fired]),
+        "next_step_at": iso(record.next_step_at), "next_check_at": iso(record.next_check_at),
+        "pauses": json.dumps([[iso(a), iso(b)] for a, b in record.pauses]),
+    }
+
+
+def record_from_row(ticket_key: str, row: dict[str, Any]) -> SlaRecord:
+    return SlaRecord(
+        ticket_key=ticket_key, metric=row["metric"], seq=row["seq"], level=row["level"], calendar=row["calendar"],
+        target=row["target_us"] * _US, start=parse_iso(row["start_at"]), due=parse_iso(row["due_at"]),
+        stop=parse_iso(row["stopped_at"]), status=RecordStatus(row["status"]),
+        business=row["business_us"] * _US, paused=row["paused_us"] * _US,
+        steps_fired=tuple((index, parse_iso(at)) for index, at in json.loads(row["steps_fired"])),
+        next_step_at=parse_iso(row["next_step_at"]),
+        pauses=tuple((parse_iso(a), parse_iso(b)) for a, b in json.loads(row["pauses"])),
+    )

@@ -1,0 +1,126 @@
+"""Tickets, messages, SLA records and events in the store.
+
+Public API: `TicketStore(store)` with `upsert`, `load`, `records`, `save_records`, `add_events`,
+`due_tickets`, `open_ticket_ids`, `counts`. Callers group calls into transactions
+(`Store.atomic()`); nothing here commits on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from connector.clocks import SlaRecord
+from connector.codec import (
+    iso, message_from_row, message_to_row, record_from_row, record_to_row, ticket_from_json, ticket_to_json,
+)
+from connector.escalation import Event
+from connector.model import Message, Ticket
+from connector.store import Store
+
+
+class TicketStore:
+    def __init__(self, store: Store):
+        self.db = store.db
+
+    def upsert(self, ticket: Ticket, messages: Sequence[Message]) -> int:
+        """Store a full snapshot (the ticket and all its messages); return the ticket's id."""
+        row = {
+            "source": ticket.source, "external_id": ticket.external_id, "number": ticket.number,
+            "title": ticket.title, "channel": ticket.channel.value, "status": ticket.status.value,
+            "raw_status": ticket.raw_status, "priority_rank": ticket.priority.rank if ticket.priority else None,
+            "priority_name": ticket.priority.raw_name if ticket.priority else None,
+            "department": ticket.department, "assignee": ticket.assignee,
+            "requester_name": ticket.requester.name if ticket.requester else None,
+            "requester_email": ticket.requester.email if ticket.requester else None,
+            "organization": ticket.organization, "tags": json.dumps(sorted(ticket.tags)),
+            "custom": json.dumps(dict(ticket.custom), default=str), "referrer_url": ticket.referrer_url,
+            "web_url": ticket.web_url, "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
+            "closed_at": iso(ticket.closed_at), "deleted": int(ticket.deleted), "snapshot": ticket_to_json(ticket),
+        }
+        found = self.db.execute(
+            "SELECT id FROM tickets WHERE source = ? AND external_id = ?", [ticket.source, ticket.external_id]
+        ).fetchone()
+        if found:
+            ticket_id = found[0]
+            self.db["tickets"].update(ticket_id, row)
+        else:
+            ticket_id = self.db["tickets"].insert(row).last_pk
+        self.db.execute("DELETE FROM messages WHERE ticket_id = ?", [ticket_id])
+        self.db["messages"].insert_all((message_to_row(ticket_id, m) for m in messages), pk=("ticket_id", "external_id"),
+                                       replace=True)
+        return ticket_id
+
+    def load(self, ticket_id: int) -> tuple[Ticket, list[Message]]:
+        snapshot = self.db.execute("SELECT snapshot FROM tickets WHERE id = ?", [ticket_id]).fetchone()[0]
+        rows = self.db["messages"].rows_where("ticket_id = ?", [ticket_id], order_by="at, external_id")
+        return ticket_from_json(snapshot), [message_from_row(row) for row in rows]
+
+    def records(self, ticket_id: int, ticket_key: str) -> list[SlaRecord]:
+        rows = self.db["sla_records"].rows_where("ticket_id = ?", [ticket_id], order_by="metric, seq")
+        return [record_from_row(ticket_key, row) for row in rows]
+
+    def save_records(self, ticket_id: int, old: Iterable[SlaRecord], new: Iterable[SlaRecord], now: datetime) -> int:
+        """Replace the ticket's records; return how many were added or changed."""
+        before = {r.ident: r for r in old}
+        changed = [r for r in new if before.get(r.ident) != r]
+        gone = [ident for ident in before if ident not in {r.ident for r in new}]
+        for metric, seq in gone:
+            self.db.execute("DELETE FROM sla_records WHERE ticket_id = ? AND metric = ? AND seq = ?",
+                            [ticket_id, metric, seq])
+        if changed:
+            self.db["sla_records"].upsert_all(
+                ({**record_to_row(ticket_id, r), "updated_at": iso(now)} for r in changed),
+                pk=("ticket_id", "metric", "seq"),
+            )
+        return len(changed) + len(gone)
+
+    def add_events(self, ticket_id: int, events: Iterable[Event], now: datetime) -> list[Event]:
+        """Record events; return those not seen before (a key is recorded once, ever)."""
+        fresh = []
+        for event in events:
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO sla_events (key, ticket_id, metric, seq, kind, at, recorded_at, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [event.key, ticket_id, event.metric, event.seq, event.kind, iso(event.at), iso(now),
+                 json.dumps({"level": event.record.level, "due": iso(event.record.due),
+                             "status": event.record.status.value})],
+            )
+            if cursor.rowcount:
+                fresh.append(event)
+        return fresh
+
+    def due_tickets(self, source: str, now: datetime, exclude: set[int] = frozenset()) -> list[int]:
+        """Tickets with a record whose next step or due time has passed (uses the index)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT r.ticket_id FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
+            "WHERE r.next_check_at <= ? AND t.source = ? ORDER BY r.ticket_id",
+            [iso(now), source],
+        ).fetchall()
+        return [row[0] for row in rows if row[0] not in exclude]
+
+    def open_ticket_ids(self, source: str) -> list[int]:
+        """Tickets with a running or paused record, or a breached one still waiting for its stop."""
+        rows = self.db.execute(
+            "SELECT DISTINCT r.ticket_id FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
+            "WHERE t.source = ? AND r.stopped_at IS NULL AND r.status IN ('running', 'paused', 'breached') "
+            "ORDER BY r.ticket_id", [source],
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def ticket_id(self, source: str, external_id: str) -> int | None:
+        found = self.db.execute("SELECT id FROM tickets WHERE source = ? AND external_id = ?",
+                                [source, external_id]).fetchone()
+        return found[0] if found else None
+
+    def counts(self, source: str) -> dict[str, int]:
+        """Open records, running records past a warning step, and open breaches of one source."""
+        row = self.db.execute(
+            "SELECT "
+            " SUM(r.status IN ('running', 'paused')),"
+            " SUM(r.status = 'running' AND r.steps_fired != '[]'),"
+            " SUM(r.status = 'breached' AND r.stopped_at IS NULL) "
+            "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE t.source = ?", [source],
+        ).fetchone()
+        return {"open": row[0] or 0, "warned": row[1] or 0, "breached": row[2] or 0}
