@@ -12,7 +12,7 @@ import sys
 from importlib.metadata import version
 from typing import Callable
 
-from connector import cli_calendar
+from connector import cli_calendar, cli_service
 from connector.config import ENV_CONFIG_PATH, Settings, config_path, load_config
 from connector.errors import ConfigError, ConnectorError, StoreError
 from connector.logs import setup_logging
@@ -53,30 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=cmd_check)
 
-    sync = commands.add_parser(
-        "sync", help="pull tickets, update SLA clocks and deliver escalations (one cycle with --once)",
-        description="Run the sync cycle: pull changed tickets from each source, recompute their SLA "
-                    "records, plan escalations and deliver them to the helpdesk.",
-    )
-    sync.add_argument("--once", action="store_true", help="run one cycle and exit")
-    sync.add_argument("--dry-run", action="store_true", help="print what would be written; write nothing to the helpdesk")
-    sync.add_argument("--source", metavar="NAME", help="only this source (its section name, e.g. email)")
-    sync.set_defaults(handler=not_yet("sync"))
-
-    run = commands.add_parser(
-        "run", help="run as a background service (what the systemd unit starts)",
-        description="Run the sync cycle for every source on its poll interval until SIGTERM or Ctrl-C; "
-                    "SIGTERM lets the current cycle finish first. Only one instance may run per database. "
-                    "Try `sync --once --dry-run` before you start the service.",
-    )
-    run.set_defaults(handler=not_yet("run"))
-
-    status = commands.add_parser(
-        "status", help="show each source's last sync, last error and cursor",
-        description="Show, per source, when it last synced successfully, its last error and its cursor "
-                    "(how far it has read). Reads only the database, so it is safe while the service runs.",
-    )
-    status.set_defaults(handler=cmd_status)
+    cli_service.add_parsers(commands)
 
     report = commands.add_parser(
         "report", help="compliance report, SLA log, service credits and breach statements",
@@ -134,20 +111,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     for outcome, name, detail in results:
         print(f"{outcome:<4}  {name:<{width}}  {detail}")
     return EXIT_OK if all(outcome == "ok" for outcome, _, _ in results) else EXIT_FAILED
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    store = Store.open(settings.connector.database)
-    known = {row["name"]: row for row in store.sources()}
-    for section in settings.sources():
-        row = known.get(section.name, {})
-        print(f"{section.name} ({section.kind})")
-        print(f"  last success: {row.get('last_success_at') or 'never'}")
-        last_error = f"{row['last_error_at']} {row['last_error']}" if row.get("last_error") else "none"
-        print(f"  last error:   {last_error}")
-        print(f"  cursor:       {row.get('cursor') or 'none (the first sync reads everything)'}")
-    return EXIT_OK
 
 
 def not_yet(command: str) -> Callable[[argparse.Namespace], int]:

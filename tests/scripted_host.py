@@ -65,6 +65,7 @@ class ScriptedHost:
 class _Section:
     name: str = "scripted"
     kind: str = "scripted"
+    poll_interval: None = None
 
 
 class ScriptedAdapter:
