@@ -246,7 +246,8 @@ class _Meter:
             paused_now = paused_now or (stop is None and b_us is None)
             lo, hi = max(a_us, start_us), min(end_us, horizon_us)
             inside.append((position(lo), position(hi)))
-            kept.append((lo, None if b_us is None and stop is None else hi))
+            # a pause that lasts until the clock stopped never ended: the clock stopped paused
+            kept.append((lo, None if b_us is None or (stop is not None and b_us >= horizon_us) else hi))
         p_start = position(start_us)
         p_horizon = position(horizon_us)
         instant_us = cal.instant_us

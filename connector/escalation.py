@@ -80,7 +80,7 @@ def diff(old_records: Iterable[SlaRecord], new_records: Iterable[SlaRecord], now
             if start not in before:
                 emit("paused", start, f"@{_utc(start)}")
             if end is not None and before.get(start, None) is None:
-                emit("resumed", end, f"@{_utc(start)}")
+                emit("resumed", end, f"@{_utc(start)}/{_utc(end)}")
         fired_before = {index for index, _ in prev.steps_fired} if prev else set()
         for index, at in new.steps_fired:
             if index not in fired_before:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import replace
 from datetime import timedelta
@@ -19,7 +20,8 @@ KINDS = ["customer", "agent", "note", "auto", "pending", "open", "solved"]
 
 happenings = st.lists(st.tuples(st.integers(0, 7 * 24 * 60), st.sampled_from(KINDS)), max_size=12)
 levels = st.sampled_from(["Standard", "Office", "Urgent SLA"])
-common = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = int(os.environ.get("ENGINE_EXAMPLES", "150"))  # raise it for a deeper search
+common = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def build(items, until_minutes=None):

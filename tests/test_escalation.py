@@ -81,9 +81,9 @@ def test_pause_resume_met_and_cancel_events_have_distinct_keys():
     records, events = cycle(reopened, messages, t(2, 10, 50), records)
     keys = [e.key for e in events if e.metric == "first_reply"]
     assert keys == [
-        "test:1:first_reply:1:resumed@2026-11-02T10:10:00+00:00",
+        "test:1:first_reply:1:resumed@2026-11-02T10:10:00+00:00/2026-11-02T10:30:00+00:00",
         "test:1:first_reply:1:paused@2026-11-02T10:40:00+00:00",
-        "test:1:first_reply:1:resumed@2026-11-02T10:40:00+00:00",
+        "test:1:first_reply:1:resumed@2026-11-02T10:40:00+00:00/2026-11-02T10:45:00+00:00",
     ]
     deleted = replace(reopened, deleted=True, updated_at=t(2, 10, 55))
     _, events = cycle(deleted, messages, t(2, 11), records)
