@@ -10,9 +10,8 @@ import argparse
 import logging
 import sys
 from importlib.metadata import version
-from typing import Callable
 
-from connector import cli_calendar, cli_service
+from connector import cli_calendar, cli_report, cli_service
 from connector.config import ENV_CONFIG_PATH, Settings, config_path, load_config
 from connector.errors import ConfigError, ConnectorError, StoreError
 from connector.logs import setup_logging
@@ -55,14 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_service.add_parsers(commands)
 
-    report = commands.add_parser(
-        "report", help="compliance report, SLA log, service credits and breach statements",
-        description="Export the reports finance and customers need: compliance, SLA log, credits, breaches.",
-    )
-    report.add_argument("kind", nargs="?", choices=("compliance", "log", "credits", "breaches", "due"),
-                        help="which report")
-    report.set_defaults(handler=not_yet("report"))
-
+    cli_report.add_parser(commands)
     cli_calendar.add_parser(commands)
     return parser
 
@@ -111,14 +103,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     for outcome, name, detail in results:
         print(f"{outcome:<4}  {name:<{width}}  {detail}")
     return EXIT_OK if all(outcome == "ok" for outcome, _, _ in results) else EXIT_FAILED
-
-
-def not_yet(command: str) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        print(f"sla-connector {command}: not available in this version yet", file=sys.stderr)
-        return EXIT_FAILED
-
-    return handler
 
 
 def _summary(settings: Settings) -> str:

@@ -141,10 +141,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, store: Store, adapters: dict, engine: Engine) -> int:
+    from connector.report_export import scheduled_exports
+
     stop = threading.Event()
     install_signal_handlers(stop)
     with instance_lock(settings.connector.database):
         service = Service(settings, store, adapters, engine)
+        service.extra_jobs += scheduled_exports(settings, store)
         log.info("serving %s on %s", ", ".join(adapters), settings.connector.database)
         service.run(stop)
     return 0

@@ -1,0 +1,340 @@
+"""The reports, computed from the stored SLA records: compliance, SLA log, credits, breaches, due.
+
+Public API: `Reports(store, settings, now)` with `compliance(filters, group_by)`, `log(filters,
+sort, descending)`, `credits(month, customer)`, `breaches(month, customer)`, `due(filters,
+within)`; each returns a `Table` whose rows are streamed from SQLite. `Filters`, `Column`.
+
+When a record counts: met on the date it stopped, failed on the date it became due (both in the
+report time zone); a running record already past its due time counts as failed; running records
+not yet due and cancelled records do not count. A record that changed (a late reply after a
+breach) is stored once, under its final state, so it is counted once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connector.calendar import BusinessCalendar
+from connector.codec import iso
+from connector.local_time_sql import LocalTimeSql
+from connector.store import Store
+
+_US = 1_000_000
+GROUPS = ("date", "week", "month", "department", "agent", "level", "metric", "customer")
+CUSTOMER_SQL = ("COALESCE(NULLIF(t.organization, ''), "
+                "lower(substr(t.requester_email, instr(t.requester_email, '@') + 1)))")
+SORTABLE = {
+    "requester": "t.requester_email", "ticket": "t.number", "department": "t.department", "agent": "t.assignee",
+    "level": "r.level", "metric": "r.metric", "start": "r.start_at", "due": "r.due_at", "stopped": "r.stopped_at",
+    "status": "r.status",
+}
+ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "CLP", "ISK", "VND", "HUF"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str = "text"   # text (from the helpdesk: neutralized in CSV), int, duration, percent, money, time, label
+
+
+@dataclass
+class Table:
+    columns: list[Column]
+    rows: Iterable[list[Any]]
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date | None = None      # inclusive, in the report time zone
+    end: date | None = None        # inclusive
+    department: str | None = None
+    agent: str | None = None
+    level: str | None = None
+    customer: str | None = None
+    metric: str | None = None
+    status: str | None = None
+
+
+def month_range(month: str) -> tuple[date, date]:
+    """'2026-11' -> (2026-11-01, 2026-11-30)."""
+    first = datetime.strptime(month, "%Y-%m").date()
+    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+class Reports:
+    def __init__(self, store: Store, settings: Any, now: datetime):
+        self.db, self.settings, self.now = store.db, settings, now
+        self.zone = ZoneInfo(settings.connector.report_timezone)
+        self._calendars = {c.name: c for c in settings.calendars}
+        self._built: dict[str, BusinessCalendar] = {}
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def _instant(self, day: date) -> str:
+        return iso(datetime.combine(day, time(), self.zone))
+
+    def _bounds(self, filters: Filters) -> tuple[datetime, datetime]:
+        start = datetime.combine(filters.start or date(1970, 1, 2), time(), self.zone)
+        end = datetime.combine((filters.end or self.now.astimezone(self.zone).date()) + timedelta(days=1), time(), self.zone)
+        return start, end
+
+    def _where(self, filters: Filters, time_column: str | None,
+               ticket_columns: tuple[str, str, str] = ("t.department", "t.assignee", CUSTOMER_SQL)
+               ) -> tuple[list[str], list[Any]]:
+        """SQL conditions for the filters; `ticket_columns` name department, agent and customer."""
+        clauses, params = [], []
+        if time_column is not None:
+            start, end = self._bounds(filters)
+            clauses, params = [f"{time_column} >= ?", f"{time_column} < ?"], [iso(start), iso(end)]
+        department, agent, customer = ticket_columns
+        for value, sql in ((filters.department, f"{department} = ?"), (filters.agent, f"{agent} = ?"),
+                           (filters.level, "r.level = ?"), (filters.metric, "r.metric = ?"),
+                           (filters.customer, f"{customer} = ?"), (filters.status, "r.status = ?")):
+            if value is not None:
+                clauses.append(sql)
+                params.append(value)
+        return clauses, params
+
+    def calendar(self, name: str) -> BusinessCalendar | None:
+        if name not in self._built and name in self._calendars:
+            self._built[name] = BusinessCalendar.from_config(self._calendars[name])
+        return self._built.get(name)
+
+    def _signed_left(self, calendar_name: str, due: datetime) -> timedelta | None:
+        """Business time from now to `due`; negative once it has passed."""
+        calendar = self.calendar(calendar_name)
+        if calendar is None:
+            return None
+        return calendar.elapsed(self.now, due) if self.now < due else -calendar.elapsed(due, self.now)
+
+    # ---- compliance ----------------------------------------------------------------------------
+
+    def _decided(self) -> str:
+        now = iso(self.now)
+        return (
+            "SELECT r.*, t.department AS department, t.assignee AS agent, " + CUSTOMER_SQL + " AS customer, "
+            "CASE WHEN r.status = 'met' THEN 'met' "
+            f"WHEN r.status = 'breached' OR (r.status = 'running' AND r.due_at <= '{now}') THEN 'failed' END AS outcome, "
+            "CASE WHEN r.status = 'met' THEN r.stopped_at ELSE r.due_at END AS decided_at "
+            "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id"
+        )
+
+    def compliance(self, filters: Filters, group_by: str = "date") -> Table:
+        if group_by not in GROUPS:
+            raise ValueError(f"--group-by {group_by!r} is not one of {', '.join(GROUPS)}")
+        start, end = self._bounds(filters)
+        if group_by in ("date", "week", "month"):
+            key = LocalTimeSql(self.zone, start, end).date("r.decided_at")
+        else:
+            key = {"agent": "r.agent", "department": "r.department", "customer": "r.customer"}.get(group_by, f"r.{group_by}")
+        clauses, params = self._where(filters, "r.decided_at", ("r.department", "r.agent", "r.customer"))
+        sql = (
+            f"SELECT {key} AS grp, "
+            "SUM(outcome = 'met'), SUM(CASE WHEN outcome = 'met' THEN business_us END), "
+            "MAX(CASE WHEN outcome = 'met' THEN business_us END), MIN(CASE WHEN outcome = 'met' THEN business_us END), "
+            "SUM(outcome = 'failed'), SUM(CASE WHEN outcome = 'failed' THEN business_us END), "
+            "MAX(CASE WHEN outcome = 'failed' THEN business_us END), MIN(CASE WHEN outcome = 'failed' THEN business_us END) "
+            f"FROM ({self._decided()}) r WHERE outcome IS NOT NULL AND {' AND '.join(clauses)} "
+            "GROUP BY grp ORDER BY grp"
+        )
+        rows = self.db.execute(sql, params).fetchall()
+        if group_by in ("week", "month"):
+            rows = _roll_up(rows, _week_of if group_by == "week" else lambda d: d[:7])
+        columns = [Column(group_by, "label"), Column("met", "int"), Column("met_avg", "duration"),
+                   Column("met_max", "duration"), Column("met_min", "duration"), Column("failed", "int"),
+                   Column("failed_avg", "duration"), Column("failed_max", "duration"), Column("failed_min", "duration"),
+                   Column("compliance", "percent")]
+        return Table(columns, (_compliance_row(row) for row in rows))
+
+    # ---- the SLA log -----------------------------------------------------------------------------
+
+    def log(self, filters: Filters, sort: list[str] | None = None, descending: bool = False) -> Table:
+        start, end = self._bounds(filters)
+        local = LocalTimeSql(self.zone, start - timedelta(days=60), end + timedelta(days=60))
+        clauses, params = self._where(filters, "r.start_at")
+        order = []
+        for name in sort or ["start"]:
+            if name not in SORTABLE:
+                raise ValueError(f"--sort {name!r} is not one of {', '.join(SORTABLE)}")
+            order.append(f"{SORTABLE[name]} {'DESC' if descending else 'ASC'}")
+        sql = (
+            "SELECT t.requester_email, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
+            f"r.metric, r.seq, {local.iso('r.start_at')}, {local.iso('r.due_at')}, {local.iso('r.stopped_at')}, "
+            "r.status, r.target_us, r.business_us, r.calendar, r.due_at "
+            f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
+            f"ORDER BY {', '.join(order)}, r.ticket_id, r.metric, r.seq"
+        )
+        columns = [Column("requester"), Column("ticket"), Column("link"), Column("department"), Column("agent"),
+                   Column("level"), Column("metric", "label"), Column("seq", "int"), Column("start", "time"),
+                   Column("due", "time"), Column("stopped", "time"), Column("remaining", "duration"),
+                   Column("status", "label")]
+        return Table(columns, self._log_rows(self.db.execute(sql, params)))
+
+    def _log_rows(self, cursor) -> Iterator[list[Any]]:
+        for (requester, number, external, link, department, agent, level, metric, seq, start, due, stopped,
+             status, target_us, business_us, calendar_name, due_utc) in cursor:
+            if status == "cancelled":
+                remaining = None
+            elif stopped is None and status in ("running", "breached"):
+                remaining = self._signed_left(calendar_name, datetime.fromisoformat(due_utc))
+            else:
+                remaining = timedelta(microseconds=target_us - business_us)
+            yield [requester, number or external, link, department, agent, level, metric, seq, start, due, stopped,
+                   remaining, status]
+
+    # ---- credits and breaches -------------------------------------------------------------------------
+
+    def _contracts(self, customer: str | None) -> list[Any]:
+        contracts = [c for c in self.settings.contracts if customer is None or c.customer == customer]
+        if customer is not None and not contracts:
+            known = ", ".join(c.customer for c in self.settings.contracts) or "none"
+            raise ValueError(f"--customer {customer!r} has no [[contracts]] entry (defined: {known})")
+        return contracts
+
+    def _contract_where(self, contract: Any) -> tuple[str, list[Any]]:
+        parts, params = [], []
+        if contract.organizations:
+            parts.append(f"lower(t.organization) IN ({', '.join('?' for _ in contract.organizations)})")
+            params += [o.lower() for o in contract.organizations]
+        if contract.domains:
+            parts.append(f"lower(substr(t.requester_email, instr(t.requester_email, '@') + 1)) IN "
+                         f"({', '.join('?' for _ in contract.domains)})")
+            params += [d.lower() for d in contract.domains]
+        where = f"({' OR '.join(parts)})"
+        if contract.level:
+            where += " AND r.level = ?"
+            params.append(contract.level)
+        return where, params
+
+    def credits(self, month: str, customer: str | None = None) -> Table:
+        first, last = month_range(month)
+        columns = [Column("customer"), Column("month", "label"), Column("records", "int"), Column("met", "int"),
+                   Column("failed", "int"), Column("compliance", "percent"), Column("credit_percent", "percent"),
+                   Column("credit", "money"), Column("currency", "label")]
+        rows = []
+        for contract in self._contracts(customer):
+            where, params = self._contract_where(contract)
+            sql = (f"SELECT SUM(outcome = 'met'), SUM(outcome = 'failed') FROM ({self._decided()}) r "
+                   f"JOIN tickets t ON t.id = r.ticket_id WHERE outcome IS NOT NULL AND r.decided_at >= ? "
+                   f"AND r.decided_at < ? AND {where}")
+            met, failed = self.db.execute(sql, [self._instant(first), self._instant(last + timedelta(days=1)),
+                                                *params]).fetchone()
+            met, failed = met or 0, failed or 0
+            total = met + failed
+            compliance = (Decimal(met) * 100 / total).quantize(Decimal("0.01")) if total else None
+            percent = credit_percent(contract, compliance, failed)
+            exponent = Decimal("1") if contract.currency in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
+            amount = (contract.monthly_fee * percent / 100).quantize(exponent, rounding=ROUND_HALF_UP)
+            rows.append([contract.customer, month, total, met, failed, compliance, percent, amount, contract.currency])
+        return Table(columns, rows)
+
+    def breaches(self, month: str, customer: str) -> Table:
+        first, last = month_range(month)
+        [contract] = self._contracts(customer)
+        where, params = self._contract_where(contract)
+        local = LocalTimeSql(self.zone, datetime.combine(first, time(), self.zone) - timedelta(days=60),
+                             datetime.combine(last, time(), self.zone) + timedelta(days=60))
+        sql = (
+            "SELECT t.number, t.external_id, t.requester_email, t.title, r.level, r.metric, r.seq, "
+            f"{local.iso('r.start_at')}, {local.iso('r.due_at')}, {local.iso('r.stopped_at')}, "
+            "r.target_us, r.business_us, r.calendar, r.due_at, r.stopped_at "
+            f"FROM ({self._decided()}) r JOIN tickets t ON t.id = r.ticket_id "
+            f"WHERE r.outcome = 'failed' AND r.decided_at >= ? AND r.decided_at < ? AND {where} ORDER BY r.due_at"
+        )
+        columns = [Column("ticket"), Column("requester"), Column("title"), Column("level"), Column("metric", "label"),
+                   Column("seq", "int"), Column("start", "time"), Column("due", "time"), Column("stopped", "time"),
+                   Column("overdue", "duration")]
+        cursor = self.db.execute(sql, [self._instant(first), self._instant(last + timedelta(days=1)), *params])
+        return Table(columns, self._breach_rows(cursor))
+
+    def _breach_rows(self, cursor) -> Iterator[list[Any]]:
+        for (number, external, requester, title, level, metric, seq, start, due, stopped, target_us, business_us,
+             calendar_name, due_utc, stopped_utc) in cursor:
+            if stopped_utc is None:
+                left = self._signed_left(calendar_name, datetime.fromisoformat(due_utc))
+                overdue = -left if left is not None else None
+            else:
+                overdue = timedelta(microseconds=business_us - target_us)
+            yield [number or external, requester, title, level, metric, seq, start, due, stopped, overdue]
+
+    # ---- the queue -----------------------------------------------------------------------------
+
+    def due(self, filters: Filters, within: timedelta | None = None) -> Table:
+        local = LocalTimeSql(self.zone, self.now - timedelta(days=400), self.now + timedelta(days=400))
+        clauses, params = self._where(filters, None)
+        sql = (
+            "SELECT t.number, t.external_id, t.requester_email, t.title, r.level, r.metric, r.seq, "
+            f"{local.iso('r.due_at')}, r.due_at, r.calendar, {local.iso('r.next_step_at')}, r.status "
+            "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
+            "WHERE r.stopped_at IS NULL AND r.status IN ('running', 'paused', 'breached') "
+            + "".join(f" AND {c}" for c in clauses) + " ORDER BY r.due_at"
+        )
+        columns = [Column("ticket"), Column("requester"), Column("title"), Column("level"), Column("metric", "label"),
+                   Column("due", "time"), Column("left", "duration"), Column("next_step", "time"),
+                   Column("status", "label")]
+
+        def rows() -> Iterator[list[Any]]:
+            for (number, external, requester, title, level, metric, seq, due, due_utc, calendar_name, next_step,
+                 status) in self.db.execute(sql, params):
+                left = self._signed_left(calendar_name, datetime.fromisoformat(due_utc))
+                if within is not None and left is not None and left > within:
+                    continue
+                yield [number or external, requester, title, level, metric, due, left, next_step, status]
+
+        return Table(columns, rows())
+
+
+def credit_percent(contract: Any, compliance: Decimal | None, failed: int) -> Decimal:
+    """The contract's credit: the best tier the compliance falls below, or a percent per breach;
+    the larger of the two, capped."""
+    percent = Decimal(0)
+    if compliance is not None:
+        for tier in contract.tiers:
+            if compliance < tier.below:
+                percent = max(percent, tier.credit_percent)
+    if contract.per_breach_percent is not None:
+        percent = max(percent, contract.per_breach_percent * failed)
+    if contract.cap_percent is not None:
+        percent = min(percent, contract.cap_percent)
+    return percent
+
+
+def _week_of(day: str) -> str:
+    year, week, _ = date.fromisoformat(day).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _roll_up(rows: list[tuple], key) -> list[tuple]:
+    merged: dict[str, list] = {}
+    for grp, met, met_sum, met_max, met_min, failed, failed_sum, failed_max, failed_min in rows:
+        into = merged.setdefault(key(grp), [0, 0, None, None, 0, 0, None, None])
+        for offset, (count, total, high, low) in ((0, (met, met_sum, met_max, met_min)),
+                                                  (4, (failed, failed_sum, failed_max, failed_min))):
+            into[offset] += count or 0
+            into[offset + 1] += total or 0
+            if high is not None:
+                into[offset + 2] = high if into[offset + 2] is None else max(into[offset + 2], high)
+                into[offset + 3] = low if into[offset + 3] is None else min(into[offset + 3], low)
+    return [(grp, v[0], v[1] if v[0] else None, v[2], v[3], v[4], v[5] if v[4] else None, v[6], v[7])
+            for grp, v in sorted(merged.items())]
+
+
+def _duration(us: float | int | None) -> timedelta | None:
+    return None if us is None else timedelta(microseconds=int(us))
+
+
+def _compliance_row(row: tuple) -> list[Any]:
+    grp, met, met_sum, met_max, met_min, failed, failed_sum, failed_max, failed_min = row
+    met, failed = met or 0, failed or 0
+    total = met + failed
+    return [
+        grp, met, _duration(met_sum / met if met else None), _duration(met_max), _duration(met_min),
+        failed, _duration(failed_sum / failed if failed else None), _duration(failed_max), _duration(failed_min),
+        (Decimal(met) * 100 / total).quantize(Decimal("0.01")) if total else None,
+    ]
