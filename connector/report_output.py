@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from connector.reports import Table
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START_SET = frozenset(_FORMULA_START)
 
 
 def neutralize(value: Any) -> Any:
@@ -32,10 +33,6 @@ def hms(value: timedelta | None) -> str:
     seconds = int(value.total_seconds())
     sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
     return f"{sign}{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def _seconds(value: timedelta | None) -> int | str:
-    return "" if value is None else int(value.total_seconds())
 
 
 def _plain(value: Any) -> Any:
@@ -57,19 +54,25 @@ def _csv(table: Table, stream: TextIO) -> int:
     for column in table.columns:
         header += [f"{column.name}_seconds", column.name] if column.kind == "duration" else [column.name]
     writer.writerow(header)
-    kinds = [column.kind for column in table.columns]
+    durations = [i for i, column in enumerate(table.columns) if column.kind == "duration"]
+    texts = [i for i, column in enumerate(table.columns) if column.kind == "text"]
     count = 0
-    for row in table.rows:
-        out = []
-        for kind, value in zip(kinds, row):
-            if kind == "duration":
-                out += [_seconds(value), hms(value)]
-            elif kind == "text":
-                out.append(neutralize(_plain(value)))
-            else:
-                out.append(_plain(value))
-        writer.writerow(out)
-        count += 1
+
+    def rows():  # csv writes None as an empty cell and Decimal exactly; only these need work
+        nonlocal count
+        for row in table.rows:
+            row = list(row)
+            for i in texts:
+                value = row[i]
+                if value.__class__ is str and value[:1] in _FORMULA_START_SET:
+                    row[i] = "'" + value
+            for i in reversed(durations):
+                value = row[i]
+                row[i:i + 1] = ("", "") if value is None else (int(value.total_seconds()), hms(value))
+            count += 1
+            yield row
+
+    writer.writerows(rows())
     return count
 
 

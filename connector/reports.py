@@ -84,18 +84,15 @@ class Reports:
         end = datetime.combine((filters.end or self.now.astimezone(self.zone).date()) + timedelta(days=1), time(), self.zone)
         return start, end
 
-    def _where(self, filters: Filters, time_column: str | None,
-               ticket_columns: tuple[str, str, str] = ("t.department", "t.assignee", CUSTOMER_SQL)
-               ) -> tuple[list[str], list[Any]]:
-        """SQL conditions for the filters; `ticket_columns` name department, agent and customer."""
+    def _where(self, filters: Filters, time_column: str | None) -> tuple[list[str], list[Any]]:
+        """SQL conditions for the filters, on records `r` joined with their tickets `t`."""
         clauses, params = [], []
         if time_column is not None:
             start, end = self._bounds(filters)
             clauses, params = [f"{time_column} >= ?", f"{time_column} < ?"], [iso(start), iso(end)]
-        department, agent, customer = ticket_columns
-        for value, sql in ((filters.department, f"{department} = ?"), (filters.agent, f"{agent} = ?"),
+        for value, sql in ((filters.department, "t.department = ?"), (filters.agent, "t.assignee = ?"),
                            (filters.level, "r.level = ?"), (filters.metric, "r.metric = ?"),
-                           (filters.customer, f"{customer} = ?"), (filters.status, "r.status = ?")):
+                           (filters.customer, f"{CUSTOMER_SQL} = ?"), (filters.status, "r.status = ?")):
             if value is not None:
                 clauses.append(sql)
                 params.append(value)
@@ -129,19 +126,28 @@ class Reports:
         if group_by not in GROUPS:
             raise ValueError(f"--group-by {group_by!r} is not one of {', '.join(GROUPS)}")
         start, end = self._bounds(filters)
-        if group_by in ("date", "week", "month"):
-            key = LocalTimeSql(self.zone, start, end).date("r.decided_at")
-        else:
-            key = {"agent": "r.agent", "department": "r.department", "customer": "r.customer"}.get(group_by, f"r.{group_by}")
-        clauses, params = self._where(filters, "r.decided_at", ("r.department", "r.agent", "r.customer"))
+        local = LocalTimeSql(self.zone, start, end)
+        ticket_key = {"agent": "t.assignee", "department": "t.department", "customer": CUSTOMER_SQL}.get(group_by)
+        needs_ticket = ticket_key is not None or any((filters.department, filters.agent, filters.customer))
+        join = "JOIN tickets t ON t.id = r.ticket_id" if needs_ticket else ""
+        parts, params = [], []
+        # met records count when they stopped, failed ones when they became due: two index range scans
+        for outcome, column, condition in (
+            ("met", "r.stopped_at", "r.status = 'met'"),
+            ("failed", "r.due_at", f"(r.status = 'breached' OR (r.status = 'running' AND r.due_at <= '{iso(self.now)}'))"),
+        ):
+            key = local.date(column) if group_by in ("date", "week", "month") else ticket_key or f"r.{group_by}"
+            clauses, where_params = self._where(filters, column)
+            parts.append(f"SELECT {key} AS grp, '{outcome}' AS outcome, r.business_us AS business_us "
+                         f"FROM sla_records r {join} WHERE {condition} AND {' AND '.join(clauses)}")
+            params += where_params
         sql = (
-            f"SELECT {key} AS grp, "
+            "SELECT grp, "
             "SUM(outcome = 'met'), SUM(CASE WHEN outcome = 'met' THEN business_us END), "
             "MAX(CASE WHEN outcome = 'met' THEN business_us END), MIN(CASE WHEN outcome = 'met' THEN business_us END), "
             "SUM(outcome = 'failed'), SUM(CASE WHEN outcome = 'failed' THEN business_us END), "
             "MAX(CASE WHEN outcome = 'failed' THEN business_us END), MIN(CASE WHEN outcome = 'failed' THEN business_us END) "
-            f"FROM ({self._decided()}) r WHERE outcome IS NOT NULL AND {' AND '.join(clauses)} "
-            "GROUP BY grp ORDER BY grp"
+            f"FROM ({' UNION ALL '.join(parts)}) GROUP BY grp ORDER BY grp"
         )
         rows = self.db.execute(sql, params).fetchall()
         if group_by in ("week", "month"):
@@ -168,7 +174,7 @@ class Reports:
             f"r.metric, r.seq, {local.iso('r.start_at')}, {local.iso('r.due_at')}, {local.iso('r.stopped_at')}, "
             "r.status, r.target_us, r.business_us, r.calendar, r.due_at "
             f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
-            f"ORDER BY {', '.join(order)}, r.ticket_id, r.metric, r.seq"
+            f"ORDER BY {', '.join(order)}, r.rowid"
         )
         columns = [Column("requester"), Column("ticket"), Column("link"), Column("department"), Column("agent"),
                    Column("level"), Column("metric", "label"), Column("seq", "int"), Column("start", "time"),

@@ -79,6 +79,7 @@ def m002_report_indexes(db: Database) -> None:
     # reports select by the time a record was decided and by customer
     db["sla_records"].create_index(["due_at"])
     db["sla_records"].create_index(["stopped_at"])
+    db["sla_records"].create_index(["start_at"])
     db["tickets"].create_index(["organization"])
     db["sla_events"].create_index(["ticket_id", "metric", "seq"])
 

@@ -1,0 +1,126 @@
+"""Grouping a mailbox's messages into conversations (tickets), and mapping them into the model.
+
+Public API: `Envelope`, `Thread`, `Roles`, `build_threads(envelopes, roles, window)`,
+`to_snapshot(thread, source, roles, states)`.
+
+Threading order: a known Message-ID in In-Reply-To or References; then a `[#id]` token in the
+subject; then the same base subject (reply and forward prefixes stripped) with the same customer
+within `window`. Otherwise the message starts a new thread, whose id is derived from its
+Message-ID, so it is stable from one cycle to the next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from adapters.email.parse import Mail
+from connector.model import Channel, Message, Person, Priority, Role, Status, Ticket
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message as the mailbox holds it."""
+
+    key: str                  # unique in the mailbox: folder and UID (IMAP) or file name (Maildir)
+    folder: str
+    flags: frozenset[str]     # system flags (\\Flagged) and keywords, keywords lower-cased
+    arrived: datetime
+    mail: Mail
+
+
+@dataclass
+class Thread:
+    ident: str
+    envelopes: list[Envelope] = field(default_factory=list)
+    requester: str | None = None
+    last: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Roles:
+    agent_addresses: frozenset[str]
+    agent_domains: frozenset[str]
+    sent_folder: str | None
+
+    def is_agent(self, envelope: Envelope) -> bool:
+        sender = envelope.mail.from_addr
+        return (envelope.folder == self.sent_folder or sender in self.agent_addresses
+                or sender.rpartition("@")[2] in self.agent_domains)
+
+
+@dataclass(frozen=True)
+class States:
+    """Which folders and keywords mean solved or pending."""
+
+    solved_folders: frozenset[str]
+    solved_keywords: frozenset[str]
+    pending_keywords: frozenset[str]
+
+
+def thread_id(message_id: str) -> str:
+    return "m" + hashlib.sha1(message_id.encode("utf-8", "replace")).hexdigest()[:10]
+
+
+def build_threads(envelopes: list[Envelope], roles: Roles, window: timedelta) -> list[Thread]:
+    threads: dict[str, Thread] = {}
+    by_message_id: dict[str, Thread] = {}
+    by_subject: dict[tuple[str, str], Thread] = {}
+    for envelope in sorted(envelopes, key=lambda e: (e.mail.date, e.key)):
+        mail = envelope.mail
+        if mail.message_id in by_message_id:
+            continue  # a second copy (a reply kept in Sent and in the inbox): the first one counts
+        agent = roles.is_agent(envelope)
+        counterpart = (mail.to_addrs[0] if mail.to_addrs else "") if agent else mail.from_addr
+        found = next((by_message_id[i] for i in mail.in_reply_to + mail.references[::-1] if i in by_message_id), None)
+        if found is None and mail.token in threads:
+            found = threads[mail.token]
+        if found is None and mail.base_subject:
+            candidate = by_subject.get((mail.base_subject, counterpart))
+            if candidate is not None and candidate.last is not None and mail.date - candidate.last <= window:
+                found = candidate
+        if found is None:
+            found = threads[thread_id(mail.message_id)] = Thread(thread_id(mail.message_id))
+        found.envelopes.append(envelope)
+        found.last = mail.date
+        if found.requester is None and not agent and mail.auto is None:
+            found.requester = mail.from_addr
+        by_message_id[mail.message_id] = found
+        if mail.base_subject and counterpart:
+            by_subject[(mail.base_subject, counterpart)] = found
+    return list(threads.values())
+
+
+def to_snapshot(thread: Thread, source: str, roles: Roles, states: States) -> tuple[Ticket, tuple[Message, ...]] | None:
+    """The thread as a ticket; None while no customer has written in it."""
+    human_customers = [e for e in thread.envelopes if not roles.is_agent(e) and e.mail.auto is None and not e.mail.own_key]
+    if not human_customers:
+        return None
+    first = thread.envelopes[0]
+    opener = human_customers[0]
+    flags = frozenset().union(*(e.flags for e in thread.envelopes))
+    latest = thread.envelopes[-1]
+    if latest.folder in states.solved_folders or flags & states.solved_keywords:
+        status = Status.SOLVED
+    elif flags & states.pending_keywords:
+        status = Status.PENDING
+    else:
+        status = Status.OPEN
+    important = "\\flagged" in flags or any(e.mail.important for e in human_customers)
+    messages = tuple(
+        Message(e.mail.message_id, e.mail.date, Role.AGENT if roles.is_agent(e) else Role.CUSTOMER,
+                public=True, channel=Channel.EMAIL, auto_generated=e.mail.auto is not None,
+                own=e.mail.own_key is not None)
+        for e in thread.envelopes
+    )
+    ticket = Ticket(
+        source=source, external_id=thread.ident, number=thread.ident, title=opener.mail.subject,
+        channel=Channel.EMAIL, created_at=first.mail.date, updated_at=latest.mail.date,
+        status=status, raw_status=latest.folder if status is Status.SOLVED else status.value,
+        priority=Priority(3 if important else 2, "high" if important else "normal"),
+        requester=Person(opener.mail.from_name or None, opener.mail.from_addr),
+        organization=None, tags=frozenset(f for f in flags if not f.startswith("\\")),
+        closed_at=latest.mail.date if status is Status.SOLVED else None,
+    )
+    return ticket, messages
