@@ -308,8 +308,6 @@ class ImapSection(Section):
     user: str
     password: SecretStr | None = None
     password_file: ConfigPath | None = None
-    folders: list[str] = ["INBOX"]
-    sent_folder: str | None = "Sent"
 
     @model_validator(mode="after")
     def _secret(self) -> ImapSection:
@@ -336,8 +334,15 @@ class EmailSection(SourceSection):
     maildir: ConfigPath | None = None
     imap: ImapSection | None = None
     smtp: SmtpSection | None = None
+    folders: list[str] | None = None          # None: every folder
+    sent_folder: str | None = "Sent"
+    solved_folders: list[str] = ["Done"]
+    solved_keywords: list[str] = ["solved", "done"]
+    pending_keywords: list[str] = ["pending"]
+    thread_window: Duration = timedelta(days=14)
     agent_addresses: list[str] = []
     agent_domains: list[str] = []
+    notify_to: list[str] = []                 # who receives notices for "assignee" (a mailbox has none)
 
     @property
     def kind(self) -> str:

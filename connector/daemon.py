@@ -96,7 +96,8 @@ class Service:
             return
         for adapter in self.adapters.values():
             summary = recompute_open(self.store, self.engine, adapter, self.now())
-            log.info("configuration changed: recomputed %d open tickets of %s", summary.rechecked, adapter.name)
+            if summary.rechecked:
+                log.info("configuration changed: recomputed %d open tickets of %s", summary.rechecked, adapter.name)
         with self.store.atomic():
             self.store.set_meta(CONFIG_HASH_KEY, self.engine.config_hash)
 

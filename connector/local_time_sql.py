@@ -1,7 +1,7 @@
-"""SQL expressions that turn stored UTC ISO-8601 text into local dates and times of one zone,
-so that SQLite groups and formats a million rows in C instead of Python converting each one.
+"""SQL expressions that turn stored UTC ISO-8601 text into local times of one zone, so that
+SQLite formats a million rows in C instead of Python converting each one.
 
-Public API: `LocalTimeSql(zone, start, end)` with `.date(column)` and `.iso(column)`.
+Public API: `LocalTimeSql(zone, start, end)` with `.iso(column)`.
 
 SQLite knows no time zones, but a zone's offset is constant between its transitions; within
 `[start, end)` the expressions pick the offset by comparing the (sortable) UTC text against the
@@ -56,10 +56,6 @@ class LocalTimeSql:
         parts = [f"WHEN {column} < '{moment.isoformat()}' THEN {render(offset)}"
                  for (moment, _), (_, offset) in zip(self.segments[1:], self.segments)]
         return f"CASE {' '.join(parts)} ELSE {render(self.segments[-1][1])} END"
-
-    def date(self, column: str) -> str:
-        """The local date (YYYY-MM-DD) of a UTC ISO column."""
-        return self._case(column, lambda m: f"date({column}, '{m:+d} minutes')")
 
     def iso(self, column: str) -> str:
         """The local time as ISO-8601 with its offset, seconds precision; NULL stays NULL."""

@@ -125,21 +125,47 @@ class Reports:
     def compliance(self, filters: Filters, group_by: str = "date") -> Table:
         if group_by not in GROUPS:
             raise ValueError(f"--group-by {group_by!r} is not one of {', '.join(GROUPS)}")
+        if group_by in ("date", "week", "month"):
+            rows = self._compliance_by_time(filters, group_by)
+        else:
+            rows = self._compliance_by_key(filters, group_by)
+        columns = [Column(group_by, "label"), Column("met", "int"), Column("met_avg", "duration"),
+                   Column("met_max", "duration"), Column("met_min", "duration"), Column("failed", "int"),
+                   Column("failed_avg", "duration"), Column("failed_max", "duration"), Column("failed_min", "duration"),
+                   Column("compliance", "percent")]
+        return Table(columns, (_compliance_row(row) for row in rows))
+
+    def _outcomes(self, filters: Filters) -> list[tuple[str, str]]:
+        """(time column, condition) of the met and of the failed records."""
+        failed = f"(r.status = 'breached' OR (r.status = 'running' AND r.due_at <= '{iso(self.now)}'))"
+        return [("r.stopped_at", "r.status = 'met'"), ("r.due_at", failed)]
+
+    def _compliance_by_time(self, filters: Filters, group_by: str) -> list[tuple]:
+        """One pair of aggregate queries per day, week or month: each a range scan of a covering
+        index between that period's local midnights, exact on every zone and DST change."""
         start, end = self._bounds(filters)
-        local = LocalTimeSql(self.zone, start, end)
-        ticket_key = {"agent": "t.assignee", "department": "t.department", "customer": CUSTOMER_SQL}.get(group_by)
-        needs_ticket = ticket_key is not None or any((filters.department, filters.agent, filters.customer))
-        join = "JOIN tickets t ON t.id = r.ticket_id" if needs_ticket else ""
+        conditions, params = self._where(filters, None)
+        join = "JOIN tickets t ON t.id = r.ticket_id" if any((filters.department, filters.agent, filters.customer)) else ""
+        queries = [
+            (f"SELECT count(*), sum(r.business_us), max(r.business_us), min(r.business_us) FROM sla_records r {join} "
+             f"WHERE {column} >= ? AND {column} < ? AND {condition}" + "".join(f" AND {c}" for c in conditions))
+            for column, condition in self._outcomes(filters)
+        ]
+        rows = []
+        for label, low, high in _periods(start.date(), (end - timedelta(days=1)).date(), group_by, self.zone):
+            met, failed = (self.db.execute(sql, [iso(low), iso(high), *params]).fetchone() for sql in queries)
+            if met[0] or failed[0]:
+                rows.append((label, *met, *failed))
+        return rows
+
+    def _compliance_by_key(self, filters: Filters, group_by: str) -> list[tuple]:
+        key = {"agent": "t.assignee", "department": "t.department", "customer": CUSTOMER_SQL}.get(group_by, f"r.{group_by}")
         parts, params = [], []
-        # met records count when they stopped, failed ones when they became due: two index range scans
-        for outcome, column, condition in (
-            ("met", "r.stopped_at", "r.status = 'met'"),
-            ("failed", "r.due_at", f"(r.status = 'breached' OR (r.status = 'running' AND r.due_at <= '{iso(self.now)}'))"),
-        ):
-            key = local.date(column) if group_by in ("date", "week", "month") else ticket_key or f"r.{group_by}"
+        for (column, condition), outcome in zip(self._outcomes(filters), ("met", "failed")):
             clauses, where_params = self._where(filters, column)
             parts.append(f"SELECT {key} AS grp, '{outcome}' AS outcome, r.business_us AS business_us "
-                         f"FROM sla_records r {join} WHERE {condition} AND {' AND '.join(clauses)}")
+                         f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
+                         f"WHERE {condition} AND {' AND '.join(clauses)}")
             params += where_params
         sql = (
             "SELECT grp, "
@@ -149,14 +175,7 @@ class Reports:
             "MAX(CASE WHEN outcome = 'failed' THEN business_us END), MIN(CASE WHEN outcome = 'failed' THEN business_us END) "
             f"FROM ({' UNION ALL '.join(parts)}) GROUP BY grp ORDER BY grp"
         )
-        rows = self.db.execute(sql, params).fetchall()
-        if group_by in ("week", "month"):
-            rows = _roll_up(rows, _week_of if group_by == "week" else lambda d: d[:7])
-        columns = [Column(group_by, "label"), Column("met", "int"), Column("met_avg", "duration"),
-                   Column("met_max", "duration"), Column("met_min", "duration"), Column("failed", "int"),
-                   Column("failed_avg", "duration"), Column("failed_max", "duration"), Column("failed_min", "duration"),
-                   Column("compliance", "percent")]
-        return Table(columns, (_compliance_row(row) for row in rows))
+        return self.db.execute(sql, params).fetchall()
 
     # ---- the SLA log -----------------------------------------------------------------------------
 
@@ -311,24 +330,20 @@ def credit_percent(contract: Any, compliance: Decimal | None, failed: int) -> De
     return percent
 
 
-def _week_of(day: str) -> str:
-    year, week, _ = date.fromisoformat(day).isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def _roll_up(rows: list[tuple], key) -> list[tuple]:
-    merged: dict[str, list] = {}
-    for grp, met, met_sum, met_max, met_min, failed, failed_sum, failed_max, failed_min in rows:
-        into = merged.setdefault(key(grp), [0, 0, None, None, 0, 0, None, None])
-        for offset, (count, total, high, low) in ((0, (met, met_sum, met_max, met_min)),
-                                                  (4, (failed, failed_sum, failed_max, failed_min))):
-            into[offset] += count or 0
-            into[offset + 1] += total or 0
-            if high is not None:
-                into[offset + 2] = high if into[offset + 2] is None else max(into[offset + 2], high)
-                into[offset + 3] = low if into[offset + 3] is None else min(into[offset + 3], low)
-    return [(grp, v[0], v[1] if v[0] else None, v[2], v[3], v[4], v[5] if v[4] else None, v[6], v[7])
-            for grp, v in sorted(merged.items())]
+def _periods(first: date, last: date, unit: str, zone: ZoneInfo) -> Iterator[tuple[str, datetime, datetime]]:
+    """(label, start, end) of each local day, ISO week or month from `first` to `last`, clipped."""
+    day = first
+    while day <= last:
+        if unit == "date":
+            label, following = day.isoformat(), day + timedelta(days=1)
+        elif unit == "week":
+            year, week, weekday = day.isocalendar()
+            label, following = f"{year}-W{week:02d}", day + timedelta(days=8 - weekday)
+        else:
+            label, following = f"{day:%Y-%m}", (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        following = min(following, last + timedelta(days=1))
+        yield label, datetime.combine(day, time(), zone), datetime.combine(following, time(), zone)
+        day = following
 
 
 def _duration(us: float | int | None) -> timedelta | None:

@@ -101,7 +101,8 @@ def to_snapshot(thread: Thread, source: str, roles: Roles, states: States) -> tu
     opener = human_customers[0]
     flags = frozenset().union(*(e.flags for e in thread.envelopes))
     latest = thread.envelopes[-1]
-    if latest.folder in states.solved_folders or flags & states.solved_keywords:
+    # moving a conversation to a "Done" folder moves the customer's mails; the replies stay in Sent
+    if human_customers[-1].folder in states.solved_folders or flags & states.solved_keywords:
         status = Status.SOLVED
     elif flags & states.pending_keywords:
         status = Status.PENDING
