@@ -73,8 +73,8 @@ class EmailAdapter:
         ready = []
         for thread in threads:
             latest = max(changed[e.key] for e in thread.envelopes)
-            if after is not None and latest <= after:
-                continue
+            if after is not None and latest < after:
+                continue  # equal is pulled again: file times are coarse, a tie may hide a change
             mapped = to_snapshot(thread, self.name, self.roles, self.states)
             if mapped is not None:
                 ready.append((latest, thread.ident, mapped))

@@ -46,13 +46,13 @@ class Mail:
 
 def base_subject(subject: str) -> str:
     """The subject without reply / forward prefixes and list tags, folded for comparison."""
-    text = subject or ""
+    text = _TOKEN.sub("", subject or "")
     while True:
         stripped = _PREFIX.sub("", text, count=1)
         if stripped == text:
             break
         text = stripped
-    return " ".join(_TOKEN.sub("", text).split()).casefold()
+    return " ".join(text.split()).casefold()
 
 
 def _ids(value: str | None) -> list[str]:
