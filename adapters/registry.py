@@ -7,6 +7,7 @@ Public API: `build(section) -> Adapter`, `KINDS`.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from adapters.base import Adapter
 from connector.config_sections import SourceSection
@@ -18,11 +19,12 @@ KINDS: dict[str, str] = {
 }
 
 
-def build(section: SourceSection) -> Adapter:
+def build(section: SourceSection, state_dir: Path) -> Adapter:
+    """The adapter for a section; `state_dir` is where an adapter may keep a cache of its own."""
     target = KINDS.get(section.kind)
     if target is None:
         available = ", ".join(sorted(KINDS))
         raise ConfigError([f"[{section.kind}]: this version has no {section.kind} adapter yet (available: {available})"])
     module_name, class_name = target.split(":")
     adapter_class = getattr(importlib.import_module(module_name), class_name)
-    return adapter_class(section)
+    return adapter_class(section, state_dir)

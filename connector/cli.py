@@ -98,7 +98,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         results.append(("FAIL", "sources", "no source is enabled: add an [email], [zammad] or [osticket] section"))
     for section in sources:
         try:
-            results.append(("ok", f"source {section.name}", build(section).check()))
+            results.append(("ok", f"source {section.name}", build(section, settings.connector.database.parent).check()))
         except ConfigError as exc:
             results.append(("FAIL", f"source {section.name}", "; ".join(exc.problems)))
         except ConnectorError as exc:

@@ -83,7 +83,7 @@ def _adapters(settings: Settings, only: str | None = None) -> dict:
         raise ConfigError([f"--source: no enabled source named {only!r} (enabled: {names})"])
     if not sections:
         raise ConfigError(["no source is enabled: add an [email], [zammad] or [osticket] section"])
-    return {section.name: build(section) for section in sections}
+    return {section.name: build(section, settings.connector.database.parent) for section in sections}
 
 
 def _progress(count: int, rate: float) -> None:

@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Sets up ./.venv, starts the servers the integration tests talk to, and runs the whole test suite.
-# Extra arguments go to pytest, e.g. scripts/test.sh -k calendar
+# Sets up ./.venv, installs the servers the integration tests talk to (Dovecot, from Debian's
+# packages, when missing), and runs the whole test suite. The tests start their own server
+# instances on 127.0.0.1 and stop them. Extra arguments go to pytest, e.g. scripts/test.sh -k calendar
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if [ ! -x /usr/sbin/dovecot ]; then
+    echo "installing dovecot-imapd from Debian's packages (the IMAP tests run a real Dovecot)" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+        --no-install-recommends dovecot-imapd >/dev/null
+    # the tests start their own instances; a system one started by the package is not needed
+    as_root invoke-rc.d dovecot stop >/dev/null 2>&1 || true
+fi
+
 scripts/setup.sh test
 status=0
 .venv/bin/python -m pytest "$@" || status=$?

@@ -26,3 +26,15 @@ def example_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     database = tmp_path / "sla.db"
     monkeypatch.setenv("SLA_CONNECTOR__CONNECTOR__DATABASE", str(database))
     return database
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    """A real Dovecot on 127.0.0.1 for the whole run (scripts/test.sh installs it when missing)."""
+    from tests.dovecot import BINARY, Dovecot
+
+    if not Path(BINARY).exists():
+        pytest.fail(f"{BINARY} is missing: run the tests with scripts/test.sh, which installs dovecot-imapd")
+    server = Dovecot().start()
+    yield server
+    server.stop()

@@ -1,22 +1,33 @@
 """The e-mail source: a shared support mailbox as a helpdesk.
 
-Public API: `EmailAdapter(section)` with `check()`, `pull(since, overlap)`, `apply(action)`,
-`capabilities`, `name`.
+Public API: `EmailAdapter(section, state_dir)` with `check()`, `pull(since, overlap)`,
+`apply(action)`, `capabilities`, `name`, `imap_commands` (sent by the last pull).
 
-This version reads a local Maildir (read-only: tags and priority cannot be written back, so those
-actions are recorded as skipped) and sends escalation notices through SMTP when `[email.smtp]` is
-configured. The cursor is the latest change time (ctime) of a thread's files: a new message, a
-flag change or a move to another folder all renew it.
+Two kinds of mailbox, one logic:
+- IMAP: each cycle fetches only what is new (per folder, UIDs above the highest seen, a changed
+  UIDVALIDITY meaning a full re-read of that folder) and the flags changed since the stored
+  MODSEQ (CONDSTORE), into a cache of its own (`<state_dir>/<source>-mail-cache.db`). Tags are
+  written as IMAP keywords on the conversation's messages, a raised priority as \\Flagged.
+  The cursor is the cache's change counter.
+- A local Maildir, read-only (tags and priority cannot be written back; those actions are
+  recorded as skipped). The cursor is the latest change time (ctime) of a conversation's files:
+  a new message, a flag change or a move to another folder all renew it.
+Escalation notices go out by SMTP when `[email.smtp]` is configured.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 from adapters.base import Snapshot, external_id
+from adapters.email.cache import MailCache
+from adapters.email.imap import ImapClient
 from adapters.email.maildir import folder_paths, is_maildir, read_maildir
+from adapters.email.parse import parse_mail
 from adapters.email.smtp import send_notice
 from adapters.email.threads import Roles, States, build_threads, to_snapshot
 from connector.config_sections import EmailSection
@@ -27,23 +38,32 @@ log = logging.getLogger("sla_connector.email")
 
 
 class EmailAdapter:
-    def __init__(self, section: EmailSection):
+    def __init__(self, section: EmailSection, state_dir: Path | None = None):
         self.section = section
+        self.state_dir = state_dir
         self.roles = Roles(frozenset(a.lower() for a in section.agent_addresses),
                            frozenset(d.lower() for d in section.agent_domains), section.sent_folder)
         self.states = States(frozenset(section.solved_folders), frozenset(k.lower() for k in section.solved_keywords),
                              frozenset(k.lower() for k in section.pending_keywords))
-        self.capabilities = frozenset({"notify"} if section.smtp is not None else set())
         self._warned: set[str] = set()
+        self._cache: MailCache | None = None
+        self.keywords_supported: bool | None = None  # known once the server was asked
+        self.imap_commands = 0
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        kinds = {"notify"} if self.section.smtp is not None else set()
+        if self.section.imap is not None:
+            kinds.add("raise_priority")
+            if self.keywords_supported is not False:
+                kinds |= {"add_tags", "remove_tags"}
+        return frozenset(kinds)
 
     @property
     def name(self) -> str:
         return self.section.name
 
     def _mailbox(self):
-        if self.section.maildir is None:
-            raise PermanentSourceError(f"{self.name}: IMAP mailboxes are not supported by this version yet; "
-                                       "point maildir at a local Maildir")
         path = self.section.maildir
         if not is_maildir(path):
             missing = [name for name in ("cur", "new", "tmp") if not (path / name).is_dir()]
@@ -51,6 +71,8 @@ class EmailAdapter:
         return path
 
     def check(self) -> str:
+        if self.section.imap is not None:
+            return self._check_imap()
         path = self._mailbox()
         folders = folder_paths(path)
         count = sum(1 for folder in folders.values() for sub in ("cur", "new")
@@ -66,6 +88,9 @@ class EmailAdapter:
             log.warning("%s: %s", self.name, text)
 
     def pull(self, since: str | None, overlap: timedelta = timedelta(0)) -> Iterator[Snapshot]:
+        if self.section.imap is not None:
+            yield from self._pull_imap(since)
+            return
         envelopes = read_maildir(self._mailbox(), self.section.folders, self._warn)
         changed = {envelope.key: ctime for envelope, ctime in envelopes}
         threads = build_threads([e for e, _ in envelopes], self.roles, self.section.thread_window)
@@ -82,9 +107,106 @@ class EmailAdapter:
             yield Snapshot(ticket, messages, f"{latest:.6f}")
 
     def apply(self, action: Action) -> None:
+        if action.kind in ("add_tags", "remove_tags", "raise_priority") and self.section.imap is not None:
+            self._flag_thread(action)
+            return
         if action.kind != "notify" or self.section.smtp is None:
-            raise PermanentSourceError(f"{self.name}: cannot {action.kind.replace('_', ' ')} on a mailbox")
+            raise PermanentSourceError(f"{self.name}: cannot {action.kind.replace('_', ' ')} on this mailbox")
         recipients = []
         for who in action.payload["recipients"]:
             recipients += list(self.section.notify_to) if who == "assignee" else [who]
         send_notice(self.section.smtp, action, external_id(action, self.name), list(dict.fromkeys(recipients)))
+
+    # ---- IMAP ----------------------------------------------------------------------------------
+
+    def cache(self) -> MailCache:
+        if self._cache is None:
+            self._cache = MailCache((self.state_dir or Path(".")) / f"{self.name}-mail-cache.db")
+        return self._cache
+
+    def _check_imap(self) -> str:
+        imap = self.section.imap
+        with ImapClient(imap) as client:
+            folders = client.folders()
+            missing = [f for f in (self.section.folders or []) if f not in folders]
+            if missing:
+                raise PermanentSourceError(f"{self.name}: no folder {', '.join(missing)} on {client.where} "
+                                           f"(it has: {', '.join(folders)})")
+            client.select((self.section.folders or ["INBOX"])[0])
+            self.keywords_supported = client.supports_keywords
+        keywords = "keywords supported" if self.keywords_supported else "no custom keywords: tags will be skipped"
+        return f"imap {imap.host}:{imap.port} as {imap.user}: {len(folders)} folders, {keywords}"
+
+    def _pull_imap(self, since: str | None) -> Iterator[Snapshot]:
+        cache = self.cache()
+        with ImapClient(self.section.imap) as client:
+            folders = self.section.folders or client.folders()
+            for folder in folders:
+                with cache.atomic():
+                    self._sync_folder(client, cache, folder)
+            self.imap_commands = client.commands
+        pairs = list(cache.envelopes())
+        threads = build_threads([envelope for envelope, _ in pairs], self.roles, self.section.thread_window)
+        with cache.atomic():
+            cache.assign_threads({e.key: thread.ident for thread in threads for e in thread.envelopes})
+        seqs = {envelope.key: seq for envelope, seq in pairs}
+        after = int(since) if since else 0
+        ready = []
+        for thread in threads:
+            latest = max(seqs[e.key] for e in thread.envelopes)
+            if latest > after:
+                mapped = to_snapshot(thread, self.name, self.roles, self.states)
+                if mapped is not None:
+                    ready.append((latest, mapped))
+        for latest, (ticket, messages) in sorted(ready, key=lambda item: item[0]):
+            yield Snapshot(ticket, messages, str(latest))
+
+    def _sync_folder(self, client: ImapClient, cache: MailCache, folder: str) -> None:
+        uidvalidity, _ = client.select(folder)
+        self.keywords_supported = client.supports_keywords
+        state = cache.folder_state(folder)
+        if state is not None and state["uidvalidity"] != uidvalidity:
+            log.warning("%s: folder %s has a new UIDVALIDITY (%s, was %s): reading it again",
+                        self.name, folder, uidvalidity, state["uidvalidity"])
+            cache.forget_folder(folder)
+            state = None
+        present = client.all_uids()
+        last = state["last_uid"] if state else 0
+        if state is not None:
+            cache.forget(folder, present)
+            changed = client.fetch_flags(last, state["modseq"])
+            cache.set_flags(folder, {uid: flags for uid, flags in changed.items() if uid in present})
+        for uid, flags, arrived, header in client.fetch_headers([uid for uid in present if uid > last]):
+            mail = parse_mail(header, f"{folder}/{uid}", arrived)
+            for warning in mail.warnings:
+                self._warn(warning)
+            cache.put(folder, uidvalidity, uid, flags, arrived, mail)
+        cache.set_folder_state(folder, uidvalidity, max(present | {last}), client.highest_modseq)
+
+    def _flag_thread(self, action: Action) -> None:
+        ticket = external_id(action, self.name)
+        messages = self.cache().thread_messages(ticket)
+        if not messages:
+            raise PermanentSourceError(f"{self.name}: ticket {ticket} has no messages in the mailbox any more")
+        if action.kind == "raise_priority":
+            flags, add = ["\\Flagged"], True
+            messages = [m for m in messages if m[2] not in self.roles.agent_addresses] or messages
+        else:
+            flags, add = [keyword(tag) for tag in action.payload["tags"]], action.kind == "add_tags"
+        by_folder: dict[str, list[int]] = {}
+        for folder, uid, _ in messages:
+            by_folder.setdefault(folder, []).append(uid)
+        with ImapClient(self.section.imap) as client:
+            for folder, uids in by_folder.items():
+                client.select(folder)
+                if action.kind != "raise_priority" and not client.supports_keywords:
+                    self.keywords_supported = False
+                    raise PermanentSourceError(f"{self.name}: {client.where} keeps no custom keywords "
+                                               f"(no \\* in PERMANENTFLAGS of {folder}); tags cannot be stored")
+                client.store(uids, add, flags)
+
+
+def keyword(tag: str) -> str:
+    """A tag as an IMAP keyword: lower-case letters, digits and '_' (sla-warning -> sla_warning),
+    at most 50 characters, which every server that keeps keywords accepts."""
+    return re.sub(r"[^a-z0-9_]", "_", tag.lower())[:50] or "_"

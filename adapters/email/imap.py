@@ -1,0 +1,169 @@
+"""A thin IMAP client over the standard library's imaplib, with errors translated in one place.
+
+Public API: `ImapClient(section)` (a context manager) with `folders()`, `select(folder)`,
+`fetch_headers(uids)`, `fetch_flags(last_uid, changed_since)`, `all_uids()`,
+`store(uids, add, flags)`, `supports_keywords`, `condstore`, and `commands` (how many IMAP
+commands this connection sent).
+
+Translation: refused logins -> AuthFailed; a dropped connection, a timeout or a refused connect
+-> TransientSourceError; a NO answer (unknown folder, bad keyword) -> PermanentSourceError. The
+messages name the server and the folder, never the password.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import re
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from connector.errors import AuthFailed, PermanentSourceError, TransientSourceError
+
+TIMEOUT = 60
+CHUNK = 2000  # UIDs per FETCH: bounds the memory of a first sync
+_UID = re.compile(rb"UID (\d+)")
+_FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
+_MODSEQ = re.compile(rb"MODSEQ \((\d+)\)")
+_LIST = re.compile(rb'\((?P<attrs>[^)]*)\) (?:"(?P<delim>[^"]*)"|NIL) (?P<name>.+)')
+
+
+def _flags(meta: bytes) -> frozenset[str]:
+    found = _FLAGS.search(meta)
+    names = found.group(1).decode("ascii", "replace").split() if found else []
+    return frozenset(name.lower() for name in names if name.lower() != "\\recent")
+
+
+def _quote(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class ImapClient:
+    def __init__(self, section: Any):
+        self.section = section
+        self.where = f"IMAP {section.host}:{section.port}"
+        self.commands = 0
+        self.condstore = False
+        self.supports_keywords = False
+        self.highest_modseq: int | None = None
+        self._imap: imaplib.IMAP4 | None = None
+
+    # ---- connection ----------------------------------------------------------------------------
+
+    def __enter__(self) -> ImapClient:
+        section = self.section
+        try:
+            if section.security == "tls":
+                self._imap = imaplib.IMAP4_SSL(section.host, section.port, ssl_context=ssl.create_default_context(),
+                                               timeout=TIMEOUT)
+            else:
+                self._imap = imaplib.IMAP4(section.host, section.port, timeout=TIMEOUT)
+                if section.security == "starttls":
+                    self._imap.starttls(ssl.create_default_context())
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise TransientSourceError(f"{self.where}: cannot connect: {exc}") from None
+        password = section.password.get_secret_value() if section.password else ""
+        try:
+            self._call(lambda imap: imap.login(section.user, password))
+        except PermanentSourceError:
+            raise AuthFailed(f"{self.where}: login as {section.user} refused (check the password)") from None
+        capabilities = {c.upper() for c in self._imap.capabilities}
+        if "CONDSTORE" in capabilities:
+            self._call(lambda imap: imap._simple_command("ENABLE", "CONDSTORE"))
+            self.condstore = True
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._imap is not None:
+            try:
+                self._imap.logout()
+            except (OSError, imaplib.IMAP4.error):
+                pass
+
+    def _call(self, command: Callable[[imaplib.IMAP4], tuple[str, list]], what: str = "") -> list:
+        self.commands += 1
+        try:
+            typ, data = command(self._imap)
+        except imaplib.IMAP4.abort as exc:
+            raise TransientSourceError(f"{self.where}: connection lost{what}: {exc}") from None
+        except imaplib.IMAP4.error as exc:
+            raise PermanentSourceError(f"{self.where}: refused{what}: {exc}") from None
+        except (OSError, socket.timeout) as exc:
+            raise TransientSourceError(f"{self.where}: {type(exc).__name__}{what}: {exc}") from None
+        if typ != "OK":
+            detail = b" ".join(d for d in data if isinstance(d, bytes)).decode(errors="replace")
+            raise PermanentSourceError(f"{self.where}: {typ}{what}: {detail}")
+        return data
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def folders(self) -> list[str]:
+        names = []
+        for line in self._call(lambda imap: imap.list()):
+            match = _LIST.match(line) if isinstance(line, bytes) else None
+            if match and b"\\noselect" not in match.group("attrs").lower():
+                names.append(match.group("name").strip().strip(b'"').decode("utf-8", "replace"))
+        return names
+
+    def select(self, folder: str) -> tuple[int, int]:
+        """Select a folder; return (UIDVALIDITY, UIDNEXT)."""
+        self._call(lambda imap: imap.select(_quote(folder)), f" (folder {folder})")
+        imap = self._imap
+        uidvalidity = int(imap.response("UIDVALIDITY")[1][0])
+        uidnext_answer = imap.response("UIDNEXT")[1]
+        permanent = imap.response("PERMANENTFLAGS")[1]
+        modseq = imap.response("HIGHESTMODSEQ")[1]
+        self.supports_keywords = bool(permanent and permanent[0] and b"\\*" in permanent[0])
+        self.highest_modseq = int(modseq[0]) if modseq and modseq[0] else None
+        return uidvalidity, int(uidnext_answer[0]) if uidnext_answer and uidnext_answer[0] else 0
+
+    def all_uids(self) -> set[int]:
+        data = self._call(lambda imap: imap.uid("SEARCH", None, "ALL"))
+        return {int(uid) for uid in (data[0] or b"").split()}
+
+    def fetch_headers(self, uids: list[int]) -> Iterator[tuple[int, frozenset[str], datetime, bytes]]:
+        """(UID, flags, INTERNALDATE, raw header) of the given messages, in chunks."""
+        wanted = set(uids)
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), CHUNK):
+            chunk = ordered[start:start + CHUNK]
+            spec = f"{chunk[0]}:{chunk[-1]}"
+            data = self._call(lambda imap: imap.uid("FETCH", spec, "(UID FLAGS INTERNALDATE BODY.PEEK[HEADER])"))
+            for item in data:
+                if not isinstance(item, tuple):
+                    continue
+                meta, header = item
+                uid_match = _UID.search(meta)
+                if uid_match is None or int(uid_match.group(1)) not in wanted:
+                    continue  # `n:*` always includes the highest UID, even one below n
+                arrived = imaplib.Internaldate2tuple(meta)
+                when = datetime(*arrived[:6]).astimezone(timezone.utc) if arrived else datetime.now(timezone.utc)
+                yield int(uid_match.group(1)), _flags(meta), when, header
+
+    def fetch_flags(self, last_uid: int, changed_since: int | None) -> dict[int, frozenset[str]]:
+        """Flags of messages up to `last_uid`; with CONDSTORE only of those changed since a MODSEQ."""
+        if last_uid < 1:
+            return {}
+        if changed_since is not None and self.condstore:
+            data = self._call(lambda imap: imap.uid("FETCH", f"1:{last_uid}", "(UID FLAGS)",
+                                                    f"(CHANGEDSINCE {changed_since})"))
+        else:
+            data = self._call(lambda imap: imap.uid("FETCH", f"1:{last_uid}", "(UID FLAGS)"))
+        flags = {}
+        for line in data:
+            meta = line[0] if isinstance(line, tuple) else line
+            uid_match = _UID.search(meta or b"")
+            if uid_match:
+                flags[int(uid_match.group(1))] = _flags(meta)
+        return flags
+
+    # ---- writing -------------------------------------------------------------------------------
+
+    def store(self, uids: list[int], add: bool, flags: list[str]) -> None:
+        if not uids or not flags:
+            return
+        spec = ",".join(str(uid) for uid in sorted(uids))
+        self._call(lambda imap: imap.uid("STORE", spec, "+FLAGS.SILENT" if add else "-FLAGS.SILENT",
+                                         f"({' '.join(flags)})"), f" (storing {' '.join(flags)})")
