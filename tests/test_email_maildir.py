@@ -117,7 +117,7 @@ def test_incremental_pulls_see_new_mail_and_moves(box):
     everything = list(adapter.pull(None))
     cursor = everything[-1].cursor
     assert [s.cursor for s in everything] == sorted(s.cursor for s in everything)
-    assert list(adapter.pull(f"{float(cursor) + 3600:.6f}")) == []
+    assert list(adapter.pull(f"{int(cursor) + 3600 * 10**9:020d}")) == []
     # a change in the same file-system clock tick as the cursor is pulled again, never missed
     box.add(".Sent", "support@help.example", "Re: VPN", t(2, 10), "b2", ["b1"], to="bob@beta.example")
     assert "VPN" in [s.ticket.title for s in adapter.pull(cursor)]

@@ -94,7 +94,7 @@ class EmailAdapter:
         envelopes = read_maildir(self._mailbox(), self.section.folders, self._warn)
         changed = {envelope.key: ctime for envelope, ctime in envelopes}
         threads = build_threads([e for e, _ in envelopes], self.roles, self.section.thread_window)
-        after = float(since) - overlap.total_seconds() if since else None
+        after = int(since) - overlap // timedelta(microseconds=1) * 1000 if since else None
         ready = []
         for thread in threads:
             latest = max(changed[e.key] for e in thread.envelopes)
@@ -104,7 +104,7 @@ class EmailAdapter:
             if mapped is not None:
                 ready.append((latest, thread.ident, mapped))
         for latest, _, (ticket, messages) in sorted(ready, key=lambda item: item[:2]):
-            yield Snapshot(ticket, messages, f"{latest:.6f}")
+            yield Snapshot(ticket, messages, f"{latest:020d}")  # padded: cursors also sort as text
 
     def apply(self, action: Action) -> None:
         if action.kind in ("add_tags", "remove_tags", "raise_priority") and self.section.imap is not None:
@@ -159,7 +159,7 @@ class EmailAdapter:
                 if mapped is not None:
                     ready.append((latest, mapped))
         for latest, (ticket, messages) in sorted(ready, key=lambda item: item[0]):
-            yield Snapshot(ticket, messages, str(latest))
+            yield Snapshot(ticket, messages, f"{latest:012d}")  # padded: cursors also sort as text
 
     def _sync_folder(self, client: ImapClient, cache: MailCache, folder: str) -> None:
         uidvalidity, _ = client.select(folder)
@@ -176,11 +176,13 @@ class EmailAdapter:
             cache.forget(folder, present)
             changed = client.fetch_flags(last, state["modseq"])
             cache.set_flags(folder, {uid: flags for uid, flags in changed.items() if uid in present})
+        fetched = []
         for uid, flags, arrived, header in client.fetch_headers([uid for uid in present if uid > last]):
             mail = parse_mail(header, f"{folder}/{uid}", arrived)
             for warning in mail.warnings:
                 self._warn(warning)
-            cache.put(folder, uidvalidity, uid, flags, arrived, mail)
+            fetched.append((uid, flags, arrived, mail))
+        cache.put_many(folder, uidvalidity, fetched)
         cache.set_folder_state(folder, uidvalidity, max(present | {last}), client.highest_modseq)
 
     def _flag_thread(self, action: Action) -> None:

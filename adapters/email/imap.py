@@ -69,7 +69,9 @@ class ImapClient:
             self._call(lambda imap: imap.login(section.user, password))
         except PermanentSourceError:
             raise AuthFailed(f"{self.where}: login as {section.user} refused (check the password)") from None
-        capabilities = {c.upper() for c in self._imap.capabilities}
+        # the capabilities before login are not those after it (CONDSTORE appears only then)
+        answer = self._call(lambda imap: imap.capability())
+        capabilities = set(answer[-1].decode("ascii", "replace").upper().split()) if answer and answer[-1] else set()
         if "CONDSTORE" in capabilities:
             self._call(lambda imap: imap._simple_command("ENABLE", "CONDSTORE"))
             self.condstore = True

@@ -48,8 +48,8 @@ def _keywords(folder: Path) -> dict[str, str]:
     return letters
 
 
-def read_maildir(root: Path, folders: list[str] | None, warn: Callable[[str], None]) -> list[tuple[Envelope, float]]:
-    """Every message of the chosen folders, with the time it last changed (ctime)."""
+def read_maildir(root: Path, folders: list[str] | None, warn: Callable[[str], None]) -> list[tuple[Envelope, int]]:
+    """Every message of the chosen folders, with the time it last changed (ctime, in ns: exact)."""
     envelopes = []
     for name, path in folder_paths(root).items():
         if folders is not None and name not in folders:
@@ -73,5 +73,5 @@ def read_maildir(root: Path, folders: list[str] | None, warn: Callable[[str], No
                 mail = parse_mail(raw, where, arrived)
                 for warning in mail.warnings:
                     warn(warning)
-                envelopes.append((Envelope(where, name, frozenset(flags), arrived, mail), stat.st_ctime))
+                envelopes.append((Envelope(where, name, frozenset(flags), arrived, mail), stat.st_ctime_ns))
     return envelopes

@@ -8,6 +8,8 @@ warning that names `where` (the folder and UID or file).
 from __future__ import annotations
 
 import email
+import email.header
+import email.parser
 import email.policy
 import email.utils
 import re
@@ -59,19 +61,31 @@ def _ids(value: str | None) -> list[str]:
     return _IDS.findall(value or "")
 
 
-def _header(message: email.message.Message, name: str, where: str, warnings: list[str]) -> str:
-    try:
-        value = message.get(name)
-        return "" if value is None else str(value)
-    except Exception as exc:  # the policy raises on some malformed headers
-        warnings.append(f"{where}: header {name} is unreadable ({exc}); ignored")
+def _header(headers: dict[str, str], name: str, where: str, warnings: list[str]) -> str:
+    """A header decoded from RFC 2047 words; undecodable parts are kept as they are."""
+    value = headers.get(name.lower())
+    if value is None:
         return ""
+    text = str(value)
+    if "=?" not in text:
+        return " ".join(text.split())
+    try:
+        return " ".join(str(email.header.make_header(email.header.decode_header(text))).split())
+    except Exception as exc:  # bad mail of every kind must become a warning, never a crash
+        warnings.append(f"{where}: header {name} cannot be decoded ({exc}); kept as written")
+        return " ".join(text.split())
+
+
+_PARSER = email.parser.BytesParser(policy=email.policy.compat32)  # headers only, and fast
 
 
 def parse_mail(raw: bytes, where: str, fallback_date: datetime) -> Mail:
     warnings: list[str] = []
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    header = lambda name: _header(message, name, where, warnings)  # noqa: E731
+    message = _PARSER.parsebytes(raw, headersonly=True)
+    headers: dict[str, str] = {}
+    for name, value in message.items():  # one pass: Message.get() scans every header each time
+        headers.setdefault(name.lower(), value)
+    header = lambda name: _header(headers, name, where, warnings)  # noqa: E731
     for defect in getattr(message, "defects", [])[:3]:
         warnings.append(f"{where}: {type(defect).__name__}")
 
@@ -102,24 +116,24 @@ def parse_mail(raw: bytes, where: str, fallback_date: datetime) -> Mail:
         message_id=message_id, in_reply_to=_ids(header("In-Reply-To")), references=_ids(header("References")),
         subject=subject, base_subject=base_subject(subject), token=token_match.group(1) if token_match else None,
         from_addr=from_addr.lower(), from_name=from_name, to_addrs=to_addrs, date=date.astimezone(timezone.utc),
-        auto=_auto_reason(message, header), own_key=header(OWN_HEADER).strip() or None, important=important,
+        auto=_auto_reason(message, headers, header), own_key=header(OWN_HEADER).strip() or None, important=important,
         warnings=warnings,
     )
 
 
-def _auto_reason(message: email.message.Message, header) -> str | None:
+def _auto_reason(message: email.message.Message, headers: dict[str, str], header) -> str | None:
     """Why a mail is machine-made (RFC 3834 and common practice), strongest signal first."""
     submitted = header("Auto-Submitted").strip().lower()
     if submitted and submitted != "no":
         return f"auto-submitted={submitted}"
-    if message.get_content_type() == "multipart/report":
+    if "multipart/report" in headers.get("content-type", "").lower() and message.get_content_type() == "multipart/report":
         return f"report:{message.get_param('report-type')}"
     if header("Return-Path").strip() in ("<>", "<<>>"):
         return "null return-path"
     if header("Precedence").strip().lower() in ("bulk", "junk", "list", "auto_reply"):
         return f"precedence={header('Precedence').strip().lower()}"
     for name in _AUTO_HEADERS:
-        if header(name):
+        if headers.get(name):
             return name
     sender = header("From").lower()
     if "mailer-daemon@" in sender or "postmaster@" in sender:
