@@ -212,14 +212,6 @@ class _Meter:
         self.ticket_key, self.level, self.cal = ticket_key, level, calendar
         self.now_us = calendar.to_epoch_us(now)
         self._positions: dict[int, int] = {}
-        self._amounts: dict[int, list[tuple[int, int]]] = {}
-
-    def _step_amounts(self, target_us: int) -> list[tuple[int, int]]:
-        """(step index, business µs from the start) for a target."""
-        found = self._amounts.get(target_us)
-        if found is None:
-            found = self._amounts[target_us] = [(s.index, s.business_us(target_us)) for s in self.level.steps]
-        return found
 
     def us(self, spans: list[Span]) -> list[tuple[int, int | None]]:
         to_us = self.cal.to_epoch_us
@@ -265,10 +257,10 @@ class _Meter:
             return cursor + remaining
 
         target_us = target // _US
-        due_us = instant_us(reach(target_us))
+        due_us = instant_us(reach(target_us) if inside else p_start + target_us)
         if due_us < start_us:
             due_us = start_us
-        paused_us = sum(pb - pa for pa, pb in inside)
+        paused_us = sum(pb - pa for pa, pb in inside) if inside else 0
         business_us = p_horizon - p_start - paused_us
         if stop is not None:
             status = RecordStatus.MET if horizon_us <= due_us else RecordStatus.BREACHED
@@ -278,9 +270,10 @@ class _Meter:
             status = RecordStatus.PAUSED
         else:
             status = RecordStatus.RUNNING
-        fired, next_step_us = [], None
+        fired: list[tuple[int, datetime]] = []
+        next_step_us = None
         watching = stop is None and not paused_now
-        for index, amount in self._step_amounts(target_us):
+        for index, amount in self.level.step_amounts(target_us):
             step_position = reach(amount) if inside else p_start + (amount if amount > 0 else 0)
             if step_position > p_horizon and not watching:
                 continue  # neither reached nor worth waiting for: no instant needed
@@ -288,7 +281,7 @@ class _Meter:
             if at_us < start_us:
                 at_us = start_us
             if at_us < horizon_us:
-                fired.append((index, at_us))
+                fired.append((index, _utc(at_us)))
             elif watching and (next_step_us is None or at_us < next_step_us):
                 next_step_us = at_us
         instant = _utc
@@ -296,7 +289,7 @@ class _Meter:
             ticket_key=self.ticket_key, metric=metric, seq=seq, level=self.level.name, calendar=cal.name,
             target=target, start=start, due=instant(due_us), stop=stop, status=status,
             business=business_us * _US, paused=paused_us * _US,
-            steps_fired=tuple((i, instant(at)) for i, at in fired),
+            steps_fired=tuple(fired),
             next_step_at=instant(next_step_us) if next_step_us is not None else None,
             pauses=tuple((instant(a), instant(b) if b is not None else None) for a, b in kept),
         )

@@ -11,7 +11,7 @@ String comparisons ignore case; `matches` is a regular-expression search as writ
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from typing import Any, Callable, Iterable
@@ -56,6 +56,15 @@ class Level:
     targets: dict[str, timedelta]
     by_priority: dict[str, dict[str, timedelta]]
     steps: tuple[Step, ...]
+    _amounts: dict[int, list[tuple[int, int]]] = field(default_factory=dict, compare=False, repr=False)
+
+    def step_amounts(self, target_us: int) -> list[tuple[int, int]]:
+        """(step index, business µs from a clock's start) of every step, for a target; cached,
+        since a level has few targets and every record of every ticket asks."""
+        found = self._amounts.get(target_us)
+        if found is None:
+            found = self._amounts[target_us] = [(step.index, step.business_us(target_us)) for step in self.steps]
+        return found
 
     def target(self, metric: str, priority_names: Iterable[str] = ()) -> timedelta | None:
         for name in priority_names:
@@ -92,6 +101,7 @@ class Policy:
         self.rules = rules
         self.default_level = default_level
         self.pause_statuses = frozenset(s.casefold() for s in pause_statuses)
+        self._uses_last_message = True  # rules may look at who wrote last; from_settings knows better
 
     @classmethod
     def from_settings(cls, settings: Any) -> Policy:
@@ -114,10 +124,12 @@ class Policy:
                     rules.append(Rule(section.name, compile_condition(section.when), section.set_level, section.stop))
                 except ValueError as exc:
                     raise ConfigError([f"rules[{i}] ({section.name}): {exc}"]) from None
-        return cls(levels, rules, settings.connector.default_level, settings.connector.pause_statuses)
+        policy = cls(levels, rules, settings.connector.default_level, settings.connector.pause_statuses)
+        policy._uses_last_message = any(_mentions(section.when, "last_message_by") for section in settings.rules)
+        return policy
 
     def level_for(self, ticket: Ticket, messages: Iterable[Message], now: datetime) -> Level | None:
-        facts = Facts(ticket, last_message_by(messages), now)
+        facts = Facts(ticket, last_message_by(messages) if self._uses_last_message else None, now)
         chosen = None
         for rule in self.rules:
             if rule.predicate(facts):
@@ -129,6 +141,12 @@ class Policy:
 
     def is_pausing(self, status: str, raw_status: str = "") -> bool:
         return status.casefold() in self.pause_statuses or (raw_status or "").casefold() in self.pause_statuses
+
+
+def _mentions(condition: Any, field: str) -> bool:
+    if condition.field is not None:
+        return condition.field == field
+    return any(_mentions(part, field) for part in (condition.all or condition.any or []))
 
 
 def _targets(section: Any) -> dict[str, timedelta]:
