@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from connector.clocks import RecordStatus, recompute
 from tests.engine_helpers import (
-    Channel, Priority, Status, agent, customer, history, policy_from, t, ticket,
+    CALENDARS, Channel, Priority, Status, agent, customer, history, policy_from, t, ticket,
 )
 
 POLICY = policy_from()
@@ -197,17 +197,7 @@ def test_no_level_means_no_records_and_running_ones_are_cancelled():
     assert [r.status for r in untagged] == [CANCELLED]
 
 
-POLICY_NO_DEFAULT = """
-[[calendars]]
-name = "always"
-timezone = "UTC"
-hours.mon = ["00:00-24:00"]
-hours.tue = ["00:00-24:00"]
-hours.wed = ["00:00-24:00"]
-hours.thu = ["00:00-24:00"]
-hours.fri = ["00:00-24:00"]
-hours.sat = ["00:00-24:00"]
-hours.sun = ["00:00-24:00"]
+POLICY_NO_DEFAULT = CALENDARS + """
 [[levels]]
 name = "VIP"
 calendar = "always"

@@ -7,8 +7,6 @@ import imaplib
 import socket
 import threading
 from datetime import datetime, timezone
-from email.message import EmailMessage
-from email.utils import format_datetime
 
 import pytest
 
@@ -20,26 +18,13 @@ from connector.store import Store
 from connector.sync import Engine, run_cycle
 from tests.dovecot import PASSWORD
 from tests.engine_helpers import load_settings
+from tests.mail_factory import build_mail as mail
 
 UTC = timezone.utc
 
 
 def t(day, hour, minute=0):
     return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
-
-
-def mail(sender, subject, when, ident, reply_to=(), to="support@help.example", **headers) -> bytes:
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = sender, to, subject
-    message["Date"] = format_datetime(when)
-    message["Message-ID"] = f"<{ident}>"
-    if reply_to:
-        message["In-Reply-To"] = f"<{reply_to[-1]}>"
-        message["References"] = " ".join(f"<{r}>" for r in reply_to)
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content("text")
-    return bytes(message)
 
 
 class Account:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import socket
 from datetime import datetime, timezone
-from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from connector.model import Role, Status
 from connector.store import Store
 from connector.sync import Engine, run_cycle
 from tests.engine_helpers import load_settings
+from tests.mail_factory import build_mail
 
 UTC = timezone.utc
 
@@ -38,19 +37,9 @@ class Maildir:
 
     def add(self, folder, sender, subject, when, ident, reply_to=(), to="support@help.example", flags="S",
             **headers) -> Path:
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = sender, to, subject
-        message["Date"] = format_datetime(when)
-        message["Message-ID"] = f"<{ident}>"
-        if reply_to:
-            message["In-Reply-To"] = f"<{reply_to[-1]}>"
-            message["References"] = " ".join(f"<{r}>" for r in reply_to)
-        for name, value in headers.items():
-            message[name.replace("_", "-")] = value
-        message.set_content("text")
         self.count += 1
         path = self.root / folder / "cur" / f"{int(when.timestamp())}.M{self.count}P1.test:2,{flags}"
-        path.write_bytes(bytes(message))
+        path.write_bytes(build_mail(sender, subject, when, ident, reply_to, to, **headers))
         return path
 
 
