@@ -91,8 +91,9 @@ class Service:
         self.extra_jobs: list[tuple[str, Callable[[], None]]] = []  # (daily "HH:MM", job)
 
     def start(self) -> None:
-        """Recompute open tickets when the SLA configuration changed since the last start."""
-        if self.store.meta(CONFIG_HASH_KEY) == self.engine.config_hash:
+        """Recompute open tickets when the SLA configuration changed since the last start
+        (not in a dry run, which keeps nothing)."""
+        if self.settings.connector.dry_run or self.store.meta(CONFIG_HASH_KEY) == self.engine.config_hash:
             return
         for adapter in self.adapters.values():
             summary = recompute_open(self.store, self.engine, adapter, self.now())

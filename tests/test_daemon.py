@@ -158,3 +158,12 @@ def test_sigterm_sets_the_stop_event():
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def test_a_dry_run_service_keeps_nothing_at_start(store, host):
+    dry = load_settings(DEFAULT_POLICY.replace("[connector]", "[connector]\ndry_run = true"))
+    service = Service(dry, store, {"scripted": ScriptedAdapter(host)}, Engine.from_settings(dry), now=Clock(t(2, 11)))
+    service.start()
+    summary = service.tick("scripted")
+    assert summary.breaches == 1 and summary.delivery.would_write
+    assert store.meta(CONFIG_HASH_KEY) is None and store.db["tickets"].count == 0 and host.writes() == []
