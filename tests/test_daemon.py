@@ -162,7 +162,7 @@ def test_sigterm_sets_the_stop_event():
 
 def test_a_dry_run_service_keeps_nothing_at_start(store, host):
     dry = load_settings(DEFAULT_POLICY.replace("[connector]", "[connector]\ndry_run = true"))
-    service = Service(dry, store, {"scripted": ScriptedAdapter(host)}, Engine.from_settings(dry), now=Clock(t(2, 11)))
+    service = Service(dry, store, {"scripted": ScriptedAdapter(host)}, Engine.from_settings(dry), now=Clock(t(2, 11, 1)))
     service.start()
     summary = service.tick("scripted")
     assert summary.breaches == 1 and summary.delivery.would_write
