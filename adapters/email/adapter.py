@@ -24,12 +24,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from adapters.base import Snapshot, external_id
-from adapters.email.cache import MailCache
+from adapters.email.cache import CacheIndex, MailCache
 from adapters.email.imap import ImapClient
 from adapters.email.maildir import folder_paths, is_maildir, read_maildir
 from adapters.email.parse import parse_mail
 from adapters.email.smtp import send_notice
-from adapters.email.threads import Roles, States, build_threads, to_snapshot
+from adapters.email.threads import Roles, States, Thread, assign_threads, build_threads, to_snapshot
 from connector.config_sections import EmailSection
 from connector.errors import PermanentSourceError
 from connector.escalation import Action
@@ -138,31 +138,23 @@ class EmailAdapter:
         return f"imap {imap.host}:{imap.port} as {imap.user}: {len(folders)} folders, {keywords}"
 
     def _pull_imap(self, since: str | None) -> Iterator[Snapshot]:
+        """Fetch what is new into the cache, thread only the new messages, and hand over the
+        conversations that changed since the cursor: work in proportion to the change."""
         cache = self.cache()
         with ImapClient(self.section.imap) as client:
-            folders = self.section.folders or client.folders()
-            for folder in folders:
+            for folder in self.section.folders or client.folders():
                 with cache.atomic():
                     self._sync_folder(client, cache, folder)
             self.imap_commands = client.commands
-        pairs = list(cache.envelopes())
-        threads = build_threads([envelope for envelope, _ in pairs], self.roles, self.section.thread_window)
         with cache.atomic():
-            cache.assign_threads({e.key: thread.ident for thread in threads for e in thread.envelopes})
-        seqs = {envelope.key: seq for envelope, seq in pairs}
-        after = int(since) if since else 0
-        ready = []
-        for thread in threads:
-            latest = max(seqs[e.key] for e in thread.envelopes)
-            if latest > after:
-                mapped = to_snapshot(thread, self.name, self.roles, self.states)
-                if mapped is not None:
-                    ready.append((latest, mapped))
-        for latest, (ticket, messages) in sorted(ready, key=lambda item: item[0]):
-            yield Snapshot(ticket, messages, f"{latest:012d}")  # padded: cursors also sort as text
+            assign_threads(cache.unthreaded(), self.roles, self.section.thread_window, CacheIndex(cache))
+        for thread, latest in cache.changed_threads(int(since) if since else 0):
+            mapped = to_snapshot(Thread(thread, cache.thread_envelopes(thread)), self.name, self.roles, self.states)
+            if mapped is not None:
+                yield Snapshot(*mapped, f"{latest:012d}")  # padded: cursors also sort as text
 
     def _sync_folder(self, client: ImapClient, cache: MailCache, folder: str) -> None:
-        uidvalidity, _ = client.select(folder)
+        uidvalidity, exists = client.select(folder)
         self.keywords_supported = client.supports_keywords
         state = cache.folder_state(folder)
         if state is not None and state["uidvalidity"] != uidvalidity:
@@ -170,20 +162,21 @@ class EmailAdapter:
                         self.name, folder, uidvalidity, state["uidvalidity"])
             cache.forget_folder(folder)
             state = None
-        present = client.all_uids()
         last = state["last_uid"] if state else 0
+        new = client.uids_after(last)
         if state is not None:
-            cache.forget(folder, present)
+            if exists != cache.count(folder) + len(new):  # something was expunged or moved away
+                cache.forget(folder, client.all_uids())
             changed = client.fetch_flags(last, state["modseq"])
-            cache.set_flags(folder, {uid: flags for uid, flags in changed.items() if uid in present})
+            cache.set_flags(folder, changed)
         fetched = []
-        for uid, flags, arrived, header in client.fetch_headers([uid for uid in present if uid > last]):
+        for uid, flags, arrived, header in client.fetch_headers(sorted(new)):
             mail = parse_mail(header, f"{folder}/{uid}", arrived)
             for warning in mail.warnings:
                 self._warn(warning)
             fetched.append((uid, flags, arrived, mail))
         cache.put_many(folder, uidvalidity, fetched)
-        cache.set_folder_state(folder, uidvalidity, max(present | {last}), client.highest_modseq)
+        cache.set_folder_state(folder, uidvalidity, max(new | {last}), client.highest_modseq)
 
     def _flag_thread(self, action: Action) -> None:
         ticket = external_id(action, self.name)

@@ -2,7 +2,9 @@
 what is new or changed, and conversations can be rebuilt without reading the mailbox again.
 
 Public API: `MailCache(path)` with `folder_state`, `set_folder_state`, `put_many`, `set_flags`,
-`forget`, `forget_folder`, `envelopes`, `assign_threads`, `thread_messages`, `atomic`.
+`forget`, `forget_folder`, `count`, `envelopes`, `unthreaded`, `changed_threads`,
+`thread_envelopes`, `thread_messages`, `atomic`; `CacheIndex(cache)`, the thread index threading
+uses, so that a cycle threads only the new messages against what the cache knows.
 
 Every insert or change takes the next number of a counter; a conversation's cursor is the
 highest number among its messages, so a cycle hands over exactly the conversations that changed
@@ -46,9 +48,12 @@ class MailCache:
             with self.db.atomic():
                 self.db["envelopes"].create(
                     {"key": str, "folder": str, "uidvalidity": int, "uid": int, "flags": str, "arrived": str,
-                     "mail": str, "seq": int, "thread": str}, pk="key")
+                     "mail": str, "seq": int, "message_id": str, "date": str, "thread": str}, pk="key")
                 self.db["envelopes"].create_index(["folder", "uid"])
                 self.db["envelopes"].create_index(["thread"])
+                self.db["envelopes"].create_index(["message_id"])
+                self.db["envelopes"].create_index(["seq"])
+                self.db["subjects"].create({"base": str, "counterpart": str, "thread": str}, pk=("base", "counterpart"))
                 self.db["folders"].create({"name": str, "uidvalidity": int, "last_uid": int, "modseq": int}, pk="name")
                 self.db["counter"].create({"id": int, "seq": int}, pk="id")
                 self.db["counter"].insert({"id": 1, "seq": 0})
@@ -75,7 +80,7 @@ class MailCache:
         rows = [{
             "key": f"{folder}/{uidvalidity}/{uid}", "folder": folder, "uidvalidity": uidvalidity, "uid": uid,
             "flags": json.dumps(sorted(flags)), "arrived": arrived.isoformat(), "mail": _mail_to_json(mail),
-            "seq": first + n + 1,
+            "seq": first + n + 1, "message_id": mail.message_id, "date": mail.date.isoformat(),
         } for n, (uid, flags, arrived, mail) in enumerate(messages)]
         if rows:
             self.db["envelopes"].upsert_all(rows, pk="key")
@@ -104,18 +109,59 @@ class MailCache:
     def forget_folder(self, folder: str) -> None:
         self.db.execute("DELETE FROM envelopes WHERE folder = ?", [folder])
 
-    def envelopes(self) -> Iterator[tuple[Envelope, int]]:
-        for key, folder, flags, arrived, mail, seq in self.db.execute(
-                "SELECT key, folder, flags, arrived, mail, seq FROM envelopes"):
-            yield Envelope(key, folder, frozenset(json.loads(flags)), datetime.fromisoformat(arrived),
-                           _mail_from_json(mail)), seq
+    def count(self, folder: str) -> int:
+        return self.db.execute("SELECT count(*) FROM envelopes WHERE folder = ?", [folder]).fetchone()[0]
 
-    def assign_threads(self, threads: dict[str, str]) -> None:
-        """Remember which conversation each message belongs to (key -> thread id), for write-backs."""
-        self.db.conn.executemany("UPDATE envelopes SET thread = ? WHERE key = ? AND thread IS NOT ?",
-                                 [(thread, key, thread) for key, thread in threads.items()])
+    def _envelopes(self, where: str, params: list[Any]) -> Iterator[Envelope]:
+        for key, folder, flags, arrived, mail in self.db.execute(
+                f"SELECT key, folder, flags, arrived, mail FROM envelopes WHERE {where}", params):
+            yield Envelope(key, folder, frozenset(json.loads(flags)), datetime.fromisoformat(arrived),
+                           _mail_from_json(mail))
+
+    def envelopes(self) -> list[Envelope]:
+        return list(self._envelopes("1", []))
+
+    def unthreaded(self) -> list[Envelope]:
+        """Messages not yet put into a conversation."""
+        return list(self._envelopes("thread IS NULL", []))
+
+    def changed_threads(self, after: int) -> list[tuple[str, int]]:
+        """(conversation, its latest change) of the conversations changed after `after`, in order."""
+        return self.db.execute(
+            "SELECT thread, max(seq) AS latest FROM envelopes WHERE seq > ? AND thread != '' GROUP BY thread "
+            "ORDER BY latest", [after]).fetchall()
+
+    def thread_envelopes(self, thread: str) -> list[Envelope]:
+        return sorted(self._envelopes("thread = ?", [thread]), key=lambda e: (e.mail.date, e.key))
 
     def thread_messages(self, thread: str) -> list[tuple[str, int, str]]:
         """(folder, UID, sender) of a conversation's messages."""
         return [(folder, uid, json.loads(mail)["from_addr"]) for folder, uid, mail in self.db.execute(
             "SELECT folder, uid, mail FROM envelopes WHERE thread = ? ORDER BY folder, uid", [thread])]
+
+
+class CacheIndex:
+    """The conversations seen so far, as the cache remembers them (a `ThreadIndex`)."""
+
+    def __init__(self, cache: MailCache):
+        self.db = cache.db
+
+    def thread_of(self, message_id: str) -> str | None:
+        row = self.db.execute("SELECT thread FROM envelopes WHERE message_id = ? AND thread != '' LIMIT 1",
+                              [message_id]).fetchone()
+        return row[0] if row else None
+
+    def exists(self, thread: str) -> bool:
+        return self.db.execute("SELECT 1 FROM envelopes WHERE thread = ? LIMIT 1", [thread]).fetchone() is not None
+
+    def by_subject(self, base_subject: str, counterpart: str) -> tuple[str, datetime] | None:
+        row = self.db.execute(
+            "SELECT s.thread, max(e.date) FROM subjects s JOIN envelopes e ON e.thread = s.thread "
+            "WHERE s.base = ? AND s.counterpart = ?", [base_subject, counterpart]).fetchone()
+        return (row[0], datetime.fromisoformat(row[1])) if row and row[0] else None
+
+    def record(self, envelope: Envelope, thread: str | None, counterpart: str) -> None:
+        self.db.execute("UPDATE envelopes SET thread = ? WHERE key = ?", [thread or "", envelope.key])
+        if thread and envelope.mail.base_subject and counterpart:
+            self.db.execute("INSERT OR REPLACE INTO subjects (base, counterpart, thread) VALUES (?, ?, ?)",
+                            [envelope.mail.base_subject, counterpart, thread])

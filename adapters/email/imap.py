@@ -1,7 +1,7 @@
 """A thin IMAP client over the standard library's imaplib, with errors translated in one place.
 
 Public API: `ImapClient(section)` (a context manager) with `folders()`, `select(folder)`,
-`fetch_headers(uids)`, `fetch_flags(last_uid, changed_since)`, `all_uids()`,
+`fetch_headers(uids)`, `fetch_flags(last_uid, changed_since)`, `all_uids()`, `uids_after(uid)`,
 `store(uids, add, flags)`, `supports_keywords`, `condstore`, and `commands` (how many IMAP
 commands this connection sent).
 
@@ -110,20 +110,25 @@ class ImapClient:
         return names
 
     def select(self, folder: str) -> tuple[int, int]:
-        """Select a folder; return (UIDVALIDITY, UIDNEXT)."""
+        """Select a folder; return (UIDVALIDITY, number of messages)."""
         self._call(lambda imap: imap.select(_quote(folder)), f" (folder {folder})")
         imap = self._imap
         uidvalidity = int(imap.response("UIDVALIDITY")[1][0])
-        uidnext_answer = imap.response("UIDNEXT")[1]
+        exists = imap.response("EXISTS")[1]
         permanent = imap.response("PERMANENTFLAGS")[1]
         modseq = imap.response("HIGHESTMODSEQ")[1]
         self.supports_keywords = bool(permanent and permanent[0] and b"\\*" in permanent[0])
         self.highest_modseq = int(modseq[0]) if modseq and modseq[0] else None
-        return uidvalidity, int(uidnext_answer[0]) if uidnext_answer and uidnext_answer[0] else 0
+        return uidvalidity, int(exists[-1]) if exists and exists[-1] else 0
 
     def all_uids(self) -> set[int]:
         data = self._call(lambda imap: imap.uid("SEARCH", None, "ALL"))
         return {int(uid) for uid in (data[0] or b"").split()}
+
+    def uids_after(self, last_uid: int) -> set[int]:
+        """UIDs above `last_uid` (`n:*` always includes the highest UID, even one below n)."""
+        data = self._call(lambda imap: imap.uid("SEARCH", None, "UID", f"{last_uid + 1}:*"))
+        return {int(uid) for uid in (data[0] or b"").split() if int(uid) > last_uid}
 
     def fetch_headers(self, uids: list[int]) -> Iterator[tuple[int, frozenset[str], datetime, bytes]]:
         """(UID, flags, INTERNALDATE, raw header) of the given messages, in chunks."""

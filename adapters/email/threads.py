@@ -1,6 +1,7 @@
 """Grouping a mailbox's messages into conversations (tickets), and mapping them into the model.
 
-Public API: `Envelope`, `Thread`, `Roles`, `build_threads(envelopes, roles, window)`,
+Public API: `Envelope`, `Thread`, `Roles`, `States`, `ThreadIndex`, `MemoryIndex`,
+`assign_threads(envelopes, roles, window, index)`, `build_threads(envelopes, roles, window)`,
 `to_snapshot(thread, source, roles, states)`.
 
 Threading order: a known Message-ID in In-Reply-To or References; then a `[#id]` token in the
@@ -12,8 +13,10 @@ Message-ID, so it is stable from one cycle to the next.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from adapters.email.parse import Mail
 from connector.model import Channel, Message, Person, Priority, Role, Status, Ticket
@@ -34,8 +37,48 @@ class Envelope:
 class Thread:
     ident: str
     envelopes: list[Envelope] = field(default_factory=list)
-    requester: str | None = None
-    last: datetime | None = None
+
+
+class ThreadIndex(Protocol):
+    """What threading needs to know of the conversations seen so far."""
+
+    def thread_of(self, message_id: str) -> str | None: ...
+
+    def exists(self, thread: str) -> bool: ...
+
+    def by_subject(self, base_subject: str, counterpart: str) -> tuple[str, datetime] | None:
+        """The conversation last seen with this subject and customer, and its latest message's time."""
+
+    def record(self, envelope: Envelope, thread: str | None, counterpart: str) -> None: ...
+
+
+class MemoryIndex:
+    """A thread index for one pass over a whole mailbox."""
+
+    def __init__(self):
+        self.threads: dict[str, Thread] = {}
+        self._by_message_id: dict[str, str] = {}
+        self._by_subject: dict[tuple[str, str], str] = {}
+        self._last: dict[str, datetime] = {}
+
+    def thread_of(self, message_id: str) -> str | None:
+        return self._by_message_id.get(message_id)
+
+    def exists(self, thread: str) -> bool:
+        return thread in self.threads
+
+    def by_subject(self, base_subject: str, counterpart: str) -> tuple[str, datetime] | None:
+        thread = self._by_subject.get((base_subject, counterpart))
+        return (thread, self._last[thread]) if thread else None
+
+    def record(self, envelope: Envelope, thread: str | None, counterpart: str) -> None:
+        if thread is None:
+            return
+        self.threads.setdefault(thread, Thread(thread)).envelopes.append(envelope)
+        self._last[thread] = envelope.mail.date
+        self._by_message_id[envelope.mail.message_id] = thread
+        if envelope.mail.base_subject and counterpart:
+            self._by_subject[(envelope.mail.base_subject, counterpart)] = thread
 
 
 @dataclass(frozen=True)
@@ -63,33 +106,32 @@ def thread_id(message_id: str) -> str:
     return "m" + hashlib.sha1(message_id.encode("utf-8", "replace")).hexdigest()[:10]
 
 
-def build_threads(envelopes: list[Envelope], roles: Roles, window: timedelta) -> list[Thread]:
-    threads: dict[str, Thread] = {}
-    by_message_id: dict[str, Thread] = {}
-    by_subject: dict[tuple[str, str], Thread] = {}
+def assign_threads(envelopes: Iterable[Envelope], roles: Roles, window: timedelta, index: ThreadIndex) -> None:
+    """Put each message into a conversation, oldest first, recording the choice in `index`.
+    A second copy of a message already seen (a reply kept in Sent and in the inbox) is recorded
+    with no conversation: the first copy counts."""
     for envelope in sorted(envelopes, key=lambda e: (e.mail.date, e.key)):
         mail = envelope.mail
-        if mail.message_id in by_message_id:
-            continue  # a second copy (a reply kept in Sent and in the inbox): the first one counts
         agent = roles.is_agent(envelope)
         counterpart = (mail.to_addrs[0] if mail.to_addrs else "") if agent else mail.from_addr
-        found = next((by_message_id[i] for i in mail.in_reply_to + mail.references[::-1] if i in by_message_id), None)
-        if found is None and mail.token in threads:
-            found = threads[mail.token]
+        if index.thread_of(mail.message_id) is not None:
+            index.record(envelope, None, counterpart)
+            continue
+        found = next((t for t in map(index.thread_of, mail.in_reply_to + mail.references[::-1]) if t), None)
+        if found is None and mail.token and index.exists(mail.token):
+            found = mail.token
         if found is None and mail.base_subject:
-            candidate = by_subject.get((mail.base_subject, counterpart))
-            if candidate is not None and candidate.last is not None and mail.date - candidate.last <= window:
-                found = candidate
-        if found is None:
-            found = threads[thread_id(mail.message_id)] = Thread(thread_id(mail.message_id))
-        found.envelopes.append(envelope)
-        found.last = mail.date
-        if found.requester is None and not agent and mail.auto is None:
-            found.requester = mail.from_addr
-        by_message_id[mail.message_id] = found
-        if mail.base_subject and counterpart:
-            by_subject[(mail.base_subject, counterpart)] = found
-    return list(threads.values())
+            candidate = index.by_subject(mail.base_subject, counterpart)
+            if candidate is not None and mail.date - candidate[1] <= window:
+                found = candidate[0]
+        index.record(envelope, found or thread_id(mail.message_id), counterpart)
+
+
+def build_threads(envelopes: list[Envelope], roles: Roles, window: timedelta) -> list[Thread]:
+    """All conversations of a whole mailbox, read in one pass."""
+    index = MemoryIndex()
+    assign_threads(envelopes, roles, window, index)
+    return list(index.threads.values())
 
 
 def to_snapshot(thread: Thread, source: str, roles: Roles, states: States) -> tuple[Ticket, tuple[Message, ...]] | None:
