@@ -1,7 +1,7 @@
 """Which adapter class serves which config section; imported lazily, so a Zammad user never
 imports the MySQL driver.
 
-Public API: `build(section) -> Adapter`, `KINDS`.
+Public API: `build(section, state_dir) -> Adapter`, `KINDS`.
 """
 
 from __future__ import annotations

@@ -107,7 +107,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
             now = _now()
             try:
                 summary = run_cycle(store, adapter, engine, now, settings.connector.overlap, dry_run=dry_run,
-                                    progress=_progress if sys.stderr.isatty() else None)
+                                    progress=_progress if sys.stderr.isatty() else None,
+                                    attempts=settings.connector.delivery_attempts)
             except ConnectorError as exc:
                 failed = True
                 if not dry_run:

@@ -96,6 +96,7 @@ class ConnectorSection(Section):
     overlap: Duration = timedelta(minutes=2)
     report_timezone: TimeZoneName = "UTC"
     dry_run: bool = False
+    delivery_attempts: int = Field(default=4, ge=1, le=20)
     default_level: str | None = None
     pause_statuses: list[str] = ["pending"]
 

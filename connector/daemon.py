@@ -109,7 +109,8 @@ class Service:
             return None
         try:
             summary = run_cycle(self.store, adapter, self.engine, now, self.settings.connector.overlap,
-                                dry_run=self.settings.connector.dry_run, sleep=self.sleep)
+                                dry_run=self.settings.connector.dry_run, sleep=self.sleep,
+                                attempts=self.settings.connector.delivery_attempts)
         except Exception as exc:  # the loop must survive anything one source does
             self._failed(name, health, exc, now)
             return None

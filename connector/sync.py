@@ -32,7 +32,7 @@ from connector.codec import iso
 from connector.errors import ConnectorError
 from connector.escalation import Escalation, diff, plan
 from connector.model import Message, Ticket
-from connector.outbox import DeliveryReport, Outbox, deliver
+from connector.outbox import ATTEMPTS_PER_CYCLE, DeliveryReport, Outbox, deliver
 from connector.policy import Policy
 from connector.store import Store
 from connector.ticket_store import TicketStore
@@ -117,7 +117,8 @@ class _Cycle:
 
 def run_cycle(store: Store, adapter: Any, engine: Engine, now: datetime, overlap: timedelta = timedelta(minutes=2),
               dry_run: bool = False, sleep: Callable[[float], None] | None = None,
-              progress: Callable[[int, float], None] | None = None, batch_size: int = BATCH_SIZE) -> CycleSummary:
+              progress: Callable[[int, float], None] | None = None, batch_size: int = BATCH_SIZE,
+              attempts: int = ATTEMPTS_PER_CYCLE) -> CycleSummary:
     """One cycle for one source. Source errors propagate after what was committed stays committed."""
     summary = CycleSummary(adapter.name)
     if dry_run:
@@ -129,7 +130,7 @@ def run_cycle(store: Store, adapter: Any, engine: Engine, now: datetime, overlap
         except _Rollback:
             return summary
     _pull_and_recheck(store, adapter, engine, now, overlap, summary, progress, batch_size)
-    summary.delivery = deliver(Outbox(store), adapter, now, sleep=sleep)
+    summary.delivery = deliver(Outbox(store), adapter, now, sleep=sleep, attempts=attempts)
     with store.atomic():
         store.set_sync_state(adapter.name, last_success_at=iso(now), last_error=None, last_error_at=None,
                              last_cycle=summary.line())
