@@ -150,28 +150,33 @@ def _cancelled(record: SlaRecord) -> SlaRecord:
 
 def _reply_spans(ticket: Ticket, messages: Iterable[Message], level: Level, priorities: list[str]):
     """(metric, seq, start, stop or None) for every reply clock the conversation starts."""
-    counted = sorted((m for m in messages if m.counts), key=lambda m: (m.at, m.external_id))
-    own = {Channel.CHAT: "chat_reply", Channel.PHONE: "call_reply"}.get(ticket.channel)
+    counted = sorted((m for m in messages if m.counts), key=_message_order)
+    own = _OWN_REPLY_METRIC.get(ticket.channel)
     first, follow = (own, own) if own and level.target(own, priorities) else ("first_reply", "next_reply")
+    created = ticket.created_at
     outbound = bool(counted) and counted[0].role is Role.AGENT  # an agent wrote first: no first reply
-    open_start, open_metric = (None, follow) if outbound else (ticket.created_at, first)
+    open_start, open_metric = (None, follow) if outbound else (created, first)
     spans: list[tuple[str, int, datetime, datetime | None]] = []
-
-    def close(stop: datetime | None) -> None:
-        seq = 1 + sum(1 for metric, *_ in spans if metric == open_metric)
-        spans.append((open_metric, seq, open_start, stop))
-
+    seqs: dict[str, int] = {}
     for message in counted:
-        at = max(message.at, ticket.created_at)
+        at = message.at if message.at > created else created
         if message.role is Role.AGENT:
             if open_start is not None:
-                close(at)
+                seqs[open_metric] = seq = seqs.get(open_metric, 0) + 1
+                spans.append((open_metric, seq, open_start, at))
                 open_start = None
         elif open_start is None:  # the customer writes after an agent's reply
             open_start, open_metric = at, follow
     if open_start is not None:
-        close(None)
+        spans.append((open_metric, seqs.get(open_metric, 0) + 1, open_start, None))
     return spans
+
+
+def _message_order(message: Message) -> tuple[datetime, str]:
+    return message.at, message.external_id
+
+
+_OWN_REPLY_METRIC = {Channel.CHAT: "chat_reply", Channel.PHONE: "call_reply"}
 
 
 def _status_periods(ticket: Ticket, now: datetime) -> list[tuple[datetime, datetime | None, Status, str]]:
