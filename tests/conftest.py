@@ -28,6 +28,14 @@ def example_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return database
 
 
+@pytest.fixture
+def store(tmp_path: Path):
+    """An empty, migrated store in tmp_path."""
+    from connector.store import Store
+
+    return Store.open(tmp_path / "sla.db")
+
+
 @pytest.fixture(scope="session")
 def dovecot():
     """A real Dovecot on 127.0.0.1 for the whole run (scripts/test.sh installs it when missing)."""

@@ -10,7 +10,6 @@ import pytest
 
 from connector.daemon import CONFIG_HASH_KEY, Service, ServiceLocked, install_signal_handlers, instance_lock
 from connector.errors import AuthFailed, TransientSourceError
-from connector.store import Store
 from connector.sync import Engine
 from connector.ticket_store import TicketStore
 from tests.engine_helpers import DEFAULT_POLICY, load_settings, t
@@ -40,11 +39,6 @@ class Broken:
         self.calls += 1
         raise self.error
         yield  # pragma: no cover
-
-
-@pytest.fixture
-def store(tmp_path):
-    return Store.open(tmp_path / "sla.db")
 
 
 @pytest.fixture

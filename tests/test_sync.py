@@ -4,18 +4,12 @@ import pytest
 
 from connector.errors import TransientSourceError
 from connector.outbox import ATTEMPTS_PER_CYCLE, Outbox
-from connector.store import Store
 from connector.sync import Engine, run_cycle
 from connector.ticket_store import TicketStore
 from tests.engine_helpers import load_settings, t
 from tests.scripted_host import ScriptedAdapter, ScriptedHost
 
 ENGINE = Engine.from_settings(load_settings())
-
-
-@pytest.fixture
-def store(tmp_path):
-    return Store.open(tmp_path / "sla.db")
 
 
 @pytest.fixture
