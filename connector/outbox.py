@@ -99,19 +99,18 @@ class Outbox:
 
     def retry(self, entry_id: int, now: datetime) -> bool:
         """Queue a parked, skipped or dropped action again."""
-        with self.db.atomic():
-            cursor = self.db.execute(
-                "UPDATE outbox SET state = 'queued', updated_at = ? WHERE id = ? AND state IN ('parked', 'skipped', 'dropped')",
-                [iso(now), entry_id],
-            )
-        return cursor.rowcount == 1
+        return self._move(entry_id, "queued", ("parked", "skipped", "dropped"), now)
 
     def drop(self, entry_id: int, now: datetime) -> bool:
         """Give up an action that was not delivered."""
+        return self._move(entry_id, "dropped", ("queued", "parked", "skipped"), now)
+
+    def _move(self, entry_id: int, state: str, allowed: tuple[str, ...], now: datetime) -> bool:
+        """An operator's state change; False when the entry is missing or not in an allowed state."""
         with self.db.atomic():
             cursor = self.db.execute(
-                "UPDATE outbox SET state = 'dropped', updated_at = ? WHERE id = ? AND state IN ('queued', 'parked', 'skipped')",
-                [iso(now), entry_id],
+                f"UPDATE outbox SET state = ?, updated_at = ? WHERE id = ? AND state IN ({', '.join('?' for _ in allowed)})",
+                [state, iso(now), entry_id, *allowed],
             )
         return cursor.rowcount == 1
 

@@ -97,7 +97,7 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path, migrate: bool = True) -> Store:
+    def open(cls, path: str | Path) -> Store:
         path = Path(path)
         if not path.parent.is_dir():
             raise StoreError(f"{path}: the folder {str(path.parent)!r} does not exist; create it first")
@@ -106,8 +106,7 @@ class Store:
             db.execute("PRAGMA foreign_keys = ON")
             cls._refuse_newer(db, path)
             db.enable_wal()
-            if migrate:
-                MIGRATIONS.apply(db)
+            MIGRATIONS.apply(db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open the database: {exc}") from None
         return cls(db, path)
@@ -156,9 +155,3 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         self.db["meta"].upsert({"key": key, "value": value}, pk="key")
-
-    def sources(self) -> list[dict[str, Any]]:
-        return list(self.db.query(
-            "SELECT s.name, s.kind, st.cursor, st.last_success_at, st.last_error_at, st.last_error, st.last_cycle "
-            "FROM sources s LEFT JOIN sync_state st ON st.source = s.name ORDER BY s.name"
-        ))

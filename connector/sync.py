@@ -1,7 +1,7 @@
 """One sync cycle of one source: pull -> store -> recompute -> events -> outbox -> deliver.
 
 Public API: `Engine.from_settings(settings)`, `run_cycle(store, adapter, engine, now, ...)` ->
-`CycleSummary`, `recompute_open(store, engine, source, now)`.
+`CycleSummary`, `recompute_open(store, engine, adapter, now)`, `record_failure`.
 
 This is the only module where helpdesks and SLAs meet. Guarantees:
 - Snapshots are committed in batches, each in one transaction with the cursor it reached; a crash
@@ -108,6 +108,17 @@ class _Cycle:
             log.warning("%s: skipped %s", self.adapter.name, problem)
             return
         self.touched.add(ticket_id)
+        self._count(events)
+
+    def recheck(self, ticket_ids: list[int]) -> None:
+        """Recompute stored tickets (no pull), in one transaction."""
+        with self.store.atomic():
+            for ticket_id in ticket_ids:
+                ticket, messages = self.tickets.load(ticket_id)
+                self.process(ticket, messages, ticket_id)
+                self.summary.rechecked += 1
+
+    def _count(self, events: list) -> None:
         for event in events:
             if event.kind == "breached":
                 self.summary.breaches += 1
@@ -156,22 +167,14 @@ def _pull_and_recheck(store: Store, adapter: Any, engine: Engine, now: datetime,
             progress(summary.pulled, summary.pulled / max(time.monotonic() - started, 1e-9))
         if len(batch) < batch_size:
             break
-    with store.atomic():
-        for ticket_id in cycle.tickets.due_tickets(adapter.name, now, exclude=cycle.touched):
-            ticket, messages = cycle.tickets.load(ticket_id)
-            cycle.process(ticket, messages, ticket_id)
-            summary.rechecked += 1
+    cycle.recheck(cycle.tickets.due_tickets(adapter.name, now, exclude=cycle.touched))
 
 
 def recompute_open(store: Store, engine: Engine, adapter: Any, now: datetime) -> CycleSummary:
     """After a config change: recompute every open ticket of a source under the new config."""
     summary = CycleSummary(adapter.name)
     cycle = _Cycle(store, adapter, engine, now, summary)
-    with store.atomic():
-        for ticket_id in cycle.tickets.open_ticket_ids(adapter.name):
-            ticket, messages = cycle.tickets.load(ticket_id)
-            cycle.process(ticket, messages, ticket_id)
-            summary.rechecked += 1
+    cycle.recheck(cycle.tickets.open_ticket_ids(adapter.name))
     return summary
 
 

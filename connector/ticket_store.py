@@ -39,11 +39,8 @@ class TicketStore:
             "web_url": ticket.web_url, "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
             "closed_at": iso(ticket.closed_at), "deleted": int(ticket.deleted), "snapshot": ticket_to_json(ticket),
         }
-        found = self.db.execute(
-            "SELECT id FROM tickets WHERE source = ? AND external_id = ?", [ticket.source, ticket.external_id]
-        ).fetchone()
-        if found:
-            ticket_id = found[0]
+        ticket_id = self.ticket_id(ticket.source, ticket.external_id)
+        if ticket_id is not None:
             self.db["tickets"].update(ticket_id, row)
         else:
             ticket_id = self.db["tickets"].insert(row).last_pk
