@@ -127,15 +127,15 @@ def recompute(ticket: Ticket, messages: Sequence[Message], policy: Policy,
     if level is not None:
         fresh = {r.ident: r for r in compute(ticket, messages, level, level.calendar, policy.pause_statuses, now)}
     result = dict(fresh)
+    under_earlier: dict[str, dict] = {}  # records under an earlier level, computed once per level
     for ident, old in previous.items():
         current = fresh.get(ident)
         if old.status.is_decided and (current is None or current.level != old.level):
             old_level = policy.levels.get(old.level)
-            kept = None
-            if old_level is not None:
-                kept = {r.ident: r for r in compute(ticket, messages, old_level, old_level.calendar,
-                                                     policy.pause_statuses, now)}.get(ident)
-            result[ident] = kept or old
+            if old_level is not None and old.level not in under_earlier:
+                under_earlier[old.level] = {r.ident: r for r in compute(
+                    ticket, messages, old_level, old_level.calendar, policy.pause_statuses, now)}
+            result[ident] = under_earlier.get(old.level, {}).get(ident) or old
         elif current is None and old.status is not RecordStatus.CANCELLED:
             result[ident] = _cancelled(old)
     return [result[ident] for ident in sorted(result)]
