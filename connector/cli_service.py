@@ -6,10 +6,9 @@ import argparse
 import logging
 import sys
 import threading
-from datetime import datetime, timezone
 
 from connector.config import Settings, config_path, load_config
-from connector.daemon import Service, install_signal_handlers, instance_lock
+from connector.daemon import Service, install_signal_handlers, instance_lock, utc_now
 from connector.errors import ConfigError, ConnectorError
 from connector.outbox import STATES, Outbox
 from connector.store import Store
@@ -70,10 +69,6 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         action.set_defaults(handler=cmd_outbox_change, verb=verb)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _adapters(settings: Settings, only: str | None = None) -> dict:
     from adapters.registry import build
 
@@ -104,7 +99,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if not dry_run:
             service.start()
         for name, adapter in adapters.items():
-            now = _now()
+            now = utc_now()
             try:
                 summary = run_cycle(store, adapter, engine, now, settings.connector.overlap, dry_run=dry_run,
                                     progress=_progress if sys.stderr.isatty() else None,
@@ -190,7 +185,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
 def cmd_outbox_change(args: argparse.Namespace) -> int:
     settings = load_config(config_path(args.config))
     outbox = Outbox(Store.open(settings.connector.database))
-    changed = outbox.retry(args.id, _now()) if args.verb == "retry" else outbox.drop(args.id, _now())
+    changed = outbox.retry(args.id, utc_now()) if args.verb == "retry" else outbox.drop(args.id, utc_now())
     if not changed:
         allowed = "parked, skipped or dropped" if args.verb == "retry" else "queued, parked or skipped"
         print(f"outbox entry {args.id}: not found, or not {allowed}", file=sys.stderr)
