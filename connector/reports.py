@@ -112,15 +112,16 @@ class Reports:
 
     # ---- compliance ----------------------------------------------------------------------------
 
+    def _outcomes(self) -> list[tuple[str, str]]:
+        """(the time a record counts at, the condition) of the met and of the failed records."""
+        failed = f"(r.status = 'breached' OR (r.status = 'running' AND r.due_at <= '{iso(self.now)}'))"
+        return [("r.stopped_at", "r.status = 'met'"), ("r.due_at", failed)]
+
     def _decided(self) -> str:
-        now = iso(self.now)
-        return (
-            "SELECT r.*, t.department AS department, t.assignee AS agent, " + CUSTOMER_SQL + " AS customer, "
-            "CASE WHEN r.status = 'met' THEN 'met' "
-            f"WHEN r.status = 'breached' OR (r.status = 'running' AND r.due_at <= '{now}') THEN 'failed' END AS outcome, "
-            "CASE WHEN r.status = 'met' THEN r.stopped_at ELSE r.due_at END AS decided_at "
-            "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id"
-        )
+        """Every record with its outcome (NULL: not decided) and the time it counts at."""
+        (_, met), (_, failed) = self._outcomes()
+        return (f"SELECT r.*, CASE WHEN {met} THEN 'met' WHEN {failed} THEN 'failed' END AS outcome, "
+                f"CASE WHEN {met} THEN r.stopped_at ELSE r.due_at END AS decided_at FROM sla_records r")
 
     def compliance(self, filters: Filters, group_by: str = "date") -> Table:
         if group_by not in GROUPS:
@@ -135,11 +136,6 @@ class Reports:
                    Column("compliance", "percent")]
         return Table(columns, (_compliance_row(row) for row in rows))
 
-    def _outcomes(self, filters: Filters) -> list[tuple[str, str]]:
-        """(time column, condition) of the met and of the failed records."""
-        failed = f"(r.status = 'breached' OR (r.status = 'running' AND r.due_at <= '{iso(self.now)}'))"
-        return [("r.stopped_at", "r.status = 'met'"), ("r.due_at", failed)]
-
     def _compliance_by_time(self, filters: Filters, group_by: str) -> list[tuple]:
         """One pair of aggregate queries per day, week or month: each a range scan of a covering
         index between that period's local midnights, exact on every zone and DST change."""
@@ -149,7 +145,7 @@ class Reports:
         queries = [
             (f"SELECT count(*), sum(r.business_us), max(r.business_us), min(r.business_us) FROM sla_records r {join} "
              f"WHERE {column} >= ? AND {column} < ? AND {condition}" + "".join(f" AND {c}" for c in conditions))
-            for column, condition in self._outcomes(filters)
+            for column, condition in self._outcomes()
         ]
         rows = []
         for label, low, high in _periods(start.date(), (end - timedelta(days=1)).date(), group_by, self.zone):
@@ -161,7 +157,7 @@ class Reports:
     def _compliance_by_key(self, filters: Filters, group_by: str) -> list[tuple]:
         key = {"agent": "t.assignee", "department": "t.department", "customer": CUSTOMER_SQL}.get(group_by, f"r.{group_by}")
         parts, params = [], []
-        for (column, condition), outcome in zip(self._outcomes(filters), ("met", "failed")):
+        for (column, condition), outcome in zip(self._outcomes(), ("met", "failed")):
             clauses, where_params = self._where(filters, column)
             parts.append(f"SELECT {key} AS grp, '{outcome}' AS outcome, r.business_us AS business_us "
                          f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
