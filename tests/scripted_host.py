@@ -15,13 +15,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
-from adapters.base import Snapshot, external_id
+from adapters.base import ACTION_KINDS, Snapshot, external_id
 from connector.errors import AuthFailed, PermanentSourceError, TransientSourceError
 from connector.escalation import Action
 from connector.model import Channel, Message, Priority, Role, Status, StatusChange, Ticket
-
-ALL_KINDS = frozenset({"add_tags", "remove_tags", "raise_priority", "add_note", "notify"})
-
 
 class ScriptedHost:
     def __init__(self, path: Path):
@@ -69,7 +66,7 @@ class _Section:
 
 
 class ScriptedAdapter:
-    def __init__(self, host: ScriptedHost, name: str = "scripted", capabilities: frozenset[str] = ALL_KINDS,
+    def __init__(self, host: ScriptedHost, name: str = "scripted", capabilities: frozenset[str] = ACTION_KINDS,
                  malformed: set[str] = frozenset()):
         self.host, self.section, self.capabilities, self.malformed = host, _Section(name), capabilities, malformed
         self.pulls: list[str | None] = []
