@@ -26,7 +26,7 @@ Semantics (see the README's calendar section):
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -124,7 +124,11 @@ class BusinessCalendar:
         self._days: list[tuple[tuple[int, int], ...]] = []
         self._cum: list[int] = [0]
         self._starts: list[int] = []  # the instant each date of the table begins
-        self._table_end = 0
+        self._table_start = self._table_end = 0
+        # the same table flattened for the arithmetic: every opening and closing instant in order,
+        # and the business position at each; openings sit at even indexes, closings at odd ones
+        self._edges: list[int] = []
+        self._edge_positions: list[int] = []
         self._patterns = tuple(_day_minutes(self._weekly[day - 1], self._weekly[day]) for day in range(7))
 
     @classmethod
@@ -178,13 +182,7 @@ class BusinessCalendar:
         """The earliest instant at `position`: a closing time rather than the next opening."""
         return self._from_us(self._instant_at(position))
 
-    def position_us(self, moment: int) -> int:
-        """`position` for an instant given as microseconds since the Unix epoch."""
-        return self._business_before(moment)
-
-    def instant_us(self, position: int) -> int:
-        """`instant`, as microseconds since the Unix epoch."""
-        return self._instant_at(position)
+    # position_us / instant_us: the same on epoch microseconds, defined with the arithmetic below
 
     @staticmethod
     def to_epoch_us(moment: datetime) -> int:
@@ -283,9 +281,17 @@ class BusinessCalendar:
             spans = self._build_day(ordinal)
             self._days.append(spans)
             self._starts.append(self._midnight(date.fromordinal(ordinal)))
+            self._add_edges(spans, total)
             total += sum(b - a for a, b in spans)
             self._cum.append(total)
+        self._table_start = self._starts[0]
         self._table_end = self._midnight(date.fromordinal(first + count))
+
+    def _add_edges(self, spans: tuple[tuple[int, int], ...], total: int) -> None:
+        for a, b in spans:
+            self._edges += (a, b)
+            self._edge_positions += (total, total + b - a)
+            total += b - a
 
     def _prepend(self, count: int) -> None:
         first = self._lo - count
@@ -296,7 +302,11 @@ class BusinessCalendar:
         self._cum = cum[:0:-1] + self._cum
         self._days = days + self._days
         self._starts = [self._midnight(date.fromordinal(o)) for o in range(first, self._lo)] + self._starts
+        self._table_start = self._starts[0]
         self._lo = first
+        self._edges, self._edge_positions = [], []
+        for spans, total in zip(self._days, self._cum):
+            self._add_edges(spans, total)
 
     def _intervals_of(self, ordinal: int) -> tuple[tuple[int, int], ...]:
         return self._days[self._ensure(ordinal)]
@@ -307,18 +317,20 @@ class BusinessCalendar:
         """The table index of the local date `moment` falls on."""
         starts = self._starts
         if starts and starts[0] <= moment < self._table_end:
-            return bisect.bisect_right(starts, moment) - 1
+            return bisect_right(starts, moment) - 1
         return self._ensure(self._local_ordinal(moment))
 
     def _business_before(self, moment: int) -> int:
         """Business µs up to `moment`, counted from the calendar's first built date."""
-        index = self._index_of(moment)
-        total = self._cum[index]
-        for a, b in self._days[index]:
-            if moment <= a:
-                break
-            total += min(b, moment) - a
-        return total
+        if not self._table_start <= moment < self._table_end:
+            self._ensure(self._local_ordinal(moment))
+        edges = self._edges
+        i = bisect_right(edges, moment) - 1
+        if i < 0:  # before the table's first opening
+            return self._cum[0]
+        if i & 1:  # after a closing: nothing more until the next opening
+            return self._edge_positions[i]
+        return self._edge_positions[i] + moment - edges[i]
 
     def _instant_at(self, target: int) -> int:
         """The earliest instant whose business time before it is `target`."""
@@ -333,13 +345,16 @@ class BusinessCalendar:
             self._append(self._lo + len(self._days), _GROW_DAYS)
             idle = idle + _GROW_DAYS if self._cum[-1] == before else 0
             self._refuse_if_endless(idle)
-        index = bisect.bisect_left(self._cum, target) - 1
-        remaining = target - self._cum[index]
-        for a, b in self._days[index]:
-            if remaining <= b - a:
-                return a + remaining
-            remaining -= b - a
-        raise AssertionError("running totals and intervals disagree")  # pragma: no cover
+        positions = self._edge_positions
+        j = bisect_left(positions, target)
+        if positions[j] == target:  # an edge: the earliest is a closing rather than the next opening
+            return self._edges[j]
+        return self._edges[j - 1] + target - positions[j - 1]  # inside the open interval ending at j
+
+    # `position` and `instant` on epoch microseconds, for bulk work (the SLA engine): the same
+    # functions under public names, without a wrapper call per use
+    position_us = _business_before
+    instant_us = _instant_at
 
     def _next_open_us(self, moment: int) -> int:
         index = self._index_of(moment)

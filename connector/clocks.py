@@ -24,13 +24,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
 
 from connector.calendar import BusinessCalendar
 from connector.model import Channel, Message, Role, Status, Ticket
 
 if TYPE_CHECKING:
-    from connector.policy import Level, Policy
+    from connector.policy import Level, Policy, Target
 
 _US = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -92,25 +93,27 @@ def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar:
     """The SLA records of one ticket under one level, as of `now`."""
     pausing = {s.casefold() for s in pause_statuses}
     horizon = min(now, ticket.updated_at) if ticket.deleted else now
-    periods = _status_periods(ticket, horizon)
-    held = _merge([(a, b) for a, b, status, raw in periods
-                   if status.value in pausing or raw.casefold() in pausing])
-    done = [(a, b) for a, b, status, _ in periods if status.is_done]
-    priorities = [ticket.priority.name, ticket.priority.raw_name] if ticket.priority else []
-    meter = _Meter(ticket.key, level, calendar, horizon)
+    held, done = [], []  # pausing periods, and solved/closed ones with their start
+    for since, a, b, status, raw in _status_periods(ticket, horizon):
+        if status in pausing or (raw and raw.casefold() in pausing):  # a Status is its own value
+            held.append((a, b))
+        if status in _DONE:
+            done.append((a, b, since))
+    priority = ticket.priority
+    targets = level.targets_for((priority.name, priority.raw_name) if priority else ())
+    meter = _Meter(ticket.key, level.name, calendar, horizon)
     records = []
-    reply_pauses = meter.us(_merge(held + done))
-    for metric, seq, start, stop in _reply_spans(ticket, messages, level, priorities):
-        target = level.target(metric, priorities)
+    reply_pauses = _merge(held + [(a, b) for a, b, _ in done])
+    for metric, seq, start, stop in _reply_spans(ticket, messages, targets):
+        target = targets.get(metric)
         if target is not None:
             records.append(meter.measure(metric, seq, target, start, stop, reply_pauses))
-    target = level.target("resolution", priorities)
+    target = targets.get("resolution")
     if target is not None:
         finished = done and done[-1][1] is None
-        stop = done[-1][0] if finished else None
-        earlier_done = done[:-1] if finished else done
-        records.append(meter.measure("resolution", 1, target, ticket.created_at, stop,
-                                     meter.us(_merge(held + earlier_done))))
+        stop = done[-1][2] if finished else None
+        earlier_done = [(a, b) for a, b, _ in (done[:-1] if finished else done)]
+        records.append(meter.measure("resolution", 1, target, ticket.created_at, stop, _merge(held + earlier_done)))
     if ticket.deleted:
         records = [_cancelled(r) for r in records]
     return records
@@ -123,9 +126,10 @@ def recompute(ticket: Ticket, messages: Sequence[Message], policy: Policy,
     cancelled."""
     previous = {r.ident: r for r in previous}
     level = policy.level_for(ticket, messages, now)
-    fresh = {}
-    if level is not None:
-        fresh = {r.ident: r for r in compute(ticket, messages, level, level.calendar, policy.pause_statuses, now)}
+    records = [] if level is None else compute(ticket, messages, level, level.calendar, policy.pause_statuses, now)
+    if not previous:
+        return sorted(records, key=_ident)
+    fresh = {r.ident: r for r in records}
     result = dict(fresh)
     under_earlier: dict[str, dict] = {}  # records under an earlier level, computed once per level
     for ident, old in previous.items():
@@ -148,19 +152,21 @@ def _cancelled(record: SlaRecord) -> SlaRecord:
     return record._replace(status=RecordStatus.CANCELLED, next_step_at=None)
 
 
-def _reply_spans(ticket: Ticket, messages: Iterable[Message], level: Level, priorities: list[str]):
+def _reply_spans(ticket: Ticket, messages: Iterable[Message], targets: dict[str, Target]):
     """(metric, seq, start, stop or None) for every reply clock the conversation starts."""
-    counted = sorted((m for m in messages if m.counts), key=_message_order)
+    counted = sorted((m for m in messages if m.public and not m.auto_generated and not m.own
+                      and m.role is not Role.SYSTEM), key=_message_order)  # `Message.counts`, inlined
     own = _OWN_REPLY_METRIC.get(ticket.channel)
-    first, follow = (own, own) if own and level.target(own, priorities) else ("first_reply", "next_reply")
+    first, follow = (own, own) if own and targets.get(own) else ("first_reply", "next_reply")
     created = ticket.created_at
     outbound = bool(counted) and counted[0].role is Role.AGENT  # an agent wrote first: no first reply
     open_start, open_metric = (None, follow) if outbound else (created, first)
     spans: list[tuple[str, int, datetime, datetime | None]] = []
     seqs: dict[str, int] = {}
+    agent = Role.AGENT
     for message in counted:
         at = message.at if message.at > created else created
-        if message.role is Role.AGENT:
+        if message.role is agent:
             if open_start is not None:
                 seqs[open_metric] = seq = seqs.get(open_metric, 0) + 1
                 spans.append((open_metric, seq, open_start, at))
@@ -172,35 +178,43 @@ def _reply_spans(ticket: Ticket, messages: Iterable[Message], level: Level, prio
     return spans
 
 
-def _message_order(message: Message) -> tuple[datetime, str]:
-    return message.at, message.external_id
-
-
+_message_order = attrgetter("at", "external_id")
+_ident = attrgetter("metric", "seq")
+_change_time = attrgetter("at")
 _OWN_REPLY_METRIC = {Channel.CHAT: "chat_reply", Channel.PHONE: "call_reply"}
 
+# a status period: (start, start µs, end µs or None, status, raw status)
+Period = tuple[datetime, int, int | None, Status, str]
 
-def _status_periods(ticket: Ticket, now: datetime) -> list[tuple[datetime, datetime | None, Status, str]]:
-    """(start, end or None, status, raw status) from creation on."""
+
+def _status_periods(ticket: Ticket, now: datetime) -> list[Period]:
+    """The ticket's statuses from creation on, times in epoch microseconds."""
     created = ticket.created_at
-    history = sorted((c for c in ticket.status_history if c.at <= now), key=lambda c: c.at)
+    created_us = _to_us(created)
+    history = sorted((c for c in ticket.status_history if c.at <= now), key=_change_time)
     if not history:
         # only the current status is known: it began at the last change the host reports
         since = (ticket.closed_at or ticket.updated_at) if ticket.status.is_done else ticket.updated_at
         if since <= created or ticket.status in (Status.NEW, Status.OPEN):
-            return [(created, None, ticket.status, ticket.raw_status)]
-        return [(created, since, Status.OPEN, ""), (since, None, ticket.status, ticket.raw_status)]
-    periods = []
-    if history[0].at > created:
-        periods.append((created, history[0].at, Status.NEW, ""))
+            return [(created, created_us, None, ticket.status, ticket.raw_status)]
+        since_us = _to_us(since)
+        return [(created, created_us, since_us, Status.OPEN, ""), (since, since_us, None, ticket.status, ticket.raw_status)]
+    periods: list[Period] = []
+    begins = [(c.at, _to_us(c.at)) if c.at > created else (created, created_us) for c in history]
+    if begins[0][1] > created_us:
+        periods.append((created, created_us, begins[0][1], Status.NEW, ""))
+    last = len(history) - 1
     for i, change in enumerate(history):
-        end = history[i + 1].at if i + 1 < len(history) else None
-        periods.append((max(change.at, created), end, change.status, change.raw_status))
-    return [p for p in periods if p[1] is None or p[1] > p[0]]
+        start, start_us = begins[i]
+        end_us = begins[i + 1][1] if i < last else None
+        if end_us is None or end_us > start_us:
+            periods.append((start, start_us, end_us, change.status, change.raw_status))
+    return periods
 
 
-def _merge(spans: list[Span]) -> list[Span]:
+def _merge(spans: list[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
     merged: list[list] = []
-    for start, end in sorted(spans, key=lambda s: s[0]):
+    for start, end in sorted(spans):
         if merged and (merged[-1][1] is None or start <= merged[-1][1]):
             if merged[-1][1] is not None:
                 merged[-1][1] = None if end is None else max(end, merged[-1][1])
@@ -209,45 +223,51 @@ def _merge(spans: list[Span]) -> list[Span]:
     return [(a, b) for a, b in merged]
 
 
+def _to_us(moment: datetime) -> int:
+    return (moment - _EPOCH) // _US
+
+
+_DONE = frozenset((Status.SOLVED, Status.CLOSED))
+_MET, _BREACHED, _PAUSED, _RUNNING = RecordStatus.MET, RecordStatus.BREACHED, RecordStatus.PAUSED, RecordStatus.RUNNING
+_NO_TIME = timedelta(0)
+
+
 class _Meter:
     """Measures the clocks of one ticket in business-time positions of one calendar; instants are
-    integer microseconds since the epoch, converted once per ticket."""
+    integer microseconds since the epoch. Every record of every ticket passes through `measure`,
+    so it is written for speed: locals rather than helpers, no work for steps nobody waits for."""
 
-    def __init__(self, ticket_key: str, level: Level, calendar: BusinessCalendar, now: datetime):
-        self.ticket_key, self.level, self.cal = ticket_key, level, calendar
-        self.now_us = calendar.to_epoch_us(now)
-        self._positions: dict[int, int] = {}
+    def __init__(self, ticket_key: str, level_name: str, calendar: BusinessCalendar, now: datetime):
+        self.ticket_key, self.level_name, self.cal = ticket_key, level_name, calendar
+        self.now_us = (now - _EPOCH) // _US
 
-    def us(self, spans: list[Span]) -> list[tuple[int, int | None]]:
-        to_us = self.cal.to_epoch_us
-        return [(to_us(a), to_us(b) if b is not None else None) for a, b in spans]
-
-    def position(self, moment: int) -> int:
-        found = self._positions.get(moment)
-        if found is None:
-            found = self._positions[moment] = self.cal.position_us(moment)
-        return found
-
-    def measure(self, metric: str, seq: int, target: timedelta, start: datetime, stop: datetime | None,
+    def measure(self, metric: str, seq: int, target: Target, start: datetime, stop: datetime | None,
                 pauses: list[tuple[int, int | None]]) -> SlaRecord:
-        cal, position = self.cal, self.position
-        start_us = cal.to_epoch_us(start)
-        horizon_us = max(cal.to_epoch_us(stop) if stop is not None else self.now_us, start_us)
+        cal = self.cal
+        position = cal.position_us
+        start_us = (start - _EPOCH) // _US
+        horizon_us = self.now_us if stop is None else (stop - _EPOCH) // _US
+        if horizon_us < start_us:
+            horizon_us = start_us
+        p_start = position(start_us)
+        p_horizon = position(horizon_us)
         inside: list[tuple[int, int]] = []        # pauses as business-time positions
         kept: list[tuple[int, int | None]] = []   # and as instants, for the record
         paused_now = False
         for a_us, b_us in pauses:
-            end_us = b_us if b_us is not None else horizon_us
-            if a_us >= horizon_us or end_us <= start_us:
+            if a_us >= horizon_us or (horizon_us if b_us is None else b_us) <= start_us:
                 continue
-            paused_now = paused_now or (stop is None and b_us is None)
-            lo, hi = max(a_us, start_us), min(end_us, horizon_us)
-            inside.append((position(lo), position(hi)))
-            # a pause that lasts until the clock stopped never ended: the clock stopped paused
-            kept.append((lo, None if b_us is None or (stop is not None and b_us >= horizon_us) else hi))
-        p_start = position(start_us)
-        p_horizon = position(horizon_us)
-        instant_us = cal.instant_us
+            if b_us is None:
+                hi, ended = horizon_us, None
+                paused_now = stop is None
+            elif b_us >= horizon_us:
+                # a pause that lasts until the clock stopped never ended: the clock stopped paused
+                hi, ended = horizon_us, None if stop is not None else horizon_us
+            else:
+                hi = ended = b_us
+            lo = a_us if a_us > start_us else start_us
+            inside.append((position(lo) if lo != start_us else p_start, position(hi) if hi != horizon_us else p_horizon))
+            kept.append((lo, ended))
 
         def reach(amount: int) -> int:
             """The business-time position at which `amount` µs, net of pauses, have passed."""
@@ -261,40 +281,42 @@ class _Meter:
                     cursor = pb
             return cursor + remaining
 
-        target_us = target // _US
-        due_us = instant_us(reach(target_us) if inside else p_start + target_us)
+        instant = cal.instant_us
+        target_us = target.us
+        due_position = reach(target_us) if inside else p_start + target_us
+        due_us = instant(due_position)
         if due_us < start_us:
             due_us = start_us
-        paused_us = sum(pb - pa for pa, pb in inside) if inside else 0
-        business_us = p_horizon - p_start - paused_us
         if stop is not None:
-            status = RecordStatus.MET if horizon_us <= due_us else RecordStatus.BREACHED
+            status = _MET if horizon_us <= due_us else _BREACHED
         elif self.now_us > due_us:
-            status = RecordStatus.BREACHED
+            status = _BREACHED
         elif paused_now:
-            status = RecordStatus.PAUSED
+            status = _PAUSED
         else:
-            status = RecordStatus.RUNNING
-        fired: list[tuple[int, datetime]] = []
+            status = _RUNNING
+        fired = []
         next_step_us = None
         watching = stop is None and not paused_now
-        for index, amount in self.level.step_amounts(target_us):
-            step_position = reach(amount) if inside else p_start + (amount if amount > 0 else 0)
-            if step_position > p_horizon and not watching:
-                continue  # neither reached nor worth waiting for: no instant needed
-            at_us = instant_us(step_position)
-            if at_us < start_us:
-                at_us = start_us
+        for index, amount in target.steps:
+            if amount == target_us:
+                at_us = due_us  # the step at the due time itself
+            else:
+                step_position = reach(amount) if inside else p_start + (amount if amount > 0 else 0)
+                if step_position > p_horizon and not watching:
+                    continue  # neither reached nor worth waiting for: no instant needed
+                at_us = instant(step_position)
+                if at_us < start_us:
+                    at_us = start_us
             if at_us < horizon_us:
-                fired.append((index, _utc(at_us)))
+                fired.append((index, _EPOCH + _US * at_us))
             elif watching and (next_step_us is None or at_us < next_step_us):
                 next_step_us = at_us
-        instant = _utc
+        paused_us = sum([pb - pa for pa, pb in inside]) if inside else 0
+        # positional: a named tuple built by keyword costs twice as much
         return SlaRecord(
-            ticket_key=self.ticket_key, metric=metric, seq=seq, level=self.level.name, calendar=cal.name,
-            target=target, start=start, due=instant(due_us), stop=stop, status=status,
-            business=business_us * _US, paused=paused_us * _US,
-            steps_fired=tuple(fired),
-            next_step_at=instant(next_step_us) if next_step_us is not None else None,
-            pauses=tuple((instant(a), instant(b) if b is not None else None) for a, b in kept),
+            self.ticket_key, metric, seq, self.level_name, cal.name, target.duration, start, _EPOCH + _US * due_us,
+            stop, status, _US * (p_horizon - p_start - paused_us), _US * paused_us if paused_us else _NO_TIME,
+            tuple(fired), None if next_step_us is None else _EPOCH + _US * next_step_us,
+            tuple([(_utc(a), None if b is None else _utc(b)) for a, b in kept]) if kept else (),
         )

@@ -40,6 +40,7 @@ class Role(StrEnum):
 
 
 PRIORITY_RANKS = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
+_RANK_NAMES = {rank: name for name, rank in PRIORITY_RANKS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class Priority:
 
     @property
     def name(self) -> str:
-        return next(name for name, rank in PRIORITY_RANKS.items() if rank == self.rank)
+        return _RANK_NAMES[self.rank]
 
 
 @dataclass(frozen=True, slots=True)

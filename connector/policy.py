@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from connector.calendar import BusinessCalendar
 from connector.durations import parse_duration
@@ -49,6 +49,14 @@ def parse_step(index: int, section: Any) -> Step:
     return Step(index, text, None, sign * parse_duration(text.lstrip("+-")), section)
 
 
+class Target(NamedTuple):
+    """One metric's target under a level, in the forms the clocks use."""
+
+    duration: timedelta
+    us: int                               # the duration in business microseconds
+    steps: tuple[tuple[int, int], ...]    # (step index, business µs from a clock's start)
+
+
 @dataclass(frozen=True)
 class Level:
     name: str
@@ -56,14 +64,21 @@ class Level:
     targets: dict[str, timedelta]
     by_priority: dict[str, dict[str, timedelta]]
     steps: tuple[Step, ...]
-    _amounts: dict[int, list[tuple[int, int]]] = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict[tuple[str, ...], dict[str, Target]] = field(default_factory=dict, compare=False, repr=False)
 
-    def step_amounts(self, target_us: int) -> list[tuple[int, int]]:
-        """(step index, business µs from a clock's start) of every step, for a target; cached,
-        since a level has few targets and every record of every ticket asks."""
-        found = self._amounts.get(target_us)
+    def targets_for(self, priority_names: tuple[str, ...]) -> dict[str, Target]:
+        """Every metric's target for a ticket with these priority names, with the ladder's steps
+        worked out for it; cached, since a level has few priorities and every ticket asks."""
+        found = self._cache.get(priority_names)
         if found is None:
-            found = self._amounts[target_us] = [(step.index, step.business_us(target_us)) for step in self.steps]
+            found = {}
+            for metric in METRICS:
+                duration = self.target(metric, priority_names)
+                if duration is not None:
+                    amount = duration // timedelta(microseconds=1)
+                    steps = tuple((step.index, step.business_us(amount)) for step in self.steps)
+                    found[metric] = Target(duration, amount, steps)
+            self._cache[priority_names] = found
         return found
 
     def target(self, metric: str, priority_names: Iterable[str] = ()) -> timedelta | None:
@@ -77,9 +92,9 @@ class Level:
 Predicate = Callable[["Facts"], bool]
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """What rules look at: the ticket, who wrote last, and the evaluation time."""
+class Facts(NamedTuple):
+    """What rules look at: the ticket, who wrote last, and the evaluation time. A named tuple:
+    one is built for every ticket the engine sees."""
 
     ticket: Ticket
     last_message_by: str | None
@@ -176,7 +191,7 @@ def _field_values(name: str) -> Callable[[Facts], list[Any]]:
         "assignee": lambda f: [f.ticket.assignee],
         "organization": lambda f: [f.ticket.organization],
         "requester": lambda f: [f.ticket.requester.email, f.ticket.requester.name] if f.ticket.requester else [None],
-        "tags": lambda f: sorted(f.ticket.tags),
+        "tags": lambda f: list(f.ticket.tags),
     }
     if name.startswith("custom."):
         key = name.removeprefix("custom.")
