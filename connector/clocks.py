@@ -21,6 +21,7 @@ or the connector's own never start or stop a clock.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
@@ -101,19 +102,19 @@ def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar:
             done.append((a, b, since))
     priority = ticket.priority
     targets = level.targets_for((priority.name, priority.raw_name) if priority else ())
-    meter = _Meter(ticket.key, level.name, calendar, horizon)
+    clock = (ticket.key, level.name, calendar, (horizon - _EPOCH) // _US)
     records = []
     reply_pauses = _merge(held + [(a, b) for a, b, _ in done])
     for metric, seq, start, stop in _reply_spans(ticket, messages, targets):
         target = targets.get(metric)
         if target is not None:
-            records.append(meter.measure(metric, seq, target, start, stop, reply_pauses))
+            records.append(_measure(clock, metric, seq, target, start, stop, reply_pauses))
     target = targets.get("resolution")
     if target is not None:
         finished = done and done[-1][1] is None
         stop = done[-1][2] if finished else None
         earlier_done = [(a, b) for a, b, _ in (done[:-1] if finished else done)]
-        records.append(meter.measure("resolution", 1, target, ticket.created_at, stop, _merge(held + earlier_done)))
+        records.append(_measure(clock, "resolution", 1, target, ticket.created_at, stop, _merge(held + earlier_done)))
     if ticket.deleted:
         records = [_cancelled(r) for r in records]
     return records
@@ -154,8 +155,9 @@ def _cancelled(record: SlaRecord) -> SlaRecord:
 
 def _reply_spans(ticket: Ticket, messages: Iterable[Message], targets: dict[str, Target]):
     """(metric, seq, start, stop or None) for every reply clock the conversation starts."""
-    counted = sorted((m for m in messages if m.public and not m.auto_generated and not m.own
-                      and m.role is not Role.SYSTEM), key=_message_order)  # `Message.counts`, inlined
+    counted = [m for m in messages if m.public and not m.auto_generated and not m.own
+               and m.role is not Role.SYSTEM]  # `Message.counts`, inlined
+    counted.sort(key=_message_order)
     own = _OWN_REPLY_METRIC.get(ticket.channel)
     first, follow = (own, own) if own and targets.get(own) else ("first_reply", "next_reply")
     created = ticket.created_at
@@ -190,8 +192,9 @@ Period = tuple[datetime, int, int | None, Status, str]
 def _status_periods(ticket: Ticket, now: datetime) -> list[Period]:
     """The ticket's statuses from creation on, times in epoch microseconds."""
     created = ticket.created_at
-    created_us = _to_us(created)
-    history = sorted((c for c in ticket.status_history if c.at <= now), key=_change_time)
+    created_us = (created - _EPOCH) // _US
+    history = sorted(ticket.status_history, key=_change_time)
+    del history[bisect_right(history, now, key=_change_time):]
     if not history:
         # only the current status is known: it began at the last change the host reports
         since = (ticket.closed_at or ticket.updated_at) if ticket.status.is_done else ticket.updated_at
@@ -200,19 +203,24 @@ def _status_periods(ticket: Ticket, now: datetime) -> list[Period]:
         since_us = _to_us(since)
         return [(created, created_us, since_us, Status.OPEN, ""), (since, since_us, None, ticket.status, ticket.raw_status)]
     periods: list[Period] = []
-    begins = [(c.at, _to_us(c.at)) if c.at > created else (created, created_us) for c in history]
-    if begins[0][1] > created_us:
-        periods.append((created, created_us, begins[0][1], Status.NEW, ""))
-    last = len(history) - 1
-    for i, change in enumerate(history):
-        start, start_us = begins[i]
-        end_us = begins[i + 1][1] if i < last else None
-        if end_us is None or end_us > start_us:
+    at = history[0].at
+    start, start_us = (at, _to_us(at)) if at > created else (created, created_us)
+    if start_us > created_us:
+        periods.append((created, created_us, start_us, Status.NEW, ""))
+    for change, following in zip(history, history[1:]):
+        at = following.at
+        end, end_us = (at, _to_us(at)) if at > created else (created, created_us)
+        if end_us > start_us:
             periods.append((start, start_us, end_us, change.status, change.raw_status))
+        start, start_us = end, end_us
+    change = history[-1]
+    periods.append((start, start_us, None, change.status, change.raw_status))
     return periods
 
 
 def _merge(spans: list[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
+    if len(spans) < 2:
+        return spans
     merged: list[list] = []
     for start, end in sorted(spans):
         if merged and (merged[-1][1] is None or start <= merged[-1][1]):
@@ -232,91 +240,92 @@ _MET, _BREACHED, _PAUSED, _RUNNING = RecordStatus.MET, RecordStatus.BREACHED, Re
 _NO_TIME = timedelta(0)
 
 
-class _Meter:
-    """Measures the clocks of one ticket in business-time positions of one calendar; instants are
-    integer microseconds since the epoch. Every record of every ticket passes through `measure`,
-    so it is written for speed: locals rather than helpers, no work for steps nobody waits for."""
+def _reach(start: int, amount: int, pauses: list[tuple[int, int]]) -> int:
+    """The business-time position at which `amount` µs, net of pauses (given as positions), have
+    passed since position `start`."""
+    remaining, cursor = amount if amount > 0 else 0, start
+    for pa, pb in pauses:
+        if cursor + remaining <= pa:
+            break
+        if pa > cursor:
+            remaining -= pa - cursor
+        if pb > cursor:
+            cursor = pb
+    return cursor + remaining
 
-    def __init__(self, ticket_key: str, level_name: str, calendar: BusinessCalendar, now: datetime):
-        self.ticket_key, self.level_name, self.cal = ticket_key, level_name, calendar
-        self.now_us = (now - _EPOCH) // _US
 
-    def measure(self, metric: str, seq: int, target: Target, start: datetime, stop: datetime | None,
-                pauses: list[tuple[int, int | None]]) -> SlaRecord:
-        cal = self.cal
-        position = cal.position_us
-        start_us = (start - _EPOCH) // _US
-        horizon_us = self.now_us if stop is None else (stop - _EPOCH) // _US
-        if horizon_us < start_us:
-            horizon_us = start_us
-        p_start = position(start_us)
-        p_horizon = position(horizon_us)
-        inside: list[tuple[int, int]] = []        # pauses as business-time positions
-        kept: list[tuple[int, int | None]] = []   # and as instants, for the record
-        paused_now = False
-        for a_us, b_us in pauses:
-            if a_us >= horizon_us or (horizon_us if b_us is None else b_us) <= start_us:
-                continue
-            if b_us is None:
-                hi, ended = horizon_us, None
-                paused_now = stop is None
-            elif b_us >= horizon_us:
-                # a pause that lasts until the clock stopped never ended: the clock stopped paused
-                hi, ended = horizon_us, None if stop is not None else horizon_us
-            else:
-                hi = ended = b_us
-            lo = a_us if a_us > start_us else start_us
-            inside.append((position(lo) if lo != start_us else p_start, position(hi) if hi != horizon_us else p_horizon))
-            kept.append((lo, ended))
-
-        def reach(amount: int) -> int:
-            """The business-time position at which `amount` µs, net of pauses, have passed."""
-            remaining, cursor = amount if amount > 0 else 0, p_start
-            for pa, pb in inside:
-                if cursor + remaining <= pa:
-                    break
-                if pa > cursor:
-                    remaining -= pa - cursor
-                if pb > cursor:
-                    cursor = pb
-            return cursor + remaining
-
-        instant = cal.instant_us
-        target_us = target.us
-        due_position = reach(target_us) if inside else p_start + target_us
-        due_us = instant(due_position)
-        if due_us < start_us:
-            due_us = start_us
-        if stop is not None:
-            status = _MET if horizon_us <= due_us else _BREACHED
-        elif self.now_us > due_us:
-            status = _BREACHED
-        elif paused_now:
-            status = _PAUSED
+def _measure(clock: tuple[str, str, BusinessCalendar, int], metric: str, seq: int, target: Target,
+             start: datetime, stop: datetime | None, pauses: list[tuple[int, int | None]]) -> SlaRecord:
+    """One clock of one ticket, measured in business-time positions of its calendar; instants are
+    integer microseconds since the epoch. `clock` holds what a ticket's clocks share: its key, the
+    level's name, the calendar and `now`. Every record of every ticket passes through here, so it is
+    written for speed: locals rather than helpers, no work for steps nobody waits for."""
+    ticket_key, level_name, cal, now_us = clock
+    position = cal.position_us
+    start_us = (start - _EPOCH) // _US
+    horizon_us = now_us if stop is None else (stop - _EPOCH) // _US
+    if horizon_us < start_us:
+        horizon_us = start_us
+    p_start = position(start_us)
+    p_horizon = position(horizon_us)
+    inside: list[tuple[int, int]] = []        # pauses as business-time positions
+    kept: list[tuple[int, int | None]] = []   # and as instants, for the record
+    paused_now = False
+    for a_us, b_us in pauses:
+        if a_us >= horizon_us or (horizon_us if b_us is None else b_us) <= start_us:
+            continue
+        if b_us is None:
+            hi, ended = horizon_us, None
+            paused_now = stop is None
+        elif b_us >= horizon_us:
+            # a pause that lasts until the clock stopped never ended: the clock stopped paused
+            hi, ended = horizon_us, None if stop is not None else horizon_us
         else:
-            status = _RUNNING
-        fired = []
-        next_step_us = None
-        watching = stop is None and not paused_now
-        for index, amount in target.steps:
-            if amount == target_us:
-                at_us = due_us  # the step at the due time itself
+            hi = ended = b_us
+        lo = a_us if a_us > start_us else start_us
+        inside.append((position(lo) if lo != start_us else p_start, position(hi) if hi != horizon_us else p_horizon))
+        kept.append((lo, ended))
+    instant = cal.instant_us
+    target_us = target.us
+    due_position = _reach(p_start, target_us, inside) if inside else p_start + target_us
+    due_us = instant(due_position)
+    if due_us < start_us:
+        due_us = start_us
+    due = _EPOCH + _US * due_us
+    if stop is not None:
+        status = _MET if horizon_us <= due_us else _BREACHED
+    elif now_us > due_us:
+        status = _BREACHED
+    elif paused_now:
+        status = _PAUSED
+    else:
+        status = _RUNNING
+    fired = []
+    next_step_us = None
+    watching = stop is None and not paused_now
+    for index, amount in target.steps:
+        if amount == target_us:
+            at_us, at = due_us, due  # the step at the due time itself
+        else:
+            if inside:
+                step_position = _reach(p_start, amount, inside)
             else:
-                step_position = reach(amount) if inside else p_start + (amount if amount > 0 else 0)
-                if step_position > p_horizon and not watching:
-                    continue  # neither reached nor worth waiting for: no instant needed
-                at_us = instant(step_position)
-                if at_us < start_us:
-                    at_us = start_us
-            if at_us < horizon_us:
-                fired.append((index, _EPOCH + _US * at_us))
-            elif watching and (next_step_us is None or at_us < next_step_us):
-                next_step_us = at_us
-        paused_us = sum([pb - pa for pa, pb in inside]) if inside else 0
-        # positional: a named tuple built by keyword costs twice as much
-        return SlaRecord(
-            self.ticket_key, metric, seq, self.level_name, cal.name, target.duration, start, _EPOCH + _US * due_us,
-            stop, status, _US * (p_horizon - p_start - paused_us), _US * paused_us if paused_us else _NO_TIME,
-            tuple(fired), None if next_step_us is None else _EPOCH + _US * next_step_us,
-            tuple([(_utc(a), None if b is None else _utc(b)) for a, b in kept]) if kept else (),
-        )
+                step_position = p_start + amount if amount > 0 else p_start
+            if step_position > p_horizon and not watching:
+                continue  # neither reached nor worth waiting for: no instant needed
+            at_us = instant(step_position)
+            if at_us < start_us:
+                at_us = start_us
+            at = None
+        if at_us < horizon_us:
+            fired.append((index, at or _EPOCH + _US * at_us))
+        elif watching and (next_step_us is None or at_us < next_step_us):
+            next_step_us = at_us
+    paused_us = sum([pb - pa for pa, pb in inside]) if inside else 0
+    # positional: a named tuple built by keyword costs twice as much
+    return SlaRecord(
+        ticket_key, metric, seq, level_name, cal.name, target.duration, start, due,
+        stop, status, _US * (p_horizon - p_start - paused_us), _US * paused_us if paused_us else _NO_TIME,
+        tuple(fired), None if next_step_us is None else _EPOCH + _US * next_step_us,
+        tuple([(_utc(a), None if b is None else _utc(b)) for a, b in kept]) if kept else (),
+    )
