@@ -208,10 +208,6 @@ def _text(value: Any) -> str:
     return str(value).casefold()
 
 
-def _present(values: list[Any]) -> list[Any]:
-    return [v for v in values if v is not None and v != "" and v != []]
-
-
 def _as_time(value: Any) -> datetime:
     if isinstance(value, datetime):
         moment = value
@@ -223,50 +219,72 @@ def _as_time(value: Any) -> datetime:
 
 
 def compile_condition(condition: Any) -> Predicate:
-    """Turn a validated `Condition` section into a predicate; regexes are compiled here, once."""
+    """Turn a validated `Condition` section into a predicate; regexes are compiled here, once.
+    Predicates run for every ticket the engine sees, so they are plain loops, not generators."""
     if condition.all is not None:
-        parts = [compile_condition(c) for c in condition.all]
-        return lambda f: all(p(f) for p in parts)
-    if condition.any is not None:
-        parts = [compile_condition(c) for c in condition.any]
-        return lambda f: any(p(f) for p in parts)
-    values, op, value = _field_values(condition.field), condition.op, condition.value
-    is_list_field = condition.field == "tags"
+        parts = tuple(compile_condition(c) for c in condition.all)
 
+        def every(f: Facts) -> bool:
+            for part in parts:
+                if not part(f):
+                    return False
+            return True
+
+        return every
+    if condition.any is not None:
+        parts = tuple(compile_condition(c) for c in condition.any)
+
+        def some(f: Facts) -> bool:
+            for part in parts:
+                if part(f):
+                    return True
+            return False
+
+        return some
+    values, op, value = _field_values(condition.field), condition.op, condition.value
+    check: Callable[[Any, Facts], Any]
     if op in ("equals", "not_equals"):
         wanted = _text(value)
-        test = lambda f: any(_text(v) == wanted for v in _present(values(f)))  # noqa: E731
+        check = lambda v, f: _text(v) == wanted  # noqa: E731
     elif op in ("in", "not_in"):
         wanted_set = {_text(v) for v in value}
-        test = lambda f: any(_text(v) in wanted_set for v in _present(values(f)))  # noqa: E731
+        check = lambda v, f: _text(v) in wanted_set  # noqa: E731
     elif op in ("contains", "not_contains"):
         wanted = _text(value)
-        if is_list_field:
-            test = lambda f: any(_text(v) == wanted for v in values(f))  # noqa: E731
+        if condition.field == "tags":  # a list field: one of its items, whole
+            check = lambda v, f: _text(v) == wanted  # noqa: E731
         else:
-            test = lambda f: any(wanted in _text(v) for v in _present(values(f)))  # noqa: E731
+            check = lambda v, f: wanted in _text(v)  # noqa: E731
     elif op == "matches":
         pattern = re.compile(str(value))
-        return lambda f: any(pattern.search(str(v)) for v in _present(values(f)))
-    elif op == "is_set":
-        return lambda f: bool(_present(values(f)))
-    elif op == "is_empty":
-        return lambda f: not _present(values(f))
+        check = lambda v, f: pattern.search(str(v))  # noqa: E731
+    elif op in ("is_set", "is_empty"):
+        check = lambda v, f: True  # noqa: E731
     elif op in ("before", "after"):
         try:
             limit = _as_time(value)
         except ValueError:
             raise ValueError(f"{condition.field} {op}: {value!r} is not a date or time (use e.g. 2026-01-31)") from None
         if op == "before":
-            return lambda f: any(_as_time(v) < limit for v in _present(values(f)))
-        return lambda f: any(_as_time(v) > limit for v in _present(values(f)))
+            check = lambda v, f: _as_time(v) < limit  # noqa: E731
+        else:
+            check = lambda v, f: _as_time(v) > limit  # noqa: E731
     elif op in ("older_than", "newer_than"):
         age = parse_duration(value)
         if op == "older_than":
-            return lambda f: any(f.now - _as_time(v) > age for v in _present(values(f)))
-        return lambda f: any(f.now - _as_time(v) < age for v in _present(values(f)))
+            check = lambda v, f: f.now - _as_time(v) > age  # noqa: E731
+        else:
+            check = lambda v, f: f.now - _as_time(v) < age  # noqa: E731
     else:  # pragma: no cover - the config model admits only the operators above
         raise ValueError(f"unknown operator {op!r}")
-    if op.startswith("not_"):
+
+    def test(f: Facts) -> bool:
+        """Whether any value the field has (None, "" and [] are no value) passes the check."""
+        for v in values(f):
+            if v is not None and v != "" and v != [] and check(v, f):
+                return True
+        return False
+
+    if op.startswith("not_") or op == "is_empty":
         return lambda f: not test(f)
     return test
