@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from connector.clocks import RecordStatus, compute, recompute
 from connector.escalation import diff
 from connector.model import Message, Role, Status, StatusChange
-from tests.engine_helpers import policy_from, t, ticket
+from tests.engine_helpers import Channel, policy_from, t, ticket
 
 POLICY = policy_from()
 START = t(2, 8)
@@ -50,6 +50,7 @@ def test_recomputing_the_same_input_gives_the_same_records(items, level_name, no
     shuffled = list(messages)
     random.Random(now_minutes).shuffle(shuffled)
     assert compute(tk, shuffled, level, level.calendar, ["pending"], now) == first
+    assert [r.ident for r in first] == sorted(r.ident for r in first)  # recompute relies on the order
 
 
 @common
@@ -90,3 +91,12 @@ def test_a_deleted_ticket_has_nothing_running(items, now_minutes):
     for record in recompute(gone, messages, POLICY, [], now):
         assert record.status in (RecordStatus.MET, RecordStatus.BREACHED, RecordStatus.CANCELLED)
         assert record.next_check_at is None
+
+
+@common
+@given(happenings, st.sampled_from(["email", "chat", "phone"]), st.integers(0, 10 * 24 * 60))
+def test_records_come_in_metric_and_sequence_order(items, channel, now_minutes):
+    # recompute returns compute's list as it is when there is nothing earlier to merge
+    tk, messages = build(items)
+    records = recompute(replace(tk, channel=Channel(channel)), messages, POLICY, (), START + timedelta(minutes=now_minutes))
+    assert [r.ident for r in records] == sorted(r.ident for r in records)
