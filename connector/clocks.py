@@ -310,7 +310,12 @@ def _measure(clock: tuple[str, str, BusinessCalendar, int, datetime, int, int], 
     fired = []
     next_step_us = None
     watching = stop is None and not paused_now
-    for index, amount in target.steps:
+    earliest = target.earliest_step
+    if earliest is None or not (watching or inside or p_start + earliest <= p_horizon):
+        steps = ()  # a stopped clock that never reached its first step: most met records
+    else:
+        steps = target.steps
+    for index, amount in steps:
         if amount == target_us:
             at_us, at = due_us, due  # the step at the due time itself
         else:

@@ -55,6 +55,7 @@ class Target(NamedTuple):
     duration: timedelta
     us: int                               # the duration in business microseconds
     steps: tuple[tuple[int, int], ...]    # (step index, business µs from a clock's start)
+    earliest_step: int | None             # the smallest of those amounts; None: no steps
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class Level:
                 if duration is not None:
                     amount = duration // timedelta(microseconds=1)
                     steps = tuple((step.index, step.business_us(amount)) for step in self.steps)
-                    found[metric] = Target(duration, amount, steps)
+                    found[metric] = Target(duration, amount, steps, min((a for _, a in steps), default=None))
             self._cache[priority_names] = found
         return found
 
