@@ -28,9 +28,10 @@ def neutralize(value: Any) -> Any:
 
 
 def hms(value: timedelta | None) -> str:
-    if value is None:
-        return ""
-    seconds = int(value.total_seconds())
+    return "" if value is None else _clock(int(value.total_seconds()))
+
+
+def _clock(seconds: int) -> str:
     sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
     return f"{sign}{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
@@ -54,25 +55,34 @@ def _csv(table: Table, stream: TextIO) -> int:
     for column in table.columns:
         header += [f"{column.name}_seconds", column.name] if column.kind == "duration" else [column.name]
     writer.writerow(header)
-    durations = [i for i, column in enumerate(table.columns) if column.kind == "duration"]
+    durations = [i for i, column in enumerate(table.columns) if column.kind == "duration"][::-1]
     texts = [i for i, column in enumerate(table.columns) if column.kind == "text"]
+    commas = len(header) - 1
+    write = stream.write
     count = 0
-
-    def rows():  # csv writes None as an empty cell and Decimal exactly; only these need work
-        nonlocal count
-        for row in table.rows:
-            row = list(row)
-            for i in texts:
-                value = row[i]
-                if value.__class__ is str and value[:1] in _FORMULA_START_SET:
-                    row[i] = "'" + value
-            for i in reversed(durations):
-                value = row[i]
-                row[i:i + 1] = ("", "") if value is None else (int(value.total_seconds()), hms(value))
-            count += 1
-            yield row
-
-    writer.writerows(rows())
+    for row in table.rows:
+        row = list(row)
+        for i in texts:
+            value = row[i]
+            if value.__class__ is str and value[:1] in _FORMULA_START_SET:
+                row[i] = "'" + value
+        for i in durations:
+            value = row[i]
+            if value is None:
+                row[i:i + 1] = ("", "")
+            else:
+                seconds = int(value.total_seconds())
+                row[i:i + 1] = (seconds, _clock(seconds))
+        # csv.writer quotes a cell only for a comma, a quote or a line break. A line with none of
+        # them is written as csv would write it, joined directly at a fraction of the cost; any
+        # other line goes through csv.writer. None is an empty cell, Decimal its exact digits.
+        line = ",".join(["" if v is None else v if v.__class__ is str else str(v) for v in row])
+        if line.count(",") == commas and '"' not in line and "\n" not in line and "\r" not in line:
+            write(line)
+            write("\n")
+        else:
+            writer.writerow(row)
+        count += 1
     return count
 
 

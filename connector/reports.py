@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 
 from connector.calendar import BusinessCalendar
 from connector.codec import iso
-from connector.local_time_sql import LocalTimeSql
+from connector.local_times import local_times
 from connector.store import Store
 
 _US = 1_000_000
+_MICROSECOND = timedelta(microseconds=1)
 GROUPS = ("date", "week", "month", "department", "agent", "level", "metric", "customer")
 CUSTOMER_SQL = ("COALESCE(NULLIF(t.organization, ''), "
                 "lower(substr(t.requester_email, instr(t.requester_email, '@') + 1)))")
@@ -71,6 +72,7 @@ class Reports:
     def __init__(self, store: Store, settings: Any, now: datetime):
         self.db, self.settings, self.now = store.db, settings, now
         self.zone = ZoneInfo(settings.connector.report_timezone)
+        self._local = local_times(self.zone)
         self._calendars = {c.name: c for c in settings.calendars}
         self._built: dict[str, BusinessCalendar] = {}
 
@@ -176,8 +178,6 @@ class Reports:
     # ---- the SLA log -----------------------------------------------------------------------------
 
     def log(self, filters: Filters, sort: list[str] | None = None, descending: bool = False) -> Table:
-        start, end = self._bounds(filters)
-        local = LocalTimeSql(self.zone, start - timedelta(days=60), end + timedelta(days=60))
         clauses, params = self._where(filters, "r.start_at")
         order = []
         for name in sort or ["start"]:
@@ -186,8 +186,7 @@ class Reports:
             order.append(f"{SORTABLE[name]} {'DESC' if descending else 'ASC'}")
         sql = (
             "SELECT t.requester_email, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
-            f"r.metric, r.seq, {local.iso('r.start_at')}, {local.iso('r.due_at')}, {local.iso('r.stopped_at')}, "
-            "r.status, r.target_us, r.business_us, r.calendar, r.due_at "
+            "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar "
             f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
             f"ORDER BY {', '.join(order)}, r.rowid"
         )
@@ -198,16 +197,17 @@ class Reports:
         return Table(columns, self._log_rows(self.db.execute(sql, params)))
 
     def _log_rows(self, cursor) -> Iterator[list[Any]]:
+        local = self._local
         for (requester, number, external, link, department, agent, level, metric, seq, start, due, stopped,
-             status, target_us, business_us, calendar_name, due_utc) in cursor:
+             status, target_us, business_us, calendar_name) in cursor:
             if status == "cancelled":
                 remaining = None
             elif stopped is None and status in ("running", "breached"):
-                remaining = self._signed_left(calendar_name, datetime.fromisoformat(due_utc))
+                remaining = self._signed_left(calendar_name, datetime.fromisoformat(due))
             else:
-                remaining = timedelta(microseconds=target_us - business_us)
-            yield [requester, number or external, link, department, agent, level, metric, seq, start, due, stopped,
-                   remaining, status]
+                remaining = _MICROSECOND * (target_us - business_us)
+            yield [requester, number or external, link, department, agent, level, metric, seq, local(start),
+                   local(due), local(stopped), remaining, status]
 
     # ---- credits and breaches -------------------------------------------------------------------------
 
@@ -259,12 +259,9 @@ class Reports:
         first, last = month_range(month)
         [contract] = self._contracts(customer)
         where, params = self._contract_where(contract)
-        local = LocalTimeSql(self.zone, datetime.combine(first, time(), self.zone) - timedelta(days=60),
-                             datetime.combine(last, time(), self.zone) + timedelta(days=60))
         sql = (
             "SELECT t.number, t.external_id, t.requester_email, t.title, r.level, r.metric, r.seq, "
-            f"{local.iso('r.start_at')}, {local.iso('r.due_at')}, {local.iso('r.stopped_at')}, "
-            "r.target_us, r.business_us, r.calendar, r.due_at, r.stopped_at "
+            "r.start_at, r.due_at, r.stopped_at, r.target_us, r.business_us, r.calendar "
             f"FROM ({self._decided()}) r JOIN tickets t ON t.id = r.ticket_id "
             f"WHERE r.outcome = 'failed' AND r.decided_at >= ? AND r.decided_at < ? AND {where} ORDER BY r.due_at"
         )
@@ -275,23 +272,25 @@ class Reports:
         return Table(columns, self._breach_rows(cursor))
 
     def _breach_rows(self, cursor) -> Iterator[list[Any]]:
+        local = self._local
         for (number, external, requester, title, level, metric, seq, start, due, stopped, target_us, business_us,
-             calendar_name, due_utc, stopped_utc) in cursor:
-            if stopped_utc is None:
-                left = self._signed_left(calendar_name, datetime.fromisoformat(due_utc))
+             calendar_name) in cursor:
+            if stopped is None:
+                left = self._signed_left(calendar_name, datetime.fromisoformat(due))
                 overdue = -left if left is not None else None
             else:
-                overdue = timedelta(microseconds=business_us - target_us)
-            yield [number or external, requester, title, level, metric, seq, start, due, stopped, overdue]
+                overdue = _MICROSECOND * (business_us - target_us)
+            yield [number or external, requester, title, level, metric, seq, local(start), local(due), local(stopped),
+                   overdue]
 
     # ---- the queue -----------------------------------------------------------------------------
 
     def due(self, filters: Filters, within: timedelta | None = None) -> Table:
-        local = LocalTimeSql(self.zone, self.now - timedelta(days=400), self.now + timedelta(days=400))
+        local = self._local
         clauses, params = self._where(filters, None)
         sql = (
             "SELECT t.number, t.external_id, t.requester_email, t.title, r.level, r.metric, r.seq, "
-            f"{local.iso('r.due_at')}, r.due_at, r.calendar, {local.iso('r.next_step_at')}, r.status "
+            "r.due_at, r.calendar, r.next_step_at, r.status "
             "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
             "WHERE r.stopped_at IS NULL AND r.status IN ('running', 'paused', 'breached') "
             + "".join(f" AND {c}" for c in clauses) + " ORDER BY r.due_at"
@@ -301,12 +300,12 @@ class Reports:
                    Column("status", "label")]
 
         def rows() -> Iterator[list[Any]]:
-            for (number, external, requester, title, level, metric, seq, due, due_utc, calendar_name, next_step,
+            for (number, external, requester, title, level, metric, seq, due, calendar_name, next_step,
                  status) in self.db.execute(sql, params):
-                left = self._signed_left(calendar_name, datetime.fromisoformat(due_utc))
+                left = self._signed_left(calendar_name, datetime.fromisoformat(due))
                 if within is not None and left is not None and left > within:
                     continue
-                yield [number or external, requester, title, level, metric, due, left, next_step, status]
+                yield [number or external, requester, title, level, metric, local(due), left, local(next_step), status]
 
         return Table(columns, rows())
 

@@ -223,3 +223,43 @@ def test_report_command_and_scheduled_export(store, tmp_path, write_config, caps
     written = export_reports(load_config(path), store, datetime(2026, 11, 20, 7, tzinfo=UTC))
     assert [p.name for p in written] == ["compliance-2026-11-20.csv", "log-2026-11-20.csv", "credits-2026-11-20.csv"]
     assert not [p for p in (tmp_path / "exports").iterdir() if p.name.startswith(".")]
+
+
+def test_csv_is_what_csv_writer_writes_for_any_cell():
+    # lines without a comma, quote or line break are joined directly; all others go through csv
+    from connector.reports import Column, Table
+
+    cells = ["plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "", None, "=1+2", "-3", "@x", "\tt", "ünï", " pad "]
+    rows = [[a, b, 7, Decimal("1.50"), timedelta(seconds=-61)] for a in cells for b in cells]
+    table = Table([Column("a"), Column("b"), Column("n", "int"), Column("m", "money"), Column("d", "duration")], rows)
+    out = io.StringIO()
+    assert write(table, "csv", out) == len(rows)
+    expected = io.StringIO()
+    reference = csv.writer(expected, lineterminator="\n")
+    reference.writerow(["a", "b", "n", "m", "d_seconds", "d"])
+    for a, b, n, m, _ in rows:
+        safe = ["'" + v if v and v[0] in "=+-@\t\r" else v for v in (a, b)]
+        reference.writerow([*safe, n, m, -61, "-0:01:01"])
+    assert out.getvalue() == expected.getvalue()
+
+
+@pytest.mark.parametrize("zone, stored, local", [
+    ("Europe/Berlin", "2026-03-29T00:59:59.999999+00:00", "2026-03-29T01:59:59+01:00"),  # the last second of winter time
+    ("Europe/Berlin", "2026-03-29T01:00:00+00:00", "2026-03-29T03:00:00+02:00"),
+    ("Europe/Berlin", "2026-10-25T00:30:00+00:00", "2026-10-25T02:30:00+02:00"),         # 02:30 twice: first
+    ("Europe/Berlin", "2026-10-25T01:30:00+00:00", "2026-10-25T02:30:00+01:00"),         # and second
+    ("Europe/Berlin", "2026-12-31T23:15:00+00:00", "2027-01-01T00:15:00+01:00"),         # a new year, locally
+    ("Asia/Kolkata", "2026-06-01T18:45:10+00:00", "2026-06-02T00:15:10+05:30"),          # a half-hour offset
+    ("Australia/Lord_Howe", "2026-04-04T14:45:00+00:00", "2026-04-05T01:45:00+11:00"),   # a half-hour DST change
+    ("America/St_Johns", "2026-11-25T12:00:00+00:00", "2026-11-25T08:30:00-03:30"),
+    ("UTC", "1999-12-31T23:59:59+00:00", "1999-12-31T23:59:59+00:00"),
+])
+def test_local_times_are_exact_across_offset_changes(zone, stored, local):
+    from zoneinfo import ZoneInfo
+
+    from connector.local_times import local_times
+
+    convert = local_times(ZoneInfo(zone))
+    assert convert(stored) == local
+    assert convert(stored) == local  # the second time from the memo of its hour
+    assert convert(None) is None
