@@ -51,7 +51,7 @@ class RecordStatus(StrEnum):
 
     @property
     def is_decided(self) -> bool:
-        return self in (RecordStatus.MET, RecordStatus.BREACHED)
+        return self in _DECIDED
 
 
 class SlaRecord(NamedTuple):
@@ -160,19 +160,18 @@ def _cancelled(record: SlaRecord) -> SlaRecord:
 def _reply_spans(ticket: Ticket, messages: Iterable[Message], targets: dict[str, Target]):
     """(metric, seq, start, stop or None) for every reply clock the conversation starts."""
     counted = [m for m in messages if m.public and not m.auto_generated and not m.own
-               and m.role is not Role.SYSTEM]  # `Message.counts`, inlined
+               and m.role is not _SYSTEM]  # `Message.counts`, inlined
     counted.sort(key=_message_order)
     own = _OWN_REPLY_METRIC.get(ticket.channel)
     first, follow = (own, own) if own and targets.get(own) else ("first_reply", "next_reply")
     created = ticket.created_at
-    outbound = bool(counted) and counted[0].role is Role.AGENT  # an agent wrote first: no first reply
+    outbound = bool(counted) and counted[0].role is _AGENT  # an agent wrote first: no first reply
     open_start, open_metric = (None, follow) if outbound else (created, first)
     spans: list[tuple[str, int, datetime, datetime | None]] = []
     seqs: dict[str, int] = {}
-    agent = Role.AGENT
     for message in counted:
         at = message.at if message.at > created else created
-        if message.role is agent:
+        if message.role is _AGENT:
             if open_start is not None:
                 seqs[open_metric] = seq = seqs.get(open_metric, 0) + 1
                 spans.append((open_metric, seq, open_start, at))
@@ -187,6 +186,8 @@ def _reply_spans(ticket: Ticket, messages: Iterable[Message], targets: dict[str,
 _message_order = attrgetter("at", "external_id")
 _change_time = attrgetter("at")
 _OWN_REPLY_METRIC = {Channel.CHAT: "chat_reply", Channel.PHONE: "call_reply"}
+# enum members as plain names: reading `Role.AGENT` costs a lookup through the enum's class
+_AGENT, _SYSTEM = Role.AGENT, Role.SYSTEM
 
 # a status period: (start, start µs, end µs or None, status, raw status)
 Period = tuple[datetime, int, int | None, Status, str]
@@ -240,6 +241,7 @@ def _to_us(moment: datetime) -> int:
 
 _DONE = frozenset((Status.SOLVED, Status.CLOSED))
 _MET, _BREACHED, _PAUSED, _RUNNING = RecordStatus.MET, RecordStatus.BREACHED, RecordStatus.PAUSED, RecordStatus.RUNNING
+_DECIDED = frozenset((_MET, _BREACHED))
 _NO_TIME = timedelta(0)
 _new_tuple = tuple.__new__
 

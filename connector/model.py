@@ -30,7 +30,10 @@ class Status(StrEnum):
 
     @property
     def is_done(self) -> bool:
-        return self in (Status.SOLVED, Status.CLOSED)
+        return self in _DONE
+
+
+_DONE = frozenset((Status.SOLVED, Status.CLOSED))
 
 
 class Role(StrEnum):
@@ -39,6 +42,7 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
+_SYSTEM = Role.SYSTEM
 PRIORITY_RANKS = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
 _RANK_NAMES = {rank: name for name, rank in PRIORITY_RANKS.items()}
 
@@ -112,4 +116,4 @@ class Message:
     @property
     def counts(self) -> bool:
         """Whether this message can start or stop an SLA clock."""
-        return self.public and not self.auto_generated and not self.own and self.role is not Role.SYSTEM
+        return self.public and not self.auto_generated and not self.own and self.role is not _SYSTEM

@@ -180,8 +180,9 @@ def last_message_by(messages: Iterable[Message]) -> str | None:
 def _field_values(name: str) -> Callable[[Facts], list[Any]]:
     """How to read a field: every value it has that a condition may compare against."""
     simple = {
-        "channel": lambda f: [f.ticket.channel.value],
-        "status": lambda f: [f.ticket.status.value, f.ticket.raw_status],
+        # the members themselves, not `.value`: they are strings, and `.value` is slow to read
+        "channel": lambda f: [f.ticket.channel],
+        "status": lambda f: [f.ticket.status, f.ticket.raw_status],
         "created": lambda f: [f.ticket.created_at],
         "updated": lambda f: [f.ticket.updated_at],
         "deleted": lambda f: [f.ticket.deleted],
