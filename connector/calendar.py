@@ -8,9 +8,10 @@ calendar's zone.
 
 How it is fast: every local date gets its open intervals as absolute instants (integer
 microseconds since the epoch), and a running total of business time per date is kept in a list.
-Business time up to an instant is then "total before its date + the part of its date", and the
-inverse (a due time) is a bisection over the running totals followed by a walk through one
-date's few intervals. No call walks day by day; the table grows a year at a time as needed.
+The same table is also kept flat: every opening and closing instant in order, with the business
+time up to each. Business time up to an instant is then one bisection over the instants, and the
+inverse (a due time) one bisection over the business times. No call walks day by day; the table
+grows a year at a time as needed.
 
 Semantics (see the README's calendar section):
 - Intervals are half-open: 17:00 on a 09:00-17:00 day is closed.
@@ -183,13 +184,6 @@ class BusinessCalendar:
         return self._from_us(self._instant_at(position))
 
     # position_us / instant_us: the same on epoch microseconds, defined with the arithmetic below
-
-    @staticmethod
-    def to_epoch_us(moment: datetime) -> int:
-        return (moment - _EPOCH) // _US
-
-    def from_epoch_us(self, moment: int) -> datetime:
-        return self._from_us(moment)
 
     # ---- conversions ---------------------------------------------------------------------------
 

@@ -86,9 +86,6 @@ class SlaRecord(NamedTuple):
         return self.metric, self.seq
 
 
-Span = tuple[datetime, datetime | None]
-
-
 def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar: BusinessCalendar,
             pause_statuses: Collection[str], now: datetime) -> list[SlaRecord]:
     """The SLA records of one ticket under one level, as of `now`, in (metric, seq) order: the
@@ -189,12 +186,12 @@ _OWN_REPLY_METRIC = {Channel.CHAT: "chat_reply", Channel.PHONE: "call_reply"}
 # enum members as plain names: reading `Role.AGENT` costs a lookup through the enum's class
 _AGENT, _SYSTEM = Role.AGENT, Role.SYSTEM
 
-# a status period: (start, start µs, end µs or None, status, raw status)
+# a status period: (start, start in epoch µs, end in epoch µs or None, status, raw status)
 Period = tuple[datetime, int, int | None, Status, str]
 
 
 def _status_periods(ticket: Ticket, now: datetime) -> list[Period]:
-    """The ticket's statuses from creation on, times in epoch microseconds."""
+    """The ticket's statuses from creation on, in time order."""
     created = ticket.created_at
     created_us = (created - _EPOCH) // _US
     history = sorted(ticket.status_history, key=_change_time)
@@ -264,8 +261,9 @@ def _measure(clock: tuple[str, str, BusinessCalendar, int, datetime, int, int], 
              start: datetime, stop: datetime | None, pauses: list[tuple[int, int | None]]) -> SlaRecord:
     """One clock of one ticket, measured in business-time positions of its calendar; instants are
     integer microseconds since the epoch. `clock` holds what a ticket's clocks share: its key, the
-    level's name, the calendar, `now`, and its creation (as a datetime, in µs, as a position). Every record of every ticket passes through here, so it is
-    written for speed: locals rather than helpers, no work for steps nobody waits for."""
+    level's name, the calendar, `now`, and its creation (as a datetime, in µs, as a position).
+    Every record of every ticket passes through here, so it is written for speed: locals rather
+    than helpers, no work for steps nobody waits for."""
     ticket_key, level_name, cal, now_us, created, created_us, p_created = clock
     position = cal.position_us
     if start is created:  # first reply and resolution start there
