@@ -14,6 +14,12 @@ from connector.clocks import RecordStatus, SlaRecord
 from connector.model import Channel, Message, Person, Priority, Role, Status, StatusChange, Ticket
 
 _US = timedelta(microseconds=1)
+# enum members by value: `Role("agent")` goes through the enum's Python-level __call__, and every
+# stored message and record is decoded this way on every sync
+_ROLES = {member.value: member for member in Role}
+_CHANNELS = {member.value: member for member in Channel}
+_STATUSES = {member.value: member for member in Status}
+_RECORD_STATUSES = {member.value: member for member in RecordStatus}
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -47,8 +53,8 @@ def ticket_from_json(text: str) -> Ticket:
     data = json.loads(text)
     return Ticket(
         source=data["source"], external_id=data["external_id"], number=data["number"], title=data["title"],
-        channel=Channel(data["channel"]), status=Status(data["status"]), raw_status=data["raw_status"],
-        status_history=tuple(StatusChange(parse_iso(at), Status(s), raw) for at, s, raw in data["status_history"]),
+        channel=_CHANNELS[data["channel"]], status=_STATUSES[data["status"]], raw_status=data["raw_status"],
+        status_history=tuple(StatusChange(parse_iso(at), _STATUSES[s], raw) for at, s, raw in data["status_history"]),
         priority=Priority(*data["priority"]) if data["priority"] else None,
         department=data["department"], assignee=data["assignee"],
         requester=Person(*data["requester"]) if data["requester"] else None,
@@ -66,8 +72,8 @@ def message_to_row(ticket_id: int, message: Message) -> dict[str, Any]:
 
 
 def message_from_row(row: dict[str, Any]) -> Message:
-    return Message(row["external_id"], parse_iso(row["at"]), Role(row["author_role"]), public=bool(row["public"]),
-                   channel=Channel(row["channel"]) if row["channel"] else None,
+    return Message(row["external_id"], parse_iso(row["at"]), _ROLES[row["author_role"]], public=bool(row["public"]),
+                   channel=_CHANNELS[row["channel"]] if row["channel"] else None,
                    auto_generated=bool(row["auto_generated"]), own=bool(row["own"]))
 
 
@@ -83,13 +89,17 @@ def record_to_row(ticket_id: int, record: SlaRecord) -> dict[str, Any]:
     }
 
 
+def _json_list(text: str) -> list:
+    return [] if text == "[]" else json.loads(text)  # most records have no steps or pauses yet
+
+
 def record_from_row(ticket_key: str, row: dict[str, Any]) -> SlaRecord:
     return SlaRecord(
         ticket_key=ticket_key, metric=row["metric"], seq=row["seq"], level=row["level"], calendar=row["calendar"],
         target=row["target_us"] * _US, start=parse_iso(row["start_at"]), due=parse_iso(row["due_at"]),
-        stop=parse_iso(row["stopped_at"]), status=RecordStatus(row["status"]),
+        stop=parse_iso(row["stopped_at"]), status=_RECORD_STATUSES[row["status"]],
         business=row["business_us"] * _US, paused=row["paused_us"] * _US,
-        steps_fired=tuple((index, parse_iso(at)) for index, at in json.loads(row["steps_fired"])),
+        steps_fired=tuple((index, parse_iso(at)) for index, at in _json_list(row["steps_fired"])),
         next_step_at=parse_iso(row["next_step_at"]),
-        pauses=tuple((parse_iso(a), parse_iso(b)) for a, b in json.loads(row["pauses"])),
+        pauses=tuple((parse_iso(a), parse_iso(b)) for a, b in _json_list(row["pauses"])),
     )

@@ -55,6 +55,7 @@ def _csv(table: Table, stream: TextIO) -> int:
     for column in table.columns:
         header += [f"{column.name}_seconds", column.name] if column.kind == "duration" else [column.name]
     writer.writerow(header)
+    # from the right, so that splicing in two cells for one keeps the earlier indexes valid
     durations = [i for i, column in enumerate(table.columns) if column.kind == "duration"][::-1]
     texts = [i for i, column in enumerate(table.columns) if column.kind == "text"]
     commas = len(header) - 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from connector.clocks import SlaRecord
 from connector.codec import (
@@ -51,18 +52,26 @@ class TicketStore:
 
     def load(self, ticket_id: int) -> tuple[Ticket, list[Message]]:
         snapshot = self.db.execute("SELECT snapshot FROM tickets WHERE id = ?", [ticket_id]).fetchone()[0]
-        rows = self.db["messages"].rows_where("ticket_id = ?", [ticket_id], order_by="at, external_id")
+        rows = self._rows("SELECT * FROM messages WHERE ticket_id = ? ORDER BY at, external_id", ticket_id)
         return ticket_from_json(snapshot), [message_from_row(row) for row in rows]
 
     def records(self, ticket_id: int, ticket_key: str) -> list[SlaRecord]:
-        rows = self.db["sla_records"].rows_where("ticket_id = ?", [ticket_id], order_by="metric, seq")
+        rows = self._rows("SELECT * FROM sla_records WHERE ticket_id = ? ORDER BY metric, seq", ticket_id)
         return [record_from_row(ticket_key, row) for row in rows]
+
+    def _rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """Rows as dicts, read directly: every sync and recompute reads a ticket's messages and
+        records, and sqlite-utils' `rows_where` first asks the schema whether the table exists."""
+        cursor = self.db.conn.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
 
     def save_records(self, ticket_id: int, old: Iterable[SlaRecord], new: Iterable[SlaRecord], now: datetime) -> int:
         """Replace the ticket's records; return how many were added or changed."""
         before = {r.ident: r for r in old}
         changed = [r for r in new if before.get(r.ident) != r]
-        gone = [ident for ident in before if ident not in {r.ident for r in new}]
+        kept = {r.ident for r in new}
+        gone = [ident for ident in before if ident not in kept]
         for metric, seq in gone:
             self.db.execute("DELETE FROM sla_records WHERE ticket_id = ? AND metric = ? AND seq = ?",
                             [ticket_id, metric, seq])
