@@ -8,6 +8,11 @@ and solved tickets; 5 % tagged urgent. Levels on a Mon-Fri 09:00-17:00 Europe/Be
 German holidays and on a 24/7 calendar, a three-step escalation ladder. Only `recompute` is timed.
 
 Target: at least 10,000 tickets per second on one core (100,000 open tickets in 10 s).
+
+For comparison, the same command then runs what the service does at start-up after a config
+change, on the first 5,000 of those tickets made open: `recompute_open` reads each ticket from the
+store, recomputes it under the changed config and writes its changed records, events and actions.
+That is the time a user waits for; the engine is one part of it.
 """
 
 from __future__ import annotations
@@ -16,13 +21,18 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 from connector.clocks import recompute
 from connector.config import load_config
 from connector.model import Channel, Message, Priority, Role, Status, StatusChange, Ticket
 from connector.policy import Policy
+from connector.store import Store
+from connector.sync import Engine, recompute_open
+from connector.ticket_store import TicketStore
 
 TARGET_RATE = 10_000
 
@@ -123,6 +133,29 @@ def synthetic(count: int, seed: int = 7):
     return cases, first + timedelta(days=400)
 
 
+def through_the_store(cases, now, count: int = 5_000) -> float:
+    """Open tickets per second recomputed by `recompute_open` after the first reply target changed."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "config.toml"
+        config = CONFIG.replace("[connector]", f'[connector]\ndatabase = "{Path(folder) / "sla.db"}"', 1)
+        path.write_text(config)
+        before = Engine.from_settings(load_config(path))
+        path.write_text(config.replace('first_reply = "4h"', 'first_reply = "3h"'))
+        settings = load_config(path)
+        store, after = Store.open(settings.connector.database), Engine.from_settings(settings)
+        tickets = TicketStore(store)
+        with store.atomic():
+            store.register_source("bench", "email")
+            for ticket, messages in cases[:count]:
+                ticket = replace(ticket, status=Status.OPEN, status_history=tuple(
+                    c for c in ticket.status_history if not c.status.is_done))
+                ticket_id = tickets.upsert(ticket, messages)
+                tickets.save_records(ticket_id, [], recompute(ticket, messages, before.policy, (), now), now)
+        started = time.perf_counter()
+        summary = recompute_open(store, after, SimpleNamespace(name="bench"), now)
+        return summary.rechecked / (time.perf_counter() - started)
+
+
 def main() -> int:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     rules = policy()
@@ -135,6 +168,9 @@ def main() -> int:
     rate = count / seconds
     print(f"recomputed {count:,} tickets ({records:,} SLA records) in {seconds:.2f} s = {rate:,.0f} tickets/s")
     print(f"target (>= {TARGET_RATE:,} tickets/s): {'met' if rate >= TARGET_RATE else 'NOT met'}")
+    stored = through_the_store(cases, now)
+    print(f"start-up recompute through the store after a config change: {stored:,.0f} open tickets/s "
+          f"({stored / rate:.0%} of the engine's rate)")
     return 0 if rate >= TARGET_RATE else 1
 
 

@@ -24,6 +24,7 @@ from connector.store import Store
 class TicketStore:
     def __init__(self, store: Store):
         self.db = store.db
+        self._statements: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def upsert(self, ticket: Ticket, messages: Sequence[Message]) -> int:
         """Store a full snapshot (the ticket and all its messages); return the ticket's id."""
@@ -46,8 +47,7 @@ class TicketStore:
         else:
             ticket_id = self.db["tickets"].insert(row).last_pk
         self.db.execute("DELETE FROM messages WHERE ticket_id = ?", [ticket_id])
-        self.db["messages"].insert_all((message_to_row(ticket_id, m) for m in messages), pk=("ticket_id", "external_id"),
-                                       replace=True)
+        self._upsert("messages", ("ticket_id", "external_id"), [message_to_row(ticket_id, m) for m in messages])
         return ticket_id
 
     def load(self, ticket_id: int) -> tuple[Ticket, list[Message]]:
@@ -58,6 +58,21 @@ class TicketStore:
     def records(self, ticket_id: int, ticket_key: str) -> list[SlaRecord]:
         rows = self._rows("SELECT * FROM sla_records WHERE ticket_id = ? ORDER BY metric, seq", ticket_id)
         return [record_from_row(ticket_key, row) for row in rows]
+
+    def _upsert(self, table: str, key: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+        """Insert rows, or update those whose key is stored: one prepared statement for all of them.
+        (sqlite-utils' `upsert_all` inspects the table's columns on every call; this runs for every
+        ticket of every sync.)"""
+        if not rows:
+            return
+        columns = list(rows[0])
+        sql = self._statements.get((table, tuple(columns)))
+        if sql is None:
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+            sql = self._statements[table, tuple(columns)] = (
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+                f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}")
+        self.db.conn.executemany(sql, [[row[c] for c in columns] for row in rows])
 
     def _rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         """Rows as dicts, read directly: every sync and recompute reads a ticket's messages and
@@ -75,11 +90,8 @@ class TicketStore:
         for metric, seq in gone:
             self.db.execute("DELETE FROM sla_records WHERE ticket_id = ? AND metric = ? AND seq = ?",
                             [ticket_id, metric, seq])
-        if changed:
-            self.db["sla_records"].upsert_all(
-                ({**record_to_row(ticket_id, r), "updated_at": iso(now)} for r in changed),
-                pk=("ticket_id", "metric", "seq"),
-            )
+        self._upsert("sla_records", ("ticket_id", "metric", "seq"),
+                     [{**record_to_row(ticket_id, r), "updated_at": iso(now)} for r in changed])
         return len(changed) + len(gone)
 
     def add_events(self, ticket_id: int, events: Iterable[Event], now: datetime) -> list[Event]:
