@@ -41,11 +41,8 @@ class TicketStore:
             "web_url": ticket.web_url, "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
             "closed_at": iso(ticket.closed_at), "deleted": int(ticket.deleted), "snapshot": ticket_to_json(ticket),
         }
+        self._upsert("tickets", ("source", "external_id"), [row])
         ticket_id = self.ticket_id(ticket.source, ticket.external_id)
-        if ticket_id is not None:
-            self.db["tickets"].update(ticket_id, row)
-        else:
-            ticket_id = self.db["tickets"].insert(row).last_pk
         self.db.execute("DELETE FROM messages WHERE ticket_id = ?", [ticket_id])
         self._upsert("messages", ("ticket_id", "external_id"), [message_to_row(ticket_id, m) for m in messages])
         return ticket_id
@@ -96,17 +93,24 @@ class TicketStore:
 
     def add_events(self, ticket_id: int, events: Iterable[Event], now: datetime) -> list[Event]:
         """Record events; return those not seen before (a key is recorded once, ever)."""
+        events = list(events)
+        if not events:
+            return []
+        keys = [event.key for event in events]
+        seen = {key for (key,) in self.db.conn.execute(
+            f"SELECT key FROM sla_events WHERE key IN ({', '.join('?' for _ in keys)})", keys)}
         fresh = []
         for event in events:
-            cursor = self.db.execute(
-                "INSERT OR IGNORE INTO sla_events (key, ticket_id, metric, seq, kind, at, recorded_at, data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [event.key, ticket_id, event.metric, event.seq, event.kind, iso(event.at), iso(now),
-                 json.dumps({"level": event.record.level, "due": iso(event.record.due),
-                             "status": event.record.status.value})],
-            )
-            if cursor.rowcount:
+            if event.key not in seen:
+                seen.add(event.key)
                 fresh.append(event)
+        recorded = iso(now)
+        self.db.conn.executemany(
+            "INSERT INTO sla_events (key, ticket_id, metric, seq, kind, at, recorded_at, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [[event.key, ticket_id, event.metric, event.seq, event.kind, iso(event.at), recorded,
+              json.dumps({"level": event.record.level, "due": iso(event.record.due),
+                          "status": event.record.status.value})] for event in fresh])
         return fresh
 
     def due_tickets(self, source: str, now: datetime, exclude: set[int] = frozenset()) -> list[int]:
