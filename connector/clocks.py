@@ -101,7 +101,7 @@ def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar:
             done.append((a, b, since))
     priority = ticket.priority
     targets = level.targets_for((priority.name, priority.raw_name) if priority else ())
-    created, created_us = ticket.created_at, periods[0][1]
+    created, created_us = ticket.created_at, periods[0][1]  # the first period begins at creation
     clock = (ticket.key, level.name, calendar, (horizon - _EPOCH) // _US, created, created_us,
              calendar.position_us(created_us))
     records = []
