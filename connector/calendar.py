@@ -309,9 +309,8 @@ class BusinessCalendar:
 
     def _index_of(self, moment: int) -> int:
         """The table index of the local date `moment` falls on."""
-        starts = self._starts
-        if starts and starts[0] <= moment < self._table_end:
-            return bisect_right(starts, moment) - 1
+        if self._table_start <= moment < self._table_end:
+            return bisect_right(self._starts, moment) - 1
         return self._ensure(self._local_ordinal(moment))
 
     def _business_before(self, moment: int) -> int:

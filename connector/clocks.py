@@ -102,7 +102,7 @@ def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar:
     priority = ticket.priority
     targets = level.targets_for((priority.name, priority.raw_name) if priority else ())
     created, created_us = ticket.created_at, periods[0][1]  # the first period begins at creation
-    clock = (ticket.key, level.name, calendar, (horizon - _EPOCH) // _US, created, created_us,
+    clock = (ticket.key, level.name, calendar, _to_us(horizon), created, created_us,
              calendar.position_us(created_us))
     records = []
     reply_pauses = _merge(held + [(a, b) for a, b, _ in done])
@@ -193,7 +193,7 @@ Period = tuple[datetime, int, int | None, Status, str]
 def _status_periods(ticket: Ticket, now: datetime) -> list[Period]:
     """The ticket's statuses from creation on, in time order."""
     created = ticket.created_at
-    created_us = (created - _EPOCH) // _US
+    created_us = _to_us(created)
     history = sorted(ticket.status_history, key=_change_time)
     del history[bisect_right(history, now, key=_change_time):]
     if not history:
