@@ -21,6 +21,11 @@ from connector.model import Message, Ticket
 from connector.store import Store
 
 
+# SQLite takes at most 32,766 parameters per statement (fewer in old builds); a ticket with a long
+# history can have more events than that
+_KEYS_PER_QUERY = 500
+
+
 class TicketStore:
     def __init__(self, store: Store):
         self.db = store.db
@@ -97,8 +102,11 @@ class TicketStore:
         if not events:
             return []
         keys = [event.key for event in events]
-        seen = {key for (key,) in self.db.conn.execute(
-            f"SELECT key FROM sla_events WHERE key IN ({', '.join('?' for _ in keys)})", keys)}
+        seen = set()
+        for i in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[i:i + _KEYS_PER_QUERY]
+            seen.update(key for (key,) in self.db.conn.execute(
+                f"SELECT key FROM sla_events WHERE key IN ({', '.join('?' for _ in chunk)})", chunk))
         fresh = []
         for event in events:
             if event.key not in seen:

@@ -141,3 +141,24 @@ def test_first_sync_of_old_tickets_records_breaches_but_writes_nothing(store, ho
     summary = cycle(store, ScriptedAdapter(host), t(9, 10))
     assert summary.breaches == 3 and summary.delivery.delivered == 0  # two resolutions and a first reply
     assert host.writes() == []
+
+
+def test_an_event_key_is_recorded_once_however_many_events_a_ticket_has(store):
+    from connector.clocks import recompute
+    from connector.escalation import Event
+    from tests.engine_helpers import customer, ticket
+
+    tk, messages = ticket(t(2, 10)), [customer(t(2, 10))]
+    record = recompute(tk, messages, ENGINE.policy, (), t(2, 12))[0]
+    tickets = TicketStore(store)
+    with store.atomic():
+        ticket_id = tickets.upsert(tk, messages)
+
+    def events(numbers):
+        return [Event(f"{tk.key}:k{n}", tk.key, record.metric, record.seq, "started", t(2, 10), record) for n in numbers]
+
+    with store.atomic():  # more keys than one query may name
+        assert len(tickets.add_events(ticket_id, events(range(1200)) + events([5, 7]), t(2, 12))) == 1200
+        fresh = tickets.add_events(ticket_id, events(range(1197, 1203)), t(2, 12))
+    assert [e.key for e in fresh] == [f"{tk.key}:k{n}" for n in (1200, 1201, 1202)]
+    assert store.db.execute("SELECT count(*) FROM sla_events").fetchone()[0] == 1203
