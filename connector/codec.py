@@ -1,14 +1,15 @@
 """Tickets, messages and SLA records to and from the plain values the store keeps. Pure.
 
 Public API: `ticket_to_json` / `ticket_from_json`, `message_to_row` / `message_from_row`,
-`record_to_row` / `record_from_row`. Times are UTC ISO-8601 text.
+`record_to_row` / `record_from_row`, and the column orders `MESSAGE_COLUMNS` / `RECORD_COLUMNS`
+that the `*_from_row` functions read. Times are UTC ISO-8601 text.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Sequence
 
 from connector.clocks import RecordStatus, SlaRecord
 from connector.model import Channel, Message, Person, Priority, Role, Status, StatusChange, Ticket
@@ -71,10 +72,19 @@ def message_to_row(ticket_id: int, message: Message) -> dict[str, Any]:
             "auto_generated": int(message.auto_generated), "own": int(message.own)}
 
 
-def message_from_row(row: dict[str, Any]) -> Message:
-    return Message(row["external_id"], parse_iso(row["at"]), _ROLES[row["author_role"]], public=bool(row["public"]),
-                   channel=_CHANNELS[row["channel"]] if row["channel"] else None,
-                   auto_generated=bool(row["auto_generated"]), own=bool(row["own"]))
+# the stored columns that `message_from_row` and `record_from_row` read, in their order: rows are
+# read as plain tuples, since every sync and recompute decodes every message and record it touches
+MESSAGE_COLUMNS = "external_id, at, author_role, public, channel, auto_generated, own"
+RECORD_COLUMNS = ("metric, seq, level, calendar, target_us, start_at, due_at, stopped_at, status, business_us, "
+                  "paused_us, steps_fired, next_step_at, pauses")
+
+_from_iso = datetime.fromisoformat
+
+
+def message_from_row(row: Sequence[Any]) -> Message:
+    external_id, at, role, public, channel, auto_generated, own = row
+    return Message(external_id, _from_iso(at), _ROLES[role], bool(public), _CHANNELS[channel] if channel else None,
+                   bool(auto_generated), bool(own))
 
 
 def record_to_row(ticket_id: int, record: SlaRecord) -> dict[str, Any]:
@@ -93,13 +103,13 @@ def _json_list(text: str) -> list:
     return [] if text == "[]" else json.loads(text)  # most records have no steps or pauses yet
 
 
-def record_from_row(ticket_key: str, row: dict[str, Any]) -> SlaRecord:
+def record_from_row(ticket_key: str, row: Sequence[Any]) -> SlaRecord:
+    (metric, seq, level, calendar, target_us, start, due, stop, status, business_us, paused_us, steps_fired,
+     next_step_at, pauses) = row
     return SlaRecord(
-        ticket_key=ticket_key, metric=row["metric"], seq=row["seq"], level=row["level"], calendar=row["calendar"],
-        target=row["target_us"] * _US, start=parse_iso(row["start_at"]), due=parse_iso(row["due_at"]),
-        stop=parse_iso(row["stopped_at"]), status=_RECORD_STATUSES[row["status"]],
-        business=row["business_us"] * _US, paused=row["paused_us"] * _US,
-        steps_fired=tuple((index, parse_iso(at)) for index, at in _json_list(row["steps_fired"])),
-        next_step_at=parse_iso(row["next_step_at"]),
-        pauses=tuple((parse_iso(a), parse_iso(b)) for a, b in _json_list(row["pauses"])),
+        ticket_key, metric, seq, level, calendar, target_us * _US, _from_iso(start), _from_iso(due),
+        stop and _from_iso(stop), _RECORD_STATUSES[status], business_us * _US, paused_us * _US,
+        tuple((index, _from_iso(at)) for index, at in _json_list(steps_fired)),
+        next_step_at and _from_iso(next_step_at),
+        tuple((_from_iso(a), b and _from_iso(b)) for a, b in _json_list(pauses)),
     )

@@ -21,13 +21,13 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from connector.clocks import recompute
+from connector.clocks import SlaRecord, recompute
 from connector.codec import iso
 from connector.errors import ConnectorError
 from connector.escalation import Escalation, diff, plan
@@ -90,13 +90,16 @@ class _Cycle:
         self.tickets, self.outbox = TicketStore(store), Outbox(store)
         self.touched: set[int] = set()
 
-    def process(self, ticket: Ticket, messages: tuple[Message, ...] | list[Message], ticket_id: int | None = None) -> None:
-        """Store one ticket and bring its records, events and actions up to date, atomically."""
+    def process(self, ticket: Ticket, messages: Sequence[Message], ticket_id: int | None = None,
+                old: list[SlaRecord] | None = None) -> None:
+        """Store one ticket and bring its records, events and actions up to date, atomically. A
+        stored ticket comes with its id and its stored records."""
         try:
             with self.store.atomic():
                 if ticket_id is None:
                     ticket_id = self.tickets.upsert(ticket, messages)
-                old = self.tickets.records(ticket_id, ticket.key)
+                if old is None:
+                    old = self.tickets.records(ticket_id, ticket.key)
                 new = recompute(ticket, messages, self.engine.policy, old, self.now)
                 self.summary.records_changed += self.tickets.save_records(ticket_id, old, new, self.now)
                 events = self.tickets.add_events(ticket_id, diff(old, new, self.now), self.now)
@@ -113,9 +116,8 @@ class _Cycle:
     def recheck(self, ticket_ids: list[int]) -> None:
         """Recompute stored tickets (no pull), in one transaction."""
         with self.store.atomic():
-            for ticket_id in ticket_ids:
-                ticket, messages = self.tickets.load(ticket_id)
-                self.process(ticket, messages, ticket_id)
+            for ticket_id, ticket, messages, old in self.tickets.load_many(ticket_ids):
+                self.process(ticket, messages, ticket_id, old)
                 self.summary.rechecked += 1
 
     def _count(self, events: list) -> None:

@@ -162,3 +162,32 @@ def test_an_event_key_is_recorded_once_however_many_events_a_ticket_has(store):
         fresh = tickets.add_events(ticket_id, events(range(1197, 1203)), t(2, 12))
     assert [e.key for e in fresh] == [f"{tk.key}:k{n}" for n in (1200, 1201, 1202)]
     assert store.db.execute("SELECT count(*) FROM sla_events").fetchone()[0] == 1203
+
+
+def test_stored_tickets_come_back_whole_in_the_order_asked_across_chunks(store):
+    """What a recheck reads is what was stored: the ticket, every kind of message, and records
+    with fired steps and pauses; more tickets than one query reads at once."""
+    from connector.clocks import recompute
+    from connector.model import Channel, Status
+    from tests.engine_helpers import agent, customer, history, ticket
+
+    tickets, stored = TicketStore(store), {}
+    with store.atomic():
+        for n in range(503):
+            tk = ticket(t(2, 10), external_id=str(n), status=Status.PENDING, channel=Channel.WEB,
+                        status_history=history((t(2, 10), Status.OPEN), (t(2, 11), Status.PENDING)))
+            messages = [customer(t(2, 10), f"m{n}"), agent(t(2, 10, 5), f"note{n}", public=False),
+                        customer(t(2, 10, 6), f"auto{n}", auto_generated=True, channel=Channel.EMAIL),
+                        agent(t(2, 10, 7), f"own{n}", own=True)][:1 + n % 4]
+            records = recompute(tk, messages, ENGINE.policy, (), t(3, 12))
+            ticket_id = tickets.upsert(tk, messages)
+            tickets.save_records(ticket_id, [], records, t(3, 12))
+            stored[ticket_id] = (tk, messages, records)
+    assert any(r.steps_fired and r.pauses for _, _, records in stored.values() for r in records)
+
+    asked = sorted(stored, reverse=True)
+    loaded = list(tickets.load_many(asked))
+    assert [ticket_id for ticket_id, *_ in loaded] == asked
+    for ticket_id, tk, messages, records in loaded:
+        assert (tk, messages, records) == stored[ticket_id]
+        assert records == tickets.records(ticket_id, tk.key)
