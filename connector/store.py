@@ -11,7 +11,8 @@ newer version; it is refused rather than half understood.
 from __future__ import annotations
 
 import sqlite3
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,24 @@ class Store:
         return len(MIGRATIONS.applied(self.db))
 
     def atomic(self) -> AbstractContextManager[Any]:
-        """One transaction: everything inside is committed together or not at all."""
-        return self.db.atomic()
+        """One transaction: everything inside is committed together or not at all. Inside another
+        one it is a savepoint: undone alone on an error, kept or undone with the outer one."""
+        return self._savepoint() if self.db.conn.in_transaction else self.db.atomic()
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[Database]:
+        # one fixed name (SQLite nests savepoints of the same name): sqlite-utils names each one
+        # anew, so its statements are prepared again for every ticket of every sync
+        conn = self.db.conn
+        conn.execute("SAVEPOINT nested")
+        try:
+            yield self.db
+        except BaseException:
+            if conn.in_transaction:  # an error may have ended the whole transaction already
+                conn.execute("ROLLBACK TO SAVEPOINT nested")
+                conn.execute("RELEASE SAVEPOINT nested")
+            raise
+        conn.execute("RELEASE SAVEPOINT nested")
 
     def close(self) -> None:
         self.db.close()

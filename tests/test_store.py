@@ -61,6 +61,35 @@ def test_atomic_rolls_back_every_write_of_a_failed_cycle(tmp_path):
     assert store.db["sources"].count == 0
 
 
+def test_a_nested_atomic_block_is_undone_alone_and_kept_or_undone_with_the_outer_one(store):
+    def cursor(value):
+        store.set_sync_state("email", cursor=value)
+
+    with store.atomic():
+        cursor("1")
+        with store.atomic():
+            cursor("2")
+            with pytest.raises(RuntimeError), store.atomic():
+                cursor("3")
+                raise RuntimeError("a bad ticket")
+            assert store.sync_state("email")["cursor"] == "2"
+        with pytest.raises(RuntimeError), store.atomic():
+            cursor("4")
+            with store.atomic():
+                cursor("5")
+            raise RuntimeError("a bad ticket after a good inner step")
+        assert store.sync_state("email")["cursor"] == "2"
+    assert store.sync_state("email")["cursor"] == "2"
+
+    with pytest.raises(RuntimeError), store.atomic():
+        cursor("6")
+        with store.atomic():
+            cursor("7")
+        raise RuntimeError("the cycle fails")
+    assert store.sync_state("email")["cursor"] == "2"
+    assert not store.db.conn.in_transaction
+
+
 def test_times_are_stored_as_utc_iso_text():
     berlin = timezone(timedelta(hours=1))
     assert to_iso(datetime(2026, 11, 25, 9, 30, tzinfo=berlin)) == "2026-11-25T08:30:00+00:00"
