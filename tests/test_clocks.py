@@ -170,6 +170,37 @@ def test_chat_tickets_use_chat_reply_and_phone_tickets_fall_back_to_reply_target
     assert [(r.metric, r.seq, r.target) for r in phone][:2] == [("first_reply", 1, H), ("next_reply", 1, 30 * M)]
 
 
+def test_resolution_breached_while_open_then_solved_late():
+    open_ticket = ticket(t(2, 10))
+    waiting = run(open_ticket, [customer(t(2, 10)), agent(t(2, 10, 30))], now=t(2, 19))
+    assert rows(waiting)[1] == ("resolution", 1, BREACHED, t(2, 10), t(2, 18), None, 9 * H)
+    solved = ticket(t(2, 10), status=Status.SOLVED,
+                    status_history=history((t(2, 10), Status.OPEN), (t(2, 20), Status.SOLVED)))
+    late = run(solved, [customer(t(2, 10)), agent(t(2, 10, 30))], now=t(2, 21), previous=waiting)
+    assert rows(late)[1] == ("resolution", 1, BREACHED, t(2, 10), t(2, 18), t(2, 20), 10 * H)
+
+
+def test_phone_tickets_use_call_reply_where_the_level_has_it():
+    policy = policy_from(CALENDARS + """
+[connector]
+default_level = "Hotline"
+[[levels]]
+name = "Hotline"
+calendar = "always"
+first_reply = "1h"
+next_reply = "1h"
+call_reply = "10m"
+""")
+    messages = [customer(t(2, 10)), agent(t(2, 10, 10)), customer(t(2, 11)), agent(t(2, 11, 15))]
+    phone = run(ticket(t(2, 10), channel=Channel.PHONE), messages, now=t(2, 12), policy=policy)
+    assert rows(phone) == [
+        ("call_reply", 1, MET, t(2, 10), t(2, 10, 10), t(2, 10, 10), 10 * M),
+        ("call_reply", 2, BREACHED, t(2, 11), t(2, 11, 10), t(2, 11, 15), 15 * M),
+    ]
+    email = run(ticket(t(2, 10)), messages, now=t(2, 12), policy=policy)
+    assert [(r.metric, r.seq, r.status) for r in email] == [("first_reply", 1, MET), ("next_reply", 1, MET)]
+
+
 def test_targets_by_priority():
     high = ticket(t(2, 10), priority=Priority(3, "3 high"))
     first = run(high, [customer(t(2, 10))], now=t(2, 10, 5))[0]
