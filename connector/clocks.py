@@ -2,9 +2,10 @@
 the same input always gives the same records, so a ticket's records are recomputed from scratch
 whenever it changes.
 
-Public API: `compute(ticket, messages, level, calendar, pause_statuses, now)`,
-`recompute(ticket, messages, policy, previous, now)` (picks the level, keeps decided records of an
-earlier level, cancels when no level applies), `SlaRecord`, `RecordStatus`.
+Public API: `compute(ticket, messages, level, calendar, pause_statuses, now, terms=None)`,
+`recompute(ticket, messages, policy, previous, now)` (picks the level, keeps decided records under
+the level and target they were decided under, cancels when no level applies), `SlaRecord`,
+`RecordStatus`.
 
 Metrics:
 - first_reply: creation to the first public agent message; none when an agent wrote first.
@@ -22,7 +23,7 @@ or the connector's own never start or stop a clock.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from operator import attrgetter
@@ -87,9 +88,11 @@ class SlaRecord(NamedTuple):
 
 
 def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar: BusinessCalendar,
-            pause_statuses: Collection[str], now: datetime) -> list[SlaRecord]:
+            pause_statuses: Collection[str], now: datetime,
+            terms: Mapping[tuple[str, int], Target] | None = None) -> list[SlaRecord]:
     """The SLA records of one ticket under one level, as of `now`, in (metric, seq) order: the
-    first reply, the next replies in turn (or chat / call replies), then resolution."""
+    first reply, the next replies in turn (or chat / call replies), then resolution. Each record's
+    target is the level's for the ticket's priority, or the one `terms` gives its (metric, seq)."""
     pausing = {s.casefold() for s in pause_statuses}
     horizon = min(now, ticket.updated_at) if ticket.deleted else now
     held, done = [], []  # pausing periods, and solved/closed ones with their start
@@ -107,10 +110,10 @@ def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar:
     records = []
     reply_pauses = _merge(held + [(a, b) for a, b, _ in done])
     for metric, seq, start, stop in _reply_spans(ticket, messages, targets):
-        target = targets.get(metric)
+        target = targets.get(metric) if terms is None else terms.get((metric, seq), targets.get(metric))
         if target is not None:
             records.append(_measure(clock, metric, seq, target, start, stop, reply_pauses))
-    target = targets.get("resolution")
+    target = targets.get("resolution") if terms is None else terms.get(("resolution", 1), targets.get("resolution"))
     if target is not None:
         finished = done and done[-1][1] is None
         stop = done[-1][2] if finished else None
@@ -123,9 +126,12 @@ def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar:
 
 def recompute(ticket: Ticket, messages: Sequence[Message], policy: Policy,
               previous: Iterable[SlaRecord], now: datetime) -> list[SlaRecord]:
-    """The ticket's records under the level its rules give it now. Records already met or
-    breached under another level keep that level; records no level applies to any more are
-    cancelled."""
+    """The ticket's records under the level its rules give it now, with its priority's targets;
+    running clocks are re-targeted from their original start. A record already met or breached
+    keeps the level and the target it was decided under, so a later change of the ticket's level
+    or priority (the ladder itself raises priorities) or of a level's targets never turns a met
+    record into a breach or the other way round; it is still measured again, so a message that
+    arrives late counts. Records no level applies to any more are cancelled."""
     previous = {r.ident: r for r in previous}
     level = policy.level_for(ticket, messages, now)
     records = [] if level is None else compute(ticket, messages, level, level.calendar, policy.pause_statuses, now)
@@ -133,17 +139,23 @@ def recompute(ticket: Ticket, messages: Sequence[Message], policy: Policy,
         return records
     fresh = {r.ident: r for r in records}
     result = dict(fresh)
-    under_earlier: dict[str, dict] = {}  # records under an earlier level, computed once per level
+    decided_under: dict[str, dict[tuple[str, int], SlaRecord]] = {}  # other terms, by level
     for ident, old in previous.items():
         current = fresh.get(ident)
-        if old.status.is_decided and (current is None or current.level != old.level):
-            old_level = policy.levels.get(old.level)
-            if old_level is not None and old.level not in under_earlier:
-                under_earlier[old.level] = {r.ident: r for r in compute(
-                    ticket, messages, old_level, old_level.calendar, policy.pause_statuses, now)}
-            result[ident] = under_earlier.get(old.level, {}).get(ident) or old
+        if old.status.is_decided:
+            if current is None or current.level != old.level or current.target != old.target:
+                decided_under.setdefault(old.level, {})[ident] = old
         elif current is None and old.status is not RecordStatus.CANCELLED:
             result[ident] = _cancelled(old)
+    for name, decided in decided_under.items():
+        old_level = policy.levels.get(name)
+        again = {}
+        if old_level is not None:  # one computation per earlier level, with each record's own target
+            terms = {ident: old_level.target_of(old.target) for ident, old in decided.items()}
+            again = {r.ident: r for r in compute(ticket, messages, old_level, old_level.calendar,
+                                                 policy.pause_statuses, now, terms)}
+        for ident, old in decided.items():
+            result[ident] = again.get(ident) or old
     return [result[ident] for ident in sorted(result)]
 
 

@@ -66,6 +66,7 @@ class Level:
     by_priority: dict[str, dict[str, timedelta]]
     steps: tuple[Step, ...]
     _cache: dict[tuple[str, ...], dict[str, Target]] = field(default_factory=dict, compare=False, repr=False)
+    _by_duration: dict[timedelta, Target] = field(default_factory=dict, compare=False, repr=False)
 
     def targets_for(self, priority_names: tuple[str, ...]) -> dict[str, Target]:
         """Every metric's target for a ticket with these priority names, with the ladder's steps
@@ -76,10 +77,17 @@ class Level:
             for metric in METRICS:
                 duration = self.target(metric, priority_names)
                 if duration is not None:
-                    amount = duration // timedelta(microseconds=1)
-                    steps = tuple((step.index, step.business_us(amount)) for step in self.steps)
-                    found[metric] = Target(duration, amount, steps, min((a for _, a in steps), default=None))
+                    found[metric] = self.target_of(duration)
             self._cache[priority_names] = found
+        return found
+
+    def target_of(self, duration: timedelta) -> Target:
+        """A target of this duration with this level's ladder worked out for it (cached)."""
+        found = self._by_duration.get(duration)
+        if found is None:
+            amount = duration // timedelta(microseconds=1)
+            steps = tuple((step.index, step.business_us(amount)) for step in self.steps)
+            found = self._by_duration[duration] = Target(duration, amount, steps, min((a for _, a in steps), default=None))
         return found
 
     def target(self, metric: str, priority_names: Iterable[str] = ()) -> timedelta | None:

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from connector.clocks import RecordStatus, recompute
 from tests.engine_helpers import (
-    CALENDARS, Channel, Priority, Status, agent, customer, history, policy_from, t, ticket,
+    CALENDARS, DEFAULT_POLICY as POLICY_TEXT, Channel, Priority, Status, agent, customer, history, policy_from, t,
+    ticket,
 )
 
 POLICY = policy_from()
@@ -205,6 +206,53 @@ def test_targets_by_priority():
     high = ticket(t(2, 10), priority=Priority(3, "3 high"))
     first = run(high, [customer(t(2, 10))], now=t(2, 10, 5))[0]
     assert (first.target, first.due) == (15 * M, t(2, 10, 15))
+
+
+def test_a_priority_raised_later_retargets_running_clocks_but_not_a_met_one():
+    messages = [customer(t(2, 10)), agent(t(2, 10, 30)), customer(t(2, 11))]
+    before = run(ticket(t(2, 10)), messages, now=t(2, 11, 10))
+    # the ladder raises the priority when the next reply breaches; high has a 15-minute first reply
+    high = ticket(t(2, 10), priority=Priority(3, "3 high"))
+    after = run(high, messages, now=t(2, 11, 40), previous=before)
+    assert rows(after)[:2] == [
+        ("first_reply", 1, MET, t(2, 10), t(2, 11), t(2, 10, 30), 30 * M),  # met under 1h, stays met
+        ("next_reply", 1, BREACHED, t(2, 11), t(2, 11, 30), None, 40 * M),
+    ]
+    assert after[0].target == H
+    unanswered = run(ticket(t(2, 10)), [customer(t(2, 10))], now=t(2, 10, 5))
+    raised = run(high, [customer(t(2, 10))], now=t(2, 10, 10), previous=unanswered)
+    assert rows(raised)[0] == ("first_reply", 1, RUNNING, t(2, 10), t(2, 10, 15), None, 10 * M)
+
+
+def test_a_breach_stays_a_breach_when_the_priority_is_lowered():
+    high = ticket(t(2, 10), priority=Priority(3, "3 high"))
+    breached = run(high, [customer(t(2, 10))], now=t(2, 10, 20))
+    assert rows(breached)[0] == ("first_reply", 1, BREACHED, t(2, 10), t(2, 10, 15), None, 20 * M)
+    lowered = ticket(t(2, 10), priority=Priority(2, "2 normal"))
+    later = run(lowered, [customer(t(2, 10))], now=t(2, 10, 30), previous=breached)
+    assert rows(later)[0] == ("first_reply", 1, BREACHED, t(2, 10), t(2, 10, 15), None, 30 * M)
+    answered = run(lowered, [customer(t(2, 10)), agent(t(2, 10, 40))], now=t(2, 10, 45), previous=later)
+    assert rows(answered)[0] == ("first_reply", 1, BREACHED, t(2, 10), t(2, 10, 15), t(2, 10, 40), 40 * M)
+    assert answered[0].target == 15 * M
+
+
+def test_a_changed_target_in_the_configuration_applies_to_running_clocks_only():
+    looser = policy_from(POLICY_TEXT.replace('first_reply = "1h"', 'first_reply = "2h"', 1))
+    tighter = policy_from(POLICY_TEXT.replace('first_reply = "1h"', 'first_reply = "20m"', 1))
+    waiting = run(ticket(t(2, 10)), [customer(t(2, 10))], now=t(2, 11, 30))
+    assert waiting[0].status is BREACHED
+    # a breach is not undone by a looser target ...
+    assert rows(run(ticket(t(2, 10)), [customer(t(2, 10))], now=t(2, 11, 40), previous=waiting, policy=looser))[0] == (
+        "first_reply", 1, BREACHED, t(2, 10), t(2, 11), None, 100 * M)
+    # ... a reply in time is not made a breach by a tighter one ...
+    answered = run(ticket(t(2, 10)), [customer(t(2, 10)), agent(t(2, 10, 30))], now=t(2, 10, 35))
+    again = run(ticket(t(2, 10)), [customer(t(2, 10)), agent(t(2, 10, 30))], now=t(2, 10, 40), previous=answered,
+                policy=tighter)
+    assert rows(again)[0] == ("first_reply", 1, MET, t(2, 10), t(2, 11), t(2, 10, 30), 30 * M)
+    # ... and a clock still running takes the new target from its original start
+    early = run(ticket(t(2, 10)), [customer(t(2, 10))], now=t(2, 10, 10))
+    retargeted = run(ticket(t(2, 10)), [customer(t(2, 10))], now=t(2, 10, 15), previous=early, policy=tighter)
+    assert rows(retargeted)[0] == ("first_reply", 1, RUNNING, t(2, 10), t(2, 10, 20), None, 15 * M)
 
 
 def test_escalation_steps_fire_once_each_and_set_the_next_check():

@@ -111,18 +111,26 @@ def test_transient_errors_are_retried_on_a_later_tick(store):
 
 
 def test_a_config_change_recomputes_open_tickets_at_start(store, host):
+    # ticket 2 is open (a follow-up waits) and its first reply came in 20 minutes, met under 1h
+    host.put_ticket("2", t(2, 10), t(2, 10, 25), [("m2", t(2, 10), "customer", True), ("m3", t(2, 10, 20), "agent", True),
+                                                  ("m4", t(2, 10, 25), "customer", True)])
     clock = Clock(t(2, 10, 30))
     adapter = ScriptedAdapter(host)
     service = Service(SETTINGS, store, {"scripted": adapter}, Engine.from_settings(SETTINGS), now=clock)
     service.start()
     service.tick("scripted")
     tickets = TicketStore(store)
-    ticket_id = tickets.ticket_id("scripted", "1")
-    assert tickets.records(ticket_id, "scripted:1")[0].due == t(2, 11)
-    stricter = load_settings(DEFAULT_POLICY.replace('first_reply = "1h"', 'first_reply = "45m"', 1))
+    unanswered, answered = tickets.ticket_id("scripted", "1"), tickets.ticket_id("scripted", "2")
+    assert tickets.records(unanswered, "scripted:1")[0].due == t(2, 11)
+    stricter = load_settings(DEFAULT_POLICY.replace('first_reply = "1h"', 'first_reply = "15m"', 1))
     restarted = Service(stricter, store, {"scripted": adapter}, Engine.from_settings(stricter), now=clock)
     restarted.start()
-    assert tickets.records(ticket_id, "scripted:1")[0].due == t(2, 10, 45)
+    running = tickets.records(unanswered, "scripted:1")[0]
+    assert (running.due, running.status.value) == (t(2, 10, 15), "breached")  # re-targeted from its start
+    met = tickets.records(answered, "scripted:2")[0]
+    assert (met.metric, met.due, met.status.value) == ("first_reply", t(2, 11), "met")  # decided under 1h
+    assert store.db.execute("SELECT count(*) FROM sla_events WHERE ticket_id = ? AND kind = 'breached'",
+                            [answered]).fetchone()[0] == 0
     assert store.meta(CONFIG_HASH_KEY) == Engine.from_settings(stricter).config_hash
 
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from connector.clocks import RecordStatus, compute, recompute
 from connector.escalation import diff
 from connector.model import Message, Role, Status, StatusChange
-from tests.engine_helpers import Channel, policy_from, t, ticket
+from tests.engine_helpers import DEFAULT_POLICY, Channel, Priority, policy_from, t, ticket
 
 POLICY = policy_from()
 START = t(2, 8)
@@ -100,3 +100,34 @@ def test_records_come_in_metric_and_sequence_order(items, channel, now_minutes):
     tk, messages = build(items)
     records = recompute(replace(tk, channel=Channel(channel)), messages, POLICY, (), START + timedelta(minutes=now_minutes))
     assert [r.ident for r in records] == sorted(r.ident for r in records)
+
+
+TIGHTER = policy_from(DEFAULT_POLICY.replace('first_reply = "1h"', 'first_reply = "20m"', 1)
+                      .replace('next_reply = "30m"', 'next_reply = "10m"', 1).replace('resolution = "8h"', 'resolution = "3h"'))
+LOOSER = policy_from(DEFAULT_POLICY.replace('first_reply = "1h"', 'first_reply = "3h"', 1)
+                     .replace('next_reply = "30m"', 'next_reply = "2h"', 1).replace('resolution = "8h"', 'resolution = "2d"'))
+CHANGES = [
+    {"priority": Priority(3, "high")}, {"priority": Priority(1, "low")}, {"tags": frozenset({"URGENT"})},
+    {"priority": Priority(3, "high"), "tags": frozenset({"URGENT"})},
+]
+
+
+@common
+@given(happenings, st.integers(0, 10 * 24 * 60), st.integers(0, 3 * 24 * 60), st.sampled_from(CHANGES),
+       st.sampled_from([POLICY, TIGHTER, LOOSER]), st.booleans())
+def test_a_decided_record_keeps_its_verdict_and_terms(items, now_minutes, later_minutes, change, policy, was_high):
+    """With nothing new said or done on the ticket, whatever changes later, its level, its
+    priority or the configured targets, a record already met or breached keeps its level, target,
+    due time and verdict."""
+    tk, messages = build(items, until_minutes=now_minutes)
+    if was_high:
+        tk = replace(tk, priority=Priority(3, "high"))
+    now = START + timedelta(minutes=now_minutes)
+    before = recompute(tk, messages, POLICY, [], now)
+    after = {r.ident: r for r in recompute(replace(tk, **change), messages, policy, before,
+                                           now + timedelta(minutes=later_minutes))}
+    for old in before:
+        if old.status.is_decided:
+            new = after[old.ident]
+            assert (new.level, new.target, new.due, new.stop, new.status) == (
+                old.level, old.target, old.due, old.stop, old.status), old.ident
