@@ -193,6 +193,7 @@ class EscalationSection(Section):
     leads: list[str] = []
     steps: list[StepSection] = []
     catch_up: Duration = timedelta(days=1)
+    remove_tags_when_met: bool = True
 
 
 # ---- [[rules]] -----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """From SLA record changes to events, and from events to actions on the helpdesk. Pure.
 
-Public API: `diff(old_records, new_records, now) -> [Event]`, `plan(events, escalation, ticket, now)
--> [Action]`, `Escalation` (the ladders by level, the leads, the catch-up window).
+Public API: `diff(old_records, new_records, now) -> [Event]`, `plan(events, escalation, ticket, now,
+records) -> [Action]`, `Escalation` (the ladders by level, the leads, the catch-up window, whether a
+met clock takes its tags off).
 
 Every event has a deterministic key (ticket, metric, sequence, kind, and for pauses and met the
 instant they happened), so recomputing the same input never yields an event twice, and the store
@@ -11,7 +12,7 @@ delivers each key once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -48,6 +49,7 @@ class Escalation:
     leads: tuple[str, ...] = ()
     catch_up: timedelta = timedelta(days=1)
     zones: Mapping[str, Any] = field(default_factory=dict)  # level name -> zone for texts
+    remove_tags_when_met: bool = True
 
     @classmethod
     def from_policy(cls, policy: Any, settings: Any) -> Escalation:
@@ -56,6 +58,7 @@ class Escalation:
             leads=tuple(settings.escalation.leads),
             catch_up=settings.escalation.catch_up,
             zones={name: level.calendar.zone for name, level in policy.levels.items()},
+            remove_tags_when_met=settings.escalation.remove_tags_when_met,
         )
 
 
@@ -95,32 +98,48 @@ def diff(old_records: Iterable[SlaRecord], new_records: Iterable[SlaRecord], now
 
 
 def plan(events: Iterable[Event], escalation: Escalation, ticket: Ticket | None = None,
-         now: datetime | None = None) -> list[Action]:
+         now: datetime | None = None, records: Iterable[SlaRecord] = ()) -> list[Action]:
     """The actions the ladder asks for. Steps reached longer than `catch_up` ago (an old ticket's
     first sync, an outage) and steps of records already stopped write nothing; a priority is
-    never lowered."""
+    never lowered.
+
+    Tags are the state of the ticket's clocks: with `remove_tags_when_met`, a clock met after
+    steps that tagged the ticket takes those tags off again. `records` are the ticket's records
+    now: a tag that another clock of the ticket still running holds is never removed."""
+    events = list(events)
+    records = list(records)
     actions: list[Action] = []
     for event in events:
-        if not event.kind.startswith("step:"):
-            continue
         record = event.record
-        if record.stop is not None or record.status is RecordStatus.CANCELLED:
-            continue
         if now is not None and now - event.at > escalation.catch_up:
+            continue
+
+        def add(kind: str, **payload: Any) -> None:
+            actions.append(Action(f"{event.key}:{kind}", event.key, event.ticket_key, kind, payload))
+
+        if event.kind == "met":
+            if escalation.remove_tags_when_met:
+                # steps reached in this same batch were never written: the clock had stopped
+                unwritten = {int(e.kind[5:]) for e in events
+                             if e.kind.startswith("step:") and (e.ticket_key, e.record.ident) == (event.ticket_key, record.ident)}
+                tags = _tags_held(record, escalation, unwritten) - _tags_held_by_others(record, records, escalation)
+                if tags:
+                    add("remove_tags", tags=sorted(tags))
+            continue
+        if not event.kind.startswith("step:") or record.stop is not None or record.status is RecordStatus.CANCELLED:
             continue
         ladder = escalation.ladders.get(record.level, ())
         index = int(event.kind.split(":")[1])
         if index >= len(ladder):
             continue
         step = ladder[index].actions
-
-        def add(kind: str, **payload: Any) -> None:
-            actions.append(Action(f"{event.key}:{kind}", event.key, event.ticket_key, kind, payload))
-
         if step.add_tags:
             add("add_tags", tags=list(step.add_tags))
         if step.remove_tags:
-            add("remove_tags", tags=list(step.remove_tags))
+            held = _tags_held_by_others(record, records, escalation)
+            tags = [tag for tag in step.remove_tags if tag not in held]
+            if tags:
+                add("remove_tags", tags=tags)
         if step.raise_priority:
             rank = PRIORITY_RANKS[step.raise_priority]
             if ticket is None or ticket.priority is None or ticket.priority.rank < rank:
@@ -137,6 +156,26 @@ def plan(events: Iterable[Event], escalation: Escalation, ticket: Ticket | None 
                     f"Due: {texts['due']}\nOverdue: {texts['overdue']}\nStatus: {texts['status']}\n")
             add("notify", recipients=list(dict.fromkeys(recipients)), subject=subject, body=body)
     return actions
+
+
+def _tags_held(record: SlaRecord, escalation: Escalation, skipped: Collection[int] = ()) -> set[str]:
+    """The tags a record's fired steps leave on the ticket, taken in the order they fired."""
+    ladder = escalation.ladders.get(record.level, ())
+    held: set[str] = set()
+    for index, _ in sorted(record.steps_fired, key=lambda fired: (fired[1], fired[0])):
+        if index < len(ladder) and index not in skipped:
+            held.update(ladder[index].actions.add_tags)
+            held.difference_update(ladder[index].actions.remove_tags)
+    return held
+
+
+def _tags_held_by_others(record: SlaRecord, records: Iterable[SlaRecord], escalation: Escalation) -> set[str]:
+    """The tags the ticket's other clocks, still running, hold."""
+    held: set[str] = set()
+    for other in records:
+        if other.ident != record.ident and other.stop is None and other.status is not RecordStatus.CANCELLED:
+            held |= _tags_held(other, escalation)
+    return held
 
 
 def _headline(event: Event) -> str:

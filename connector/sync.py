@@ -103,8 +103,8 @@ class _Cycle:
                 new = recompute(ticket, messages, self.engine.policy, old, self.now)
                 self.summary.records_changed += self.tickets.save_records(ticket_id, old, new, self.now)
                 events = self.tickets.add_events(ticket_id, diff(old, new, self.now), self.now)
-                self.outbox.add(self.adapter.name, ticket_id, plan(events, self.engine.escalation, ticket, self.now),
-                                self.now)
+                self.outbox.add(self.adapter.name, ticket_id,
+                                plan(events, self.engine.escalation, ticket, self.now, new), self.now)
         except (ConnectorError, ValueError, TypeError, KeyError, AttributeError) as exc:
             problem = f"ticket {ticket.key}: {type(exc).__name__}: {exc}"
             self.summary.skipped_tickets.append(problem)

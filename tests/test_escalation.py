@@ -6,7 +6,7 @@ from datetime import timedelta
 from connector.clocks import recompute
 from connector.escalation import Escalation, diff, plan
 from connector.model import Priority, Status
-from tests.engine_helpers import customer, history, load_settings, policy_from, t, ticket
+from tests.engine_helpers import agent, customer, history, load_settings, policy_from, t, ticket
 
 SETTINGS = load_settings()
 POLICY = policy_from()
@@ -94,3 +94,54 @@ def test_a_level_override_of_the_ladder():
     urgent = ESCALATION.ladders["Urgent SLA"]
     assert [s.at for s in urgent] == ["-20%", "0", "+2h"]  # no own steps: the default ladder
     assert ESCALATION.catch_up == timedelta(days=1)
+
+
+def tagging(actions):
+    return [(a.kind, a.key.split(":", 2)[2], a.payload.get("tags")) for a in actions if "tags" in a.kind]
+
+
+def test_a_clock_met_after_its_warning_takes_the_warning_tag_off():
+    tk = ticket(t(2, 10))
+    records, events = cycle(tk, [customer(t(2, 10))], t(2, 10, 50))
+    assert tagging(plan(events, ESCALATION, tk, t(2, 10, 50), records)) == [
+        ("add_tags", "first_reply:1:step:0:add_tags", ["sla-warning"])]
+    answered = [customer(t(2, 10)), agent(t(2, 10, 55))]
+    records, events = cycle(tk, answered, t(2, 10, 56), records)
+    assert tagging(plan(events, ESCALATION, tk, t(2, 10, 56), records)) == [
+        ("remove_tags", "first_reply:1:met@2026-11-02T10:55:00+00:00:remove_tags", ["sla-warning"])]
+    keeping = replace(ESCALATION, remove_tags_when_met=False)
+    assert plan(events, keeping, tk, t(2, 10, 56), records) == []
+
+
+def test_a_clock_warned_and_met_between_two_cycles_writes_nothing():
+    tk = ticket(t(2, 10))
+    records, _ = cycle(tk, [customer(t(2, 10))], t(2, 10, 30))
+    records, events = cycle(tk, [customer(t(2, 10)), agent(t(2, 10, 55))], t(2, 10, 56), records)
+    assert [e.kind for e in events if e.metric == "first_reply"] == ["step:0", "met"]
+    assert plan(events, ESCALATION, tk, t(2, 10, 56), records) == []  # the tag was never added
+
+
+def test_a_tag_another_running_clock_holds_stays_on_the_ticket():
+    # first reply answered in time; the customer's follow-up at 16:00 waits, and at 16:24 both the
+    # next reply (30m) and the resolution (8h from 10:00) pass 80 % of their targets
+    tk = ticket(t(2, 10))
+    messages = [customer(t(2, 10)), agent(t(2, 10, 20)), customer(t(2, 16))]
+    records, _ = cycle(tk, messages, t(2, 16, 1))
+    records, events = cycle(tk, messages, t(2, 16, 25), records)
+    assert tagging(plan(events, ESCALATION, tk, t(2, 16, 25), records)) == [
+        ("add_tags", "next_reply:1:step:0:add_tags", ["sla-warning"]),
+        ("add_tags", "resolution:1:step:0:add_tags", ["sla-warning"])]
+    # the next reply is met, but the resolution still holds the warning
+    records, events = cycle(tk, messages + [agent(t(2, 16, 26))], t(2, 16, 27), records)
+    assert [e.kind for e in events] == ["met"]
+    assert plan(events, ESCALATION, tk, t(2, 16, 27), records) == []
+
+
+def test_a_breach_step_keeps_a_warning_another_running_clock_holds():
+    tk = ticket(t(2, 10))
+    records, _ = cycle(tk, [customer(t(2, 10))], t(2, 10, 50))  # first reply warned
+    records, events = cycle(tk, [customer(t(2, 10))], t(2, 16, 30), records)
+    # first reply breached at 11:00 (+2h at 13:00); resolution warned at 16:24
+    assert tagging(plan(events, ESCALATION, tk, t(2, 16, 30), records)) == [
+        ("add_tags", "first_reply:1:step:1:add_tags", ["sla-breached"]),
+        ("add_tags", "resolution:1:step:0:add_tags", ["sla-warning"])]

@@ -53,6 +53,18 @@ def test_a_ticket_nobody_touches_breaches_on_time_and_is_escalated_once(store, h
     assert len(events) == len(set(events))
 
 
+def test_a_warning_comes_off_the_ticket_when_the_reply_is_in_time(store, host):
+    adapter = ScriptedAdapter(host)
+    cycle(store, adapter, t(2, 10, 30))
+    cycle(store, adapter, t(2, 10, 50))
+    assert host.load()["tags"]["1"] == ["sla-warning"]
+    host.put_ticket("1", t(2, 10), t(2, 10, 55), [("m1", t(2, 10), "customer", True), ("m4", t(2, 10, 55), "agent", True)])
+    answered = cycle(store, adapter, t(2, 10, 56))
+    assert answered.delivery.delivered == 1
+    assert keys(host)[-1] == ("1", "first_reply:1:met@2026-11-02T10:55:00+00:00:remove_tags")
+    assert host.load()["tags"]["1"] == []
+
+
 def test_the_cursor_moves_only_forward_and_changes_are_pulled_again(store, host):
     adapter = ScriptedAdapter(host)
     cycle(store, adapter, t(2, 10, 30))
