@@ -24,7 +24,6 @@ import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import SimpleNamespace
 
 from connector.clocks import recompute
 from connector.config import load_config
@@ -152,7 +151,7 @@ def through_the_store(cases, now, count: int = 5_000) -> float:
                 ticket_id = tickets.upsert(ticket, messages)
                 tickets.save_records(ticket_id, [], recompute(ticket, messages, before.policy, (), now), now)
         started = time.perf_counter()
-        summary = recompute_open(store, after, SimpleNamespace(name="bench"), now)
+        summary = recompute_open(store, after, "bench", now)
         return summary.rechecked / (time.perf_counter() - started)
 
 

@@ -95,10 +95,12 @@ class Service:
         (not in a dry run, which keeps nothing)."""
         if self.settings.connector.dry_run or self.store.meta(CONFIG_HASH_KEY) == self.engine.config_hash:
             return
-        for adapter in self.adapters.values():
-            summary = recompute_open(self.store, self.engine, adapter, self.now())
+        # every configured source, also those this run does not pull (`sync --once --source`):
+        # the new configuration is recorded as applied once for all of them
+        for source in sorted({section.name for section in self.settings.sources()} | set(self.adapters)):
+            summary = recompute_open(self.store, self.engine, source, self.now())
             if summary.rechecked:
-                log.info("configuration changed: recomputed %d open tickets of %s", summary.rechecked, adapter.name)
+                log.info("configuration changed: recomputed %d open tickets of %s", summary.rechecked, source)
         with self.store.atomic():
             self.store.set_meta(CONFIG_HASH_KEY, self.engine.config_hash)
 

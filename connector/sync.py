@@ -1,7 +1,7 @@
 """One sync cycle of one source: pull -> store -> recompute -> events -> outbox -> deliver.
 
 Public API: `Engine.from_settings(settings)`, `run_cycle(store, adapter, engine, now, ...)` ->
-`CycleSummary`, `recompute_open(store, engine, adapter, now)`, `record_failure`.
+`CycleSummary`, `recompute_open(store, engine, source, now)`, `record_failure`.
 
 This is the only module where helpdesks and SLAs meet. Guarantees:
 - Snapshots are committed in batches, each in one transaction with the cursor it reached; a crash
@@ -85,8 +85,9 @@ class _Rollback(Exception):
 
 
 class _Cycle:
-    def __init__(self, store: Store, adapter: Any, engine: Engine, now: datetime, summary: CycleSummary):
-        self.store, self.adapter, self.engine, self.now, self.summary = store, adapter, engine, now, summary
+    def __init__(self, store: Store, engine: Engine, now: datetime, summary: CycleSummary):
+        self.store, self.engine, self.now, self.summary = store, engine, now, summary
+        self.source = summary.source
         self.tickets, self.outbox = TicketStore(store), Outbox(store)
         self.touched: set[int] = set()
 
@@ -103,12 +104,12 @@ class _Cycle:
                 new = recompute(ticket, messages, self.engine.policy, old, self.now)
                 self.summary.records_changed += self.tickets.save_records(ticket_id, old, new, self.now)
                 events = self.tickets.add_events(ticket_id, diff(old, new, self.now), self.now)
-                self.outbox.add(self.adapter.name, ticket_id,
+                self.outbox.add(self.source, ticket_id,
                                 plan(events, self.engine.escalation, ticket, self.now, new), self.now)
         except (ConnectorError, ValueError, TypeError, KeyError, AttributeError) as exc:
             problem = f"ticket {ticket.key}: {type(exc).__name__}: {exc}"
             self.summary.skipped_tickets.append(problem)
-            log.warning("%s: skipped %s", self.adapter.name, problem)
+            log.warning("%s: skipped %s", self.source, problem)
             return
         self.touched.add(ticket_id)
         self._count(events)
@@ -152,7 +153,7 @@ def run_cycle(store: Store, adapter: Any, engine: Engine, now: datetime, overlap
 
 def _pull_and_recheck(store: Store, adapter: Any, engine: Engine, now: datetime, overlap: timedelta,
                       summary: CycleSummary, progress: Callable[[int, float], None] | None, batch_size: int) -> None:
-    cycle = _Cycle(store, adapter, engine, now, summary)
+    cycle = _Cycle(store, engine, now, summary)
     with store.atomic():
         store.register_source(adapter.name, adapter.section.kind)
     snapshots = adapter.pull(store.sync_state(adapter.name)["cursor"], overlap)
@@ -172,11 +173,11 @@ def _pull_and_recheck(store: Store, adapter: Any, engine: Engine, now: datetime,
     cycle.recheck(cycle.tickets.due_tickets(adapter.name, now, exclude=cycle.touched))
 
 
-def recompute_open(store: Store, engine: Engine, adapter: Any, now: datetime) -> CycleSummary:
+def recompute_open(store: Store, engine: Engine, source: str, now: datetime) -> CycleSummary:
     """After a config change: recompute every open ticket of a source under the new config."""
-    summary = CycleSummary(adapter.name)
-    cycle = _Cycle(store, adapter, engine, now, summary)
-    cycle.recheck(cycle.tickets.open_ticket_ids(adapter.name))
+    summary = CycleSummary(source)
+    cycle = _Cycle(store, engine, now, summary)
+    cycle.recheck(cycle.tickets.open_ticket_ids(source))
     return summary
 
 

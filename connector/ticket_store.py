@@ -142,11 +142,14 @@ class TicketStore:
         return [row[0] for row in rows if row[0] not in exclude]
 
     def open_ticket_ids(self, source: str) -> list[int]:
-        """Tickets with a running or paused record, or a breached one still waiting for its stop."""
+        """Tickets that are not solved, closed or deleted (with or without records: a level added
+        to the configuration gives them clocks), and tickets with a running or paused record or a
+        breached one still waiting for its stop."""
         rows = self.db.execute(
-            "SELECT DISTINCT r.ticket_id FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
-            "WHERE t.source = ? AND r.stopped_at IS NULL AND r.status IN ('running', 'paused', 'breached') "
-            "ORDER BY r.ticket_id", [source],
+            "SELECT id FROM tickets WHERE source = ? AND (status NOT IN ('solved', 'closed') AND NOT deleted "
+            " OR id IN (SELECT ticket_id FROM sla_records WHERE stopped_at IS NULL"
+            "           AND status IN ('running', 'paused', 'breached'))) "
+            "ORDER BY id", [source],
         ).fetchall()
         return [row[0] for row in rows]
 

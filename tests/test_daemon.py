@@ -4,6 +4,7 @@ import logging
 import os
 import signal
 import threading
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -132,6 +133,47 @@ def test_a_config_change_recomputes_open_tickets_at_start(store, host):
     assert store.db.execute("SELECT count(*) FROM sla_events WHERE ticket_id = ? AND kind = 'breached'",
                             [answered]).fetchone()[0] == 0
     assert store.meta(CONFIG_HASH_KEY) == Engine.from_settings(stricter).config_hash
+
+
+def test_a_level_added_to_the_configuration_gives_open_tickets_their_clocks_at_start(store, host):
+    host.put_ticket("2", t(2, 9), t(2, 9, 30), [("m2", t(2, 9), "customer", True), ("m3", t(2, 9, 20), "agent", True)],
+                    status="solved")
+    no_default = load_settings(DEFAULT_POLICY.replace('default_level = "Standard"', ""))
+    clock = Clock(t(2, 10, 30))
+    adapter = ScriptedAdapter(host)
+    service = Service(no_default, store, {"scripted": adapter}, Engine.from_settings(no_default), now=clock)
+    service.start()
+    service.tick("scripted")
+    tickets = TicketStore(store)
+    unanswered, solved = tickets.ticket_id("scripted", "1"), tickets.ticket_id("scripted", "2")
+    assert tickets.records(unanswered, "scripted:1") == [] == tickets.records(solved, "scripted:2")
+    restarted = Service(SETTINGS, store, {"scripted": adapter}, Engine.from_settings(SETTINGS), now=clock)
+    restarted.start()
+    assert [(r.metric, r.status.value) for r in tickets.records(unanswered, "scripted:1")] == [
+        ("first_reply", "running"), ("resolution", "running")]
+    assert tickets.records(solved, "scripted:2") == []  # done before the level existed: no clocks
+
+
+def test_a_config_change_recomputes_every_configured_source_also_one_not_pulled_now(store, tmp_path):
+    from tests.engine_helpers import customer, ticket
+
+    tickets, ids = TicketStore(store), {}
+    with store.atomic():
+        for source in ("email", "zammad"):
+            store.register_source(source, source)
+            ids[source] = tickets.upsert(replace(ticket(t(2, 10)), source=source), [customer(t(2, 10))])
+    (tmp_path / "mail").mkdir()
+    both = load_settings(DEFAULT_POLICY + f"""
+[email]
+maildir = "{tmp_path / 'mail'}"
+[zammad]
+url = "https://zammad.example"
+token = "secret"
+""")
+    only_email = {"email": ScriptedAdapter(ScriptedHost(tmp_path / "host.json"), name="email")}
+    Service(both, store, only_email, Engine.from_settings(both), now=Clock(t(2, 10, 30))).start()
+    assert [r.metric for r in tickets.records(ids["zammad"], "zammad:1")] == ["first_reply", "resolution"]
+    assert [r.metric for r in tickets.records(ids["email"], "email:1")] == ["first_reply", "resolution"]
 
 
 def test_run_ticks_every_source_then_stops_when_asked(store, host):
