@@ -95,13 +95,16 @@ def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar:
     target is the level's for the ticket's priority, or the one `terms` gives its (metric, seq)."""
     pausing = {s.casefold() for s in pause_statuses}
     horizon = min(now, ticket.updated_at) if ticket.deleted else now
-    held, done = [], []  # pausing periods, and solved/closed ones with their start
+    held, done = [], []  # pausing periods, and runs of solved/closed ones with their start
     periods = _status_periods(ticket, horizon)
     for since, a, b, status, raw in periods:
         if status in pausing or (raw and raw.casefold() in pausing):  # a Status is its own value
             held.append((a, b))
         if status in _DONE:
-            done.append((a, b, since))
+            if done and done[-1][1] == a:  # solved, then closed: still the same stop
+                done[-1] = (done[-1][0], b, done[-1][2])
+            else:
+                done.append((a, b, since))
     priority = ticket.priority
     targets = level.targets_for((priority.name, priority.raw_name) if priority else ())
     created, created_us = ticket.created_at, periods[0][1]  # the first period begins at creation

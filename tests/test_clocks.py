@@ -125,6 +125,22 @@ def test_resolution_met_then_reopened_resumes_without_the_closed_time():
     assert (resolution.status, resolution.business, resolution.due) == (RUNNING, 3 * H, t(3, 15))
 
 
+def test_a_solved_ticket_closed_later_keeps_its_resolution_stop():
+    # helpdesks close solved tickets automatically after some days; the resolution stopped when
+    # the ticket was solved, and must not move to another day of the compliance report
+    messages = [customer(t(2, 10)), agent(t(2, 10, 30))]
+    solved = history((t(2, 10), Status.OPEN), (t(2, 12), Status.SOLVED))
+    closed = ticket(t(2, 10), status=Status.CLOSED, status_history=solved + history((t(5, 12), Status.CLOSED)))
+    resolution = run(closed, messages, now=t(5, 13))[1]
+    assert rows([resolution]) == [("resolution", 1, MET, t(2, 10), t(2, 18), t(2, 12), 2 * H)]
+    assert resolution.paused == 0 * H and resolution.pauses == ()
+    reopened = ticket(t(2, 10), status=Status.OPEN,
+                      status_history=closed.status_history + history((t(6, 9), Status.OPEN)))
+    again = run(reopened, messages, now=t(6, 10))[1]
+    # 2h before solving, 1h since reopening; solved and closed from 12:00 on the 2nd to 09:00 on the 6th
+    assert (again.status, again.business, again.due, again.pauses) == (RUNNING, 3 * H, t(6, 15), ((t(2, 12), t(6, 9)),))
+
+
 def test_reply_clocks_do_not_run_on_a_closed_ticket():
     closed = ticket(t(2, 10), status=Status.CLOSED,
                     status_history=history((t(2, 10), Status.OPEN), (t(2, 10, 30), Status.CLOSED)))

@@ -16,7 +16,7 @@ from tests.engine_helpers import DEFAULT_POLICY, Channel, Priority, policy_from,
 
 POLICY = policy_from()
 START = t(2, 8)
-KINDS = ["customer", "agent", "note", "auto", "pending", "open", "solved"]
+KINDS = ["customer", "agent", "note", "auto", "pending", "open", "solved", "closed"]
 
 happenings = st.lists(st.tuples(st.integers(0, 7 * 24 * 60), st.sampled_from(KINDS)), max_size=12)
 levels = st.sampled_from(["Standard", "Office", "Urgent SLA"])
@@ -131,3 +131,14 @@ def test_a_decided_record_keeps_its_verdict_and_terms(items, now_minutes, later_
             new = after[old.ident]
             assert (new.level, new.target, new.due, new.stop, new.status) == (
                 old.level, old.target, old.due, old.stop, old.status), old.ident
+
+
+@common
+@given(happenings, st.integers(1, 5 * 24 * 60), st.integers(0, 3 * 24 * 60))
+def test_closing_a_solved_ticket_changes_none_of_its_records(items, close_after, later_minutes):
+    """Helpdesks close solved tickets days later: the clocks stopped when it was solved."""
+    tk, messages = build(items + [(7 * 24 * 60, "solved")])
+    closed_at = tk.status_history[-1].at + timedelta(minutes=close_after)
+    now = closed_at + timedelta(minutes=later_minutes)
+    closed = replace(tk, status=Status.CLOSED, status_history=tk.status_history + (StatusChange(closed_at, Status.CLOSED),))
+    assert recompute(closed, messages, POLICY, [], now) == recompute(tk, messages, POLICY, [], now)
