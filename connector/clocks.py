@@ -91,8 +91,9 @@ def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar:
             pause_statuses: Collection[str], now: datetime,
             terms: Mapping[tuple[str, int], Target] | None = None) -> list[SlaRecord]:
     """The SLA records of one ticket under one level, as of `now`, in (metric, seq) order: the
-    first reply, the next replies in turn (or chat / call replies), then resolution. Each record's
-    target is the level's for the ticket's priority, or the one `terms` gives its (metric, seq)."""
+    first reply, the next replies in turn (or chat / call replies), then resolution, each with the
+    level's target for the ticket's priority. With `terms`, only the records it names, each with
+    the target it gives for its (metric, seq)."""
     pausing = {s.casefold() for s in pause_statuses}
     horizon = min(now, ticket.updated_at) if ticket.deleted else now
     held, done = [], []  # pausing periods, and runs of solved/closed ones with their start
@@ -113,10 +114,10 @@ def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar:
     records = []
     reply_pauses = _merge(held + [(a, b) for a, b, _ in done])
     for metric, seq, start, stop in _reply_spans(ticket, messages, targets):
-        target = targets.get(metric) if terms is None else terms.get((metric, seq), targets.get(metric))
+        target = targets.get(metric) if terms is None else terms.get((metric, seq))
         if target is not None:
             records.append(_measure(clock, metric, seq, target, start, stop, reply_pauses))
-    target = targets.get("resolution") if terms is None else terms.get(("resolution", 1), targets.get("resolution"))
+    target = targets.get("resolution") if terms is None else terms.get(("resolution", 1))
     if target is not None:
         finished = done and done[-1][1] is None
         stop = done[-1][2] if finished else None
@@ -153,7 +154,7 @@ def recompute(ticket: Ticket, messages: Sequence[Message], policy: Policy,
     for name, decided in decided_under.items():
         old_level = policy.levels.get(name)
         again = {}
-        if old_level is not None:  # one computation per earlier level, with each record's own target
+        if old_level is not None:  # one computation per earlier level, of these records, each with its target
             terms = {ident: old_level.target_of(old.target) for ident, old in decided.items()}
             again = {r.ident: r for r in compute(ticket, messages, old_level, old_level.calendar,
                                                  policy.pause_statuses, now, terms)}
