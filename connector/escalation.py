@@ -111,13 +111,12 @@ def plan(events: Iterable[Event], escalation: Escalation, ticket: Ticket | None 
     actions: list[Action] = []
     for event in events:
         record = event.record
-        if now is not None and now - event.at > escalation.catch_up:
-            continue
 
         def add(kind: str, **payload: Any) -> None:
             actions.append(Action(f"{event.key}:{kind}", event.key, event.ticket_key, kind, payload))
 
         if event.kind == "met":
+            # however late it is noticed (an outage): the tags were written when the steps fired
             if escalation.remove_tags_when_met:
                 # steps reached in this same batch were never written: the clock had stopped
                 unwritten = {int(e.kind[5:]) for e in events
@@ -127,6 +126,8 @@ def plan(events: Iterable[Event], escalation: Escalation, ticket: Ticket | None 
                     add("remove_tags", tags=sorted(tags))
             continue
         if not event.kind.startswith("step:") or record.stop is not None or record.status is RecordStatus.CANCELLED:
+            continue
+        if now is not None and now - event.at > escalation.catch_up:
             continue
         ladder = escalation.ladders.get(record.level, ())
         index = int(event.kind.split(":")[1])

@@ -111,6 +111,9 @@ def test_a_clock_met_after_its_warning_takes_the_warning_tag_off():
         ("remove_tags", "first_reply:1:met@2026-11-02T10:55:00+00:00:remove_tags", ["sla-warning"])]
     keeping = replace(ESCALATION, remove_tags_when_met=False)
     assert plan(events, keeping, tk, t(2, 10, 56), records) == []
+    # the service was down for days while the reply came: the tag still comes off
+    assert tagging(plan(events, ESCALATION, tk, t(5, 9), records)) == [
+        ("remove_tags", "first_reply:1:met@2026-11-02T10:55:00+00:00:remove_tags", ["sla-warning"])]
 
 
 def test_a_clock_warned_and_met_between_two_cycles_writes_nothing():
@@ -119,6 +122,9 @@ def test_a_clock_warned_and_met_between_two_cycles_writes_nothing():
     records, events = cycle(tk, [customer(t(2, 10)), agent(t(2, 10, 55))], t(2, 10, 56), records)
     assert [e.kind for e in events if e.metric == "first_reply"] == ["step:0", "met"]
     assert plan(events, ESCALATION, tk, t(2, 10, 56), records) == []  # the tag was never added
+    # the same a week later, on the first sync of an old helpdesk
+    records, events = cycle(tk, [customer(t(2, 10)), agent(t(2, 10, 55))], t(9, 10))
+    assert plan(events, ESCALATION, tk, t(9, 10), records) == []
 
 
 def test_a_tag_another_running_clock_holds_stays_on_the_ticket():
