@@ -118,10 +118,8 @@ def plan(events: Iterable[Event], escalation: Escalation, ticket: Ticket | None 
         if event.kind == "met":
             # however late it is noticed (an outage): the tags were written when the steps fired
             if escalation.remove_tags_when_met:
-                # steps reached in this same batch were never written: the clock had stopped
-                unwritten = {int(e.kind[5:]) for e in events
-                             if e.kind.startswith("step:") and (e.ticket_key, e.record.ident) == (event.ticket_key, record.ident)}
-                tags = _tags_held(record, escalation, unwritten) - _tags_held_by_others(record, records, escalation)
+                tags = (_tags_held(record, escalation, _steps_in_batch(event, events))
+                        - _tags_held_by_others(record, records, escalation))
                 if tags:
                     add("remove_tags", tags=sorted(tags))
             continue
@@ -157,6 +155,14 @@ def plan(events: Iterable[Event], escalation: Escalation, ticket: Ticket | None 
                     f"Due: {texts['due']}\nOverdue: {texts['overdue']}\nStatus: {texts['status']}\n")
             add("notify", recipients=list(dict.fromkeys(recipients)), subject=subject, body=body)
     return actions
+
+
+def _steps_in_batch(event: Event, events: list[Event]) -> set[int]:
+    """The steps of this event's record reached in the same batch: never written, since the
+    clock had stopped by the time they were noticed."""
+    ident = event.record.ident
+    return {int(e.kind[5:]) for e in events
+            if e.kind.startswith("step:") and e.ticket_key == event.ticket_key and e.record.ident == ident}
 
 
 def _tags_held(record: SlaRecord, escalation: Escalation, skipped: Collection[int] = ()) -> set[str]:

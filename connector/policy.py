@@ -87,7 +87,8 @@ class Level:
         if found is None:
             amount = duration // timedelta(microseconds=1)
             steps = tuple((step.index, step.business_us(amount)) for step in self.steps)
-            found = self._by_duration[duration] = Target(duration, amount, steps, min((a for _, a in steps), default=None))
+            earliest = min((a for _, a in steps), default=None)
+            found = self._by_duration[duration] = Target(duration, amount, steps, earliest)
         return found
 
     def target(self, metric: str, priority_names: Iterable[str] = ()) -> timedelta | None:
