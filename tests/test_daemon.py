@@ -111,21 +111,26 @@ def test_transient_errors_are_retried_on_a_later_tick(store):
     assert broken.calls == 2 and not service.health["zammad"].stopped
 
 
+def serve(store, host, settings, cycle=True) -> TicketStore:
+    """A service on the scripted host at 10:30: started (a config change recomputes open tickets
+    then), and one cycle."""
+    service = Service(settings, store, {"scripted": ScriptedAdapter(host)}, Engine.from_settings(settings),
+                      now=Clock(t(2, 10, 30)))
+    service.start()
+    if cycle:
+        service.tick("scripted")
+    return TicketStore(store)
+
+
 def test_a_config_change_recomputes_open_tickets_at_start(store, host):
     # ticket 2 is open (a follow-up waits) and its first reply came in 20 minutes, met under 1h
     host.put_ticket("2", t(2, 10), t(2, 10, 25), [("m2", t(2, 10), "customer", True), ("m3", t(2, 10, 20), "agent", True),
                                                   ("m4", t(2, 10, 25), "customer", True)])
-    clock = Clock(t(2, 10, 30))
-    adapter = ScriptedAdapter(host)
-    service = Service(SETTINGS, store, {"scripted": adapter}, Engine.from_settings(SETTINGS), now=clock)
-    service.start()
-    service.tick("scripted")
-    tickets = TicketStore(store)
+    tickets = serve(store, host, SETTINGS)
     unanswered, answered = tickets.ticket_id("scripted", "1"), tickets.ticket_id("scripted", "2")
     assert tickets.records(unanswered, "scripted:1")[0].due == t(2, 11)
     stricter = load_settings(DEFAULT_POLICY.replace('first_reply = "1h"', 'first_reply = "15m"', 1))
-    restarted = Service(stricter, store, {"scripted": adapter}, Engine.from_settings(stricter), now=clock)
-    restarted.start()
+    serve(store, host, stricter, cycle=False)
     running = tickets.records(unanswered, "scripted:1")[0]
     assert (running.due, running.status.value) == (t(2, 10, 15), "breached")  # re-targeted from its start
     met = tickets.records(answered, "scripted:2")[0]
@@ -138,17 +143,10 @@ def test_a_config_change_recomputes_open_tickets_at_start(store, host):
 def test_a_level_added_to_the_configuration_gives_open_tickets_their_clocks_at_start(store, host):
     host.put_ticket("2", t(2, 9), t(2, 9, 30), [("m2", t(2, 9), "customer", True), ("m3", t(2, 9, 20), "agent", True)],
                     status="solved")
-    no_default = load_settings(DEFAULT_POLICY.replace('default_level = "Standard"', ""))
-    clock = Clock(t(2, 10, 30))
-    adapter = ScriptedAdapter(host)
-    service = Service(no_default, store, {"scripted": adapter}, Engine.from_settings(no_default), now=clock)
-    service.start()
-    service.tick("scripted")
-    tickets = TicketStore(store)
+    tickets = serve(store, host, load_settings(DEFAULT_POLICY.replace('default_level = "Standard"', "")))
     unanswered, solved = tickets.ticket_id("scripted", "1"), tickets.ticket_id("scripted", "2")
     assert tickets.records(unanswered, "scripted:1") == [] == tickets.records(solved, "scripted:2")
-    restarted = Service(SETTINGS, store, {"scripted": adapter}, Engine.from_settings(SETTINGS), now=clock)
-    restarted.start()
+    serve(store, host, SETTINGS, cycle=False)
     assert [(r.metric, r.status.value) for r in tickets.records(unanswered, "scripted:1")] == [
         ("first_reply", "running"), ("resolution", "running")]
     assert tickets.records(solved, "scripted:2") == []  # done before the level existed: no clocks
