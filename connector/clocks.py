@@ -70,7 +70,9 @@ class SlaRecord(NamedTuple):
     status: RecordStatus
     business: timedelta          # business time taken, pauses excluded
     paused: timedelta            # business time spent paused
-    steps_fired: tuple[tuple[int, datetime], ...]  # (step index, when it was reached)
+    # (step index in the level's ladder, when it was reached, its point as written: "-20%", "0"),
+    # the point being the step's identity when a ladder is edited and its indexes shift
+    steps_fired: tuple[tuple[int, datetime, str | None], ...]
     next_step_at: datetime | None
     pauses: tuple[tuple[datetime, datetime | None], ...]  # pauses inside the record; None: still paused
 
@@ -331,7 +333,7 @@ def _measure(clock: tuple[str, str, BusinessCalendar, int, datetime, int, int], 
         steps = ()  # a stopped clock that never reached its first step: most met records
     else:
         steps = target.steps
-    for index, amount in steps:
+    for index, amount, point in steps:
         if amount == target_us:
             at_us, at = due_us, due  # the step at the due time itself
         else:
@@ -346,7 +348,7 @@ def _measure(clock: tuple[str, str, BusinessCalendar, int, datetime, int, int], 
                 at_us = start_us
             at = None
         if at_us < horizon_us:
-            fired.append((index, at or _EPOCH + _US * at_us))
+            fired.append((index, at or _EPOCH + _US * at_us, point))
         elif watching and (next_step_us is None or at_us < next_step_us):
             next_step_us = at_us
     paused_us = sum([pb - pa for pa, pb in inside]) if inside else 0

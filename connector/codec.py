@@ -93,7 +93,7 @@ def record_to_row(ticket_id: int, record: SlaRecord) -> dict[str, Any]:
         "calendar": record.calendar, "target_us": record.target // _US, "start_at": iso(record.start),
         "due_at": iso(record.due), "stopped_at": iso(record.stop), "status": record.status.value,
         "business_us": record.business // _US, "paused_us": record.paused // _US,
-        "steps_fired": json.dumps([[index, iso(at)] for index, at in record.steps_fired]),
+        "steps_fired": json.dumps([[index, iso(at), point] for index, at, point in record.steps_fired]),
         "next_step_at": iso(record.next_step_at), "next_check_at": iso(record.next_check_at),
         "pauses": json.dumps([[iso(a), iso(b)] for a, b in record.pauses]),
     }
@@ -103,13 +103,18 @@ def _json_list(text: str) -> list:
     return [] if text == "[]" else json.loads(text)  # most records have no steps or pauses yet
 
 
+def _fired_step(index: int, at: str, point: str | None = None) -> tuple[int, datetime, str | None]:
+    # databases written before steps were stored with their point have none: see `diff`
+    return index, _from_iso(at), point
+
+
 def record_from_row(ticket_key: str, row: Sequence[Any]) -> SlaRecord:
     (metric, seq, level, calendar, target_us, start, due, stop, status, business_us, paused_us, steps_fired,
      next_step_at, pauses) = row
     return SlaRecord(
         ticket_key, metric, seq, level, calendar, target_us * _US, _from_iso(start), _from_iso(due),
         stop and _from_iso(stop), _RECORD_STATUSES[status], business_us * _US, paused_us * _US,
-        tuple((index, _from_iso(at)) for index, at in _json_list(steps_fired)),
+        tuple(_fired_step(*fired) for fired in _json_list(steps_fired)),
         next_step_at and _from_iso(next_step_at),
         tuple((_from_iso(a), b and _from_iso(b)) for a, b in _json_list(pauses)),
     )

@@ -124,12 +124,16 @@ def load_config(path: str | os.PathLike) -> Settings:
 
 
 def cross_check(settings: Settings) -> list[str]:
-    """Problems that span sections: unknown or duplicate names."""
+    """Problems that span sections: unknown or duplicate names (and step points)."""
     problems: list[str] = []
     problems += _duplicates("calendars", [c.name for c in settings.calendars])
     problems += _duplicates("levels", [level.name for level in settings.levels])
     problems += _duplicates("contracts", [c.customer for c in settings.contracts], key="customer")
     problems += _duplicates("sources", [s.name for s in settings.sources()])
+    # a step's point names it (its events and writes), so one ladder has each point once
+    problems += _duplicates("escalation.steps", [step.at for step in settings.escalation.steps], key="at")
+    for i, level in enumerate(settings.levels):
+        problems += _duplicates(f"levels[{i}].steps", [step.at for step in level.steps or ()], key="at")
     calendars = {c.name for c in settings.calendars}
     levels = {level.name for level in settings.levels}
 

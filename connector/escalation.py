@@ -5,8 +5,9 @@ records) -> [Action]`, `Escalation` (the ladders by level, the leads, the catch-
 met clock takes its tags off).
 
 Every event has a deterministic key (ticket, metric, sequence, kind, and for pauses and met the
-instant they happened), so recomputing the same input never yields an event twice, and the store
-refuses a key it has seen. Every action's key is its event's key plus the action kind: the outbox
+instant they happened; a step is named by its point, "step@-20%", not by its place in the ladder,
+so editing a ladder neither repeats a step nor silences one), so recomputing the same input never
+yields an event twice, and the store refuses a key it has seen. Every action's key is its event's key plus the action kind: the outbox
 delivers each key once.
 """
 
@@ -73,8 +74,8 @@ def diff(old_records: Iterable[SlaRecord], new_records: Iterable[SlaRecord], now
         prev = old.get(new.ident)
         base = f"{new.ticket_key}:{new.metric}:{new.seq}"
 
-        def emit(kind: str, at: datetime, suffix: str = "") -> None:
-            events.append(Event(f"{base}:{kind}{suffix}", new.ticket_key, new.metric, new.seq, kind, at, new))
+        def emit(kind: str, at: datetime, suffix: str = "", name: str | None = None) -> None:
+            events.append(Event(f"{base}:{name or kind}{suffix}", new.ticket_key, new.metric, new.seq, kind, at, new))
 
         if prev is None:
             emit("started", new.start)
@@ -84,10 +85,15 @@ def diff(old_records: Iterable[SlaRecord], new_records: Iterable[SlaRecord], now
                 emit("paused", start, f"@{_utc(start)}")
             if end is not None and before.get(start, None) is None:
                 emit("resumed", end, f"@{_utc(start)}/{_utc(end)}")
-        fired_before = {index for index, _ in prev.steps_fired} if prev else set()
-        for index, at in new.steps_fired:
-            if index not in fired_before:
-                emit(f"step:{index}", at)
+        points_before, indexes_before = set(), set()  # a step stored without its point: by index
+        for index, _, point in prev.steps_fired if prev else ():
+            if point is None:
+                indexes_before.add(index)
+            else:
+                points_before.add(point)
+        for index, at, point in new.steps_fired:
+            if point not in points_before and index not in indexes_before:
+                emit(f"step:{index}", at, f"@{point}", name="step")
         if new.status is RecordStatus.BREACHED and (prev is None or prev.status is not RecordStatus.BREACHED):
             emit("breached", new.due)
         if new.status is RecordStatus.MET and (prev is None or prev.status is not RecordStatus.MET):
@@ -169,7 +175,7 @@ def _tags_held(record: SlaRecord, escalation: Escalation, skipped: Collection[in
     """The tags a record's fired steps leave on the ticket, taken in the order they fired."""
     ladder = escalation.ladders.get(record.level, ())
     held: set[str] = set()
-    for index, _ in sorted(record.steps_fired, key=lambda fired: (fired[1], fired[0])):
+    for index, _, _ in sorted(record.steps_fired, key=lambda fired: (fired[1], fired[0])):
         if index < len(ladder) and index not in skipped:
             held.update(ladder[index].actions.add_tags)
             held.difference_update(ladder[index].actions.remove_tags)

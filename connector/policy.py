@@ -54,7 +54,7 @@ class Target(NamedTuple):
 
     duration: timedelta
     us: int                               # the duration in business microseconds
-    steps: tuple[tuple[int, int], ...]    # (step index, business µs from a clock's start)
+    steps: tuple[tuple[int, int, str], ...]  # (step index, business µs from a clock's start, its point)
     earliest_step: int | None             # the smallest of those amounts; None: no steps
 
 
@@ -86,8 +86,8 @@ class Level:
         found = self._by_duration.get(duration)
         if found is None:
             amount = duration // timedelta(microseconds=1)
-            steps = tuple((step.index, step.business_us(amount)) for step in self.steps)
-            earliest = min((a for _, a in steps), default=None)
+            steps = tuple((step.index, step.business_us(amount), step.at) for step in self.steps)
+            earliest = min((a for _, a, _ in steps), default=None)
             found = self._by_duration[duration] = Target(duration, amount, steps, earliest)
         return found
 

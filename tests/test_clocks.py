@@ -277,9 +277,9 @@ def test_escalation_steps_fire_once_each_and_set_the_next_check():
     assert early.steps_fired == () and early.next_step_at == t(2, 10, 48)  # 80 % of 1h
     assert early.next_check_at == t(2, 10, 48)
     warned = run(tk, [customer(t(2, 10))], now=t(2, 10, 50))[0]
-    assert warned.steps_fired == ((0, t(2, 10, 48)),) and warned.next_check_at == t(2, 11)
+    assert warned.steps_fired == ((0, t(2, 10, 48), "-20%"),) and warned.next_check_at == t(2, 11)
     late = run(tk, [customer(t(2, 10))], now=t(2, 13, 30))[0]
-    assert late.steps_fired == ((0, t(2, 10, 48)), (1, t(2, 11)), (2, t(2, 13)))
+    assert late.steps_fired == ((0, t(2, 10, 48), "-20%"), (1, t(2, 11), "0"), (2, t(2, 13), "+2h"))
     assert late.next_check_at is None and late.status is BREACHED
 
 

@@ -112,6 +112,11 @@ def test_missing_required_key(write_config):
      "contracts[0].level: unknown level 'Gold' (defined: 'Standard')"),
     ('[email]', '[[levels]]\nname = "Standard"\ncalendar = "office"\n[email]',
      "levels[1].name: 'Standard' is already used by levels[0]"),
+    ('[email]', '[[escalation.steps]]\nat = "-20%"\n[[escalation.steps]]\nat = " -20% "\nnotify = ["lead"]\n[email]',
+     "escalation.steps[1].at: '-20%' is already used by escalation.steps[0]"),
+    ('[email]', '[[levels]]\nname = "Gold"\ncalendar = "office"\n[[levels.steps]]\nat = "0"\n[[levels.steps]]\nat = "0"\n'
+                '[email]',
+     "levels[1].steps[1].at: '0' is already used by levels[1].steps[0]"),
 ])
 def test_dangling_and_duplicate_references(write_config, old, new, expected):
     path = write_config(MINIMAL.replace(old, new))

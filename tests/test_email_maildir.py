@@ -169,7 +169,7 @@ def test_a_breach_notice_reaches_the_lead_once_and_its_echo_moves_no_clock(box, 
     [(sender, recipients, notice)] = sink.messages
     assert sender == "sla-bot@help.example" and recipients == ["lead@help.example", "oncall@help.example"]
     assert notice["Auto-Submitted"] == "auto-generated" and notice["X-Auto-Response-Suppress"] == "All"
-    assert notice[OWN_HEADER].endswith("first_reply:1:step:2:notify")
+    assert notice[OWN_HEADER].endswith("first_reply:1:step@+2h:notify")
     assert notice["Subject"].startswith("SLA first_reply breached on ticket ") and "[#m" in notice["Subject"]
     assert run_cycle(store, adapter, engine, t(2, 12, 10)).delivery.delivered == 0
     # the notice comes back into the shared mailbox (the lead replied-all): it starts no clock

@@ -6,7 +6,8 @@ from datetime import timedelta
 from connector.clocks import recompute
 from connector.escalation import Escalation, diff, plan
 from connector.model import Priority, Status
-from tests.engine_helpers import agent, customer, history, load_settings, policy_from, t, ticket
+from connector.codec import RECORD_COLUMNS, record_from_row, record_to_row
+from tests.engine_helpers import DEFAULT_POLICY, agent, customer, history, load_settings, policy_from, t, ticket
 
 SETTINGS = load_settings()
 POLICY = policy_from()
@@ -38,11 +39,11 @@ def test_a_ticket_nobody_answers_walks_up_the_ladder_once():
                              ("first_reply", 1, "breached")]
     actions = plan(events, ESCALATION, tk, t(2, 13, 5))
     assert [(a.kind, a.key) for a in actions] == [
-        ("add_tags", "test:1:first_reply:1:step:1:add_tags"),
-        ("remove_tags", "test:1:first_reply:1:step:1:remove_tags"),
-        ("raise_priority", "test:1:first_reply:1:step:1:raise_priority"),
-        ("add_note", "test:1:first_reply:1:step:1:add_note"),
-        ("notify", "test:1:first_reply:1:step:2:notify"),
+        ("add_tags", "test:1:first_reply:1:step@0:add_tags"),
+        ("remove_tags", "test:1:first_reply:1:step@0:remove_tags"),
+        ("raise_priority", "test:1:first_reply:1:step@0:raise_priority"),
+        ("add_note", "test:1:first_reply:1:step@0:add_note"),
+        ("notify", "test:1:first_reply:1:step@+2h:notify"),
     ]
     note = actions[3].payload["text"]
     assert note == "SLA first_reply (Standard) breached on 1042: due 2026-11-02 11:00 UTC, overdue 2h5m"
@@ -104,7 +105,7 @@ def test_a_clock_met_after_its_warning_takes_the_warning_tag_off():
     tk = ticket(t(2, 10))
     records, events = cycle(tk, [customer(t(2, 10))], t(2, 10, 50))
     assert tagging(plan(events, ESCALATION, tk, t(2, 10, 50), records)) == [
-        ("add_tags", "first_reply:1:step:0:add_tags", ["sla-warning"])]
+        ("add_tags", "first_reply:1:step@-20%:add_tags", ["sla-warning"])]
     answered = [customer(t(2, 10)), agent(t(2, 10, 55))]
     records, events = cycle(tk, answered, t(2, 10, 56), records)
     assert tagging(plan(events, ESCALATION, tk, t(2, 10, 56), records)) == [
@@ -135,8 +136,8 @@ def test_a_tag_another_running_clock_holds_stays_on_the_ticket():
     records, _ = cycle(tk, messages, t(2, 16, 1))
     records, events = cycle(tk, messages, t(2, 16, 25), records)
     assert tagging(plan(events, ESCALATION, tk, t(2, 16, 25), records)) == [
-        ("add_tags", "next_reply:1:step:0:add_tags", ["sla-warning"]),
-        ("add_tags", "resolution:1:step:0:add_tags", ["sla-warning"])]
+        ("add_tags", "next_reply:1:step@-20%:add_tags", ["sla-warning"]),
+        ("add_tags", "resolution:1:step@-20%:add_tags", ["sla-warning"])]
     # the next reply is met, but the resolution still holds the warning
     records, events = cycle(tk, messages + [agent(t(2, 16, 26))], t(2, 16, 27), records)
     assert [e.kind for e in events] == ["met"]
@@ -149,5 +150,48 @@ def test_a_breach_step_keeps_a_warning_another_running_clock_holds():
     records, events = cycle(tk, [customer(t(2, 10))], t(2, 16, 30), records)
     # first reply breached at 11:00 (+2h at 13:00); resolution warned at 16:24
     assert tagging(plan(events, ESCALATION, tk, t(2, 16, 30), records)) == [
-        ("add_tags", "first_reply:1:step:1:add_tags", ["sla-breached"]),
-        ("add_tags", "resolution:1:step:0:add_tags", ["sla-warning"])]
+        ("add_tags", "first_reply:1:step@0:add_tags", ["sla-breached"]),
+        ("add_tags", "resolution:1:step@-20%:add_tags", ["sla-warning"])]
+
+
+LADDER_WARNING = '[[escalation.steps]]\nat = "-20%"\nadd_tags = ["sla-warning"]\n'
+
+
+def with_ladder(text):
+    settings = load_settings(DEFAULT_POLICY.replace(LADDER_WARNING, text))
+    policy = policy_from(DEFAULT_POLICY.replace(LADDER_WARNING, text))
+    return policy, Escalation.from_policy(policy, settings)
+
+
+def test_a_step_added_to_the_ladder_neither_repeats_nor_renames_the_steps_before_it():
+    tk, messages = ticket(t(2, 10)), [customer(t(2, 10))]
+    warned, _ = cycle(tk, messages, t(2, 10, 50))
+    policy, escalation = with_ladder('[[escalation.steps]]\nat = "-50%"\nadd_note = "half way"\n' + LADDER_WARNING)
+    records = recompute(tk, messages, policy, warned, t(2, 10, 55))
+    events = diff(warned, records, t(2, 10, 55))
+    assert [(e.kind, e.key) for e in events] == [("step:0", "test:1:first_reply:1:step@-50%")]
+    assert [a.kind for a in plan(events, escalation, tk, t(2, 10, 55), records)] == ["add_note"]
+    later = recompute(tk, messages, policy, records, t(2, 11, 1))
+    assert [e.key for e in diff(records, later, t(2, 11, 1))] == [
+        "test:1:first_reply:1:step@0", "test:1:first_reply:1:breached"]
+
+
+def test_a_step_removed_from_the_ladder_does_not_silence_the_steps_after_it():
+    tk, messages = ticket(t(2, 10)), [customer(t(2, 10))]
+    breached, _ = cycle(tk, messages, t(2, 11, 1))  # the warning and the breach steps fired
+    policy, escalation = with_ladder("")
+    records = recompute(tk, messages, policy, breached, t(2, 13, 1))
+    events = diff(breached, records, t(2, 13, 1))
+    assert [(e.kind, e.key) for e in events] == [("step:1", "test:1:first_reply:1:step@+2h")]
+    assert [a.kind for a in plan(events, escalation, tk, t(2, 13, 1), records)] == ["notify"]
+
+
+def test_steps_stored_without_their_point_are_not_fired_again():
+    tk, messages = ticket(t(2, 10)), [customer(t(2, 10))]
+    warned, _ = cycle(tk, messages, t(2, 10, 50))
+    row = record_to_row(1, warned[0])
+    row["steps_fired"] = '[[0, "2026-11-02T10:48:00+00:00"]]'  # as older versions wrote it
+    stored = record_from_row(tk.key, [row[c.strip()] for c in RECORD_COLUMNS.split(",")])
+    assert stored.steps_fired == ((0, t(2, 10, 48), None),)
+    records, events = cycle(tk, messages, t(2, 11, 1), [stored, warned[1]])
+    assert [e.key for e in events] == ["test:1:first_reply:1:step@0", "test:1:first_reply:1:breached"]

@@ -39,11 +39,11 @@ def test_a_ticket_nobody_touches_breaches_on_time_and_is_escalated_once(store, h
     # no change at the host; the clock alone moves the ticket past 80 % and then past its due time
     warned = cycle(store, adapter, t(2, 10, 50))
     assert (warned.pulled, warned.rechecked, warned.warnings) == (0, 1, 1)
-    assert keys(host) == [("1", "first_reply:1:step:0:add_tags")]
+    assert keys(host) == [("1", "first_reply:1:step@-20%:add_tags")]
     breached = cycle(store, adapter, t(2, 11, 1))
     assert (breached.rechecked, breached.breaches, breached.delivery.delivered) == (1, 1, 4)
-    assert keys(host)[1:] == [("1", "first_reply:1:step:1:add_tags"), ("1", "first_reply:1:step:1:remove_tags"),
-                              ("1", "first_reply:1:step:1:raise_priority"), ("1", "first_reply:1:step:1:add_note")]
+    assert keys(host)[1:] == [("1", "first_reply:1:step@0:add_tags"), ("1", "first_reply:1:step@0:remove_tags"),
+                              ("1", "first_reply:1:step@0:raise_priority"), ("1", "first_reply:1:step@0:add_note")]
     assert host.load()["tags"]["1"] == ["sla-breached"]
     # later cycles repeat nothing
     quiet = cycle(store, adapter, t(2, 11, 30))
