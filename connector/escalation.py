@@ -5,10 +5,10 @@ records) -> [Action]`, `Escalation` (the ladders by level, the leads, the catch-
 met clock takes its tags off).
 
 Every event has a deterministic key (ticket, metric, sequence, kind, and for pauses and met the
-instant they happened; a step is named by its point, "step@-20%", not by its place in the ladder,
-so editing a ladder neither repeats a step nor silences one), so recomputing the same input never
-yields an event twice, and the store refuses a key it has seen. Every action's key is its event's key plus the action kind: the outbox
-delivers each key once.
+instant they happened), so recomputing the same input never yields an event twice, and the store
+refuses a key it has seen. A step's key names its point ("step@-20%"), not its place in the
+ladder, so editing a ladder neither repeats a step nor silences one. Every action's key is its
+event's key plus the action kind: the outbox delivers each key once.
 """
 
 from __future__ import annotations
