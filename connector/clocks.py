@@ -30,7 +30,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
 
 from connector.calendar import BusinessCalendar
-from connector.model import Channel, Message, Role, Status, Ticket
+from connector.model import Channel, Message, Role, Status, Ticket, message_order
 
 if TYPE_CHECKING:
     from connector.policy import Level, Policy, Target
@@ -176,7 +176,7 @@ def _reply_spans(ticket: Ticket, messages: Iterable[Message], targets: dict[str,
     """(metric, seq, start, stop or None) for every reply clock the conversation starts."""
     counted = [m for m in messages if m.public and not m.auto_generated and not m.own
                and m.role is not _SYSTEM]  # `Message.counts`, inlined
-    counted.sort(key=_message_order)
+    counted.sort(key=message_order)
     own = _OWN_REPLY_METRIC.get(ticket.channel)
     first, follow = (own, own) if own and targets.get(own) else ("first_reply", "next_reply")
     created = ticket.created_at
@@ -198,7 +198,6 @@ def _reply_spans(ticket: Ticket, messages: Iterable[Message], targets: dict[str,
     return spans
 
 
-_message_order = attrgetter("at", "external_id")
 _change_time = attrgetter("at")
 _OWN_REPLY_METRIC = {Channel.CHAT: "chat_reply", Channel.PHONE: "call_reply"}
 # enum members as plain names: reading `Role.AGENT` costs a lookup through the enum's class

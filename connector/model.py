@@ -1,7 +1,7 @@
 """The normalized tickets and messages every adapter maps into; no helpdesk names beyond `raw_*`.
 
 Public API: `Ticket`, `Message`, `Person`, `Priority`, `StatusChange`, and the enums `Channel`,
-`Status`, `Role`; `PRIORITY_RANKS` maps normalized priority names to ranks.
+`Status`, `Role`; `PRIORITY_RANKS` maps normalized priority names to ranks; `message_order`.
 """
 
 from __future__ import annotations
@@ -117,3 +117,9 @@ class Message:
     def counts(self) -> bool:
         """Whether this message can start or stop an SLA clock."""
         return self.public and not self.auto_generated and not self.own and self.role is not _SYSTEM
+
+
+def message_order(message: Message) -> tuple[datetime, int, str]:
+    """Messages in time order; those of the same instant by their id, numbers as numbers (hosts
+    number their articles, and "10" comes after "9"): a total order, whatever order they came in."""
+    return message.at, len(message.external_id), message.external_id

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 from connector.calendar import BusinessCalendar
 from connector.durations import parse_duration
 from connector.errors import ConfigError
-from connector.model import Message, Ticket
+from connector.model import Message, Ticket, message_order
 
 METRICS = ("first_reply", "next_reply", "resolution", "chat_reply", "call_reply")
 
@@ -180,7 +180,7 @@ def _targets(section: Any) -> dict[str, timedelta]:
 
 def last_message_by(messages: Iterable[Message]) -> str | None:
     counted = [m for m in messages if m.counts]
-    return max(counted, key=lambda m: m.at).role.value if counted else None
+    return max(counted, key=message_order).role.value if counted else None
 
 
 # ---- conditions --------------------------------------------------------------------------------

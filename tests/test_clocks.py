@@ -59,6 +59,15 @@ def test_next_reply_per_customer_follow_up_and_double_messages_are_one_record():
     ]
 
 
+def test_messages_of_the_same_instant_follow_the_hosts_numbering():
+    # a phone ticket typed in by an agent: the customer's words (article 9) and the agent's answer
+    # (article 10) carry the same second
+    messages = [agent(t(2, 10), "10"), customer(t(2, 10), "9")]
+    records = run(ticket(t(2, 10)), messages, now=t(2, 11))
+    assert rows(records)[0] == ("first_reply", 1, MET, t(2, 10), t(2, 11), t(2, 10), 0 * M)
+    assert run(ticket(t(2, 10)), messages[::-1], now=t(2, 11)) == records
+
+
 def test_a_ticket_an_agent_opened_has_no_first_reply():
     messages = [agent(t(2, 9)), customer(t(2, 11)), agent(t(2, 11, 10))]
     records = run(ticket(t(2, 9)), messages, now=t(2, 12))

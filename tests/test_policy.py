@@ -119,6 +119,10 @@ set_level = "Platinum"
     assert level_of(rules, old, [customer(t(2, 10))], now=t(3, 10)) == "Standard"
     assert level_of(rules, old, [customer(t(2, 10)), agent(t(2, 11))], now=t(5, 10)) == "Standard"
     assert level_of(rules, ticket(t(2, 10), assignee="joe"), [customer(t(2, 10))], now=t(5, 10)) == "Standard"
+    # the same instant: the host's numbering decides, in whatever order the messages come
+    same_second = [customer(t(2, 11), "10"), agent(t(2, 11), "9")]
+    assert level_of(rules, old, same_second, now=t(5, 10)) == "Platinum"
+    assert level_of(rules, old, same_second[::-1], now=t(5, 10)) == "Platinum"
 
 
 def test_status_matches_the_normalized_or_the_host_name():
