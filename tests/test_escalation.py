@@ -4,9 +4,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 from connector.clocks import recompute
+from connector.codec import RECORD_COLUMNS, record_from_row, record_to_row
 from connector.escalation import Escalation, diff, plan
 from connector.model import Priority, Status
-from connector.codec import RECORD_COLUMNS, record_from_row, record_to_row
+from connector.policy import Policy
 from tests.engine_helpers import DEFAULT_POLICY, agent, customer, history, load_settings, policy_from, t, ticket
 
 SETTINGS = load_settings()
@@ -159,7 +160,7 @@ LADDER_WARNING = '[[escalation.steps]]\nat = "-20%"\nadd_tags = ["sla-warning"]\
 
 def with_ladder(text):
     settings = load_settings(DEFAULT_POLICY.replace(LADDER_WARNING, text))
-    policy = policy_from(DEFAULT_POLICY.replace(LADDER_WARNING, text))
+    policy = Policy.from_settings(settings)
     return policy, Escalation.from_policy(policy, settings)
 
 
