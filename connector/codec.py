@@ -113,8 +113,8 @@ def record_from_row(ticket_key: str, row: Sequence[Any]) -> SlaRecord:
      next_step_at, pauses) = row
     return SlaRecord(
         ticket_key, metric, seq, level, calendar, target_us * _US, _from_iso(start), _from_iso(due),
-        stop and _from_iso(stop), _RECORD_STATUSES[status], business_us * _US, paused_us * _US,
+        parse_iso(stop), _RECORD_STATUSES[status], business_us * _US, paused_us * _US,
         tuple(_fired_step(*fired) for fired in _json_list(steps_fired)),
-        next_step_at and _from_iso(next_step_at),
-        tuple((_from_iso(a), b and _from_iso(b)) for a, b in _json_list(pauses)),
+        parse_iso(next_step_at),
+        tuple((_from_iso(a), parse_iso(b)) for a, b in _json_list(pauses)),
     )

@@ -134,7 +134,7 @@ def plan(events: Iterable[Event], escalation: Escalation, ticket: Ticket | None 
         if now is not None and now - event.at > escalation.catch_up:
             continue
         ladder = escalation.ladders.get(record.level, ())
-        index = int(event.kind.split(":")[1])
+        index = _step_index(event)
         if index >= len(ladder):
             continue
         step = ladder[index].actions
@@ -167,8 +167,13 @@ def _steps_in_batch(event: Event, events: list[Event]) -> set[int]:
     """The steps of this event's record reached in the same batch: never written, since the
     clock had stopped by the time they were noticed."""
     ident = event.record.ident
-    return {int(e.kind[5:]) for e in events
+    return {_step_index(e) for e in events
             if e.kind.startswith("step:") and e.ticket_key == event.ticket_key and e.record.ident == ident}
+
+
+def _step_index(event: Event) -> int:
+    """The ladder index of a `step:<n>` event."""
+    return int(event.kind.removeprefix("step:"))
 
 
 def _tags_held(record: SlaRecord, escalation: Escalation, skipped: Collection[int] = ()) -> set[str]:
