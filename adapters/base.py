@@ -4,10 +4,10 @@ Glossary
     source      one configured helpdesk (an `[email]`, `[zammad]` or `[osticket]` section), by name.
     ticket key  `source:external_id`, unique across sources; the external id is the host's own.
     snapshot    one ticket as the host shows it now, with all its messages, mapped into
-                `connector.model`, plus the cursor to store once the snapshot is committed.
+                `connector.core.model`, plus the cursor to store once the snapshot is committed.
     cursor      an opaque text the adapter understands: how far it has read (an update time and id,
                 an IMAP UIDVALIDITY and UID, ...). `pull(None)` reads everything.
-    action      one write to the host (`connector.escalation.Action`): add or remove tags, raise
+    action      one write to the host (`connector.core.escalation.Action`): add or remove tags, raise
                 the priority, add an internal note, send a notice. It carries an idempotency key.
 
 Adapter methods
@@ -19,7 +19,7 @@ Adapter methods
                        written twice where the host lets us look).
     capabilities       the action kinds the host supports; the rest are recorded as skipped.
 
-Errors (see `connector.errors`): `TransientSourceError` for timeouts, connection errors, 429
+Errors (see `connector.core.errors`): `TransientSourceError` for timeouts, connection errors, 429
 and 5xx (carrying Retry-After when given), `AuthFailed`, `PermanentSourceError` for other
 refusals. Adapters translate their library's errors into these in one place.
 """
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from connector.config_sections import SourceSection
-from connector.escalation import Action
-from connector.model import Message, Ticket
+from connector.config.sections import SourceSection
+from connector.core.escalation import Action
+from connector.core.model import Message, Ticket
 
 ACTION_KINDS = frozenset({"add_tags", "remove_tags", "raise_priority", "add_note", "notify"})
 

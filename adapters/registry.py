@@ -10,8 +10,8 @@ import importlib
 from pathlib import Path
 
 from adapters.base import Adapter
-from connector.config_sections import SourceSection
-from connector.errors import ConfigError
+from connector.config.sections import SourceSection
+from connector.core.errors import ConfigError
 
 # kind -> "module:Class"
 KINDS: dict[str, str] = {

@@ -1,4 +1,4 @@
-"""Deadline arithmetic speed: connector.calendar against businesstimedelta, in one process.
+"""Deadline arithmetic speed: connector.core.calendar against businesstimedelta, in one process.
 
     .venv/bin/python bench/calendar_bench.py [N] [REFERENCE_N]
 
@@ -22,7 +22,7 @@ import businesstimedelta
 import holidays
 import pytz
 
-from connector.calendar import BusinessCalendar
+from connector.core.calendar import BusinessCalendar
 
 TARGET_RATE = 50_000
 TARGET_RATIO = 100
@@ -69,7 +69,7 @@ def main() -> int:
     theirs, their_seconds = reference(cases[:reference_count])
     my_rate, their_rate = count / my_seconds, reference_count / their_seconds
     differ = [(case, a, b) for case, a, b in zip(cases, mine, theirs) if a != b]
-    print(f"connector.calendar: {count:>7,} deadlines in {my_seconds:6.2f} s = {my_rate:>9,.0f} /s")
+    print(f"connector.core.calendar: {count:>7,} deadlines in {my_seconds:6.2f} s = {my_rate:>9,.0f} /s")
     print(f"businesstimedelta:  {reference_count:>7,} deadlines in {their_seconds:6.2f} s = {their_rate:>9,.0f} /s")
     print(f"ratio: {my_rate / their_rate:,.0f}x; results that differ: {len(differ)} of {reference_count:,}")
     for (start, duration), a, b in differ[:5]:

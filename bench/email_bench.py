@@ -28,8 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.email.adapter import EmailAdapter  # noqa: E402
-from connector.config_sections import EmailSection  # noqa: E402
-from tests.dovecot import PASSWORD, Dovecot  # noqa: E402
+from connector.config.sections import EmailSection  # noqa: E402
+from tests.support.dovecot import PASSWORD, Dovecot  # noqa: E402
 
 TARGET_RATE = 2_000
 

@@ -25,13 +25,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from connector.clocks import recompute
-from connector.config import load_config
-from connector.model import Channel, Message, Priority, Role, Status, StatusChange, Ticket
-from connector.policy import Policy
-from connector.store import Store
-from connector.sync import Engine, recompute_open
-from connector.ticket_store import TicketStore
+from connector.core.clocks import recompute
+from connector.config.settings import load_config
+from connector.core.model import Channel, Message, Priority, Role, Status, StatusChange, Ticket
+from connector.core.policy import Policy
+from connector.store.database import Store
+from connector.service.cycle import Engine, recompute_open
+from connector.store.tickets import TicketStore
 
 TARGET_RATE = 10_000
 

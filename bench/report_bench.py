@@ -26,10 +26,10 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from connector.config import load_config
-from connector.report_output import write
-from connector.reports import Filters, Reports
-from connector.store import Store
+from connector.config.settings import load_config
+from connector.reports.output import write
+from connector.reports.queries import Filters, Reports
+from connector.store.database import Store
 
 CONFIG = """
 [connector]

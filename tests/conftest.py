@@ -31,7 +31,7 @@ def example_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def store(tmp_path: Path):
     """An empty, migrated store in tmp_path."""
-    from connector.store import Store
+    from connector.store.database import Store
 
     return Store.open(tmp_path / "sla.db")
 
@@ -39,7 +39,7 @@ def store(tmp_path: Path):
 @pytest.fixture(scope="session")
 def dovecot():
     """A real Dovecot on 127.0.0.1 for the whole run (scripts/test.sh installs it when missing)."""
-    from tests.dovecot import BINARY, Dovecot
+    from tests.support.dovecot import BINARY, Dovecot
 
     if not Path(BINARY).exists():
         pytest.fail(f"{BINARY} is missing: run the tests with scripts/test.sh, which installs dovecot-imapd")

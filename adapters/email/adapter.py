@@ -30,9 +30,9 @@ from adapters.email.maildir import folder_paths, is_maildir, read_maildir
 from adapters.email.parse import parse_mail
 from adapters.email.smtp import send_notice
 from adapters.email.threads import Roles, States, Thread, assign_threads, build_threads, to_snapshot
-from connector.config_sections import EmailSection
-from connector.errors import PermanentSourceError
-from connector.escalation import Action
+from connector.config.sections import EmailSection
+from connector.core.errors import PermanentSourceError
+from connector.core.escalation import Action
 
 log = logging.getLogger("sla_connector.email")
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from connector.errors import AuthFailed, PermanentSourceError, TransientSourceError
+from connector.core.errors import AuthFailed, PermanentSourceError, TransientSourceError
 
 TIMEOUT = 60
 CHUNK = 2000  # UIDs per FETCH: bounds the memory of a first sync

@@ -15,8 +15,8 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from adapters.email.parse import OWN_HEADER
-from connector.errors import AuthFailed, PermanentSourceError, TransientSourceError
-from connector.escalation import Action
+from connector.core.errors import AuthFailed, PermanentSourceError, TransientSourceError
+from connector.core.escalation import Action
 
 TIMEOUT = 30
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from adapters.email.parse import Mail
-from connector.model import Channel, Message, Person, Priority, Role, Status, Ticket
+from connector.core.model import Channel, Message, Person, Priority, Role, Status, Ticket
 
 
 @dataclass(frozen=True)

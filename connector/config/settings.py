@@ -1,0 +1,208 @@
+"""Settings: a TOML file plus environment overrides, validated into one `Settings` object.
+
+Public API: `load_config(path=None, environ=None) -> Settings`, `config_path(cli_value)`,
+`Settings` and its section models. Every problem found is reported at once as a `ConfigError`
+whose lines read `FILE: key.path: what is wrong (what is expected)`.
+
+Where values come from, first wins: environment (`SLA_CONNECTOR__SECTION__KEY`), then the TOML
+file, then secrets read from `*_file` keys. pydantic-settings ignores a TOML file unless a source
+for it is returned from `settings_customise_sources`; we parse the file ourselves (to report
+syntax errors with the file name) and hand its content in as the init source, placed *after* the
+environment so that the environment overrides it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from connector.config.sections import (
+    CalendarSection,
+    ConnectorSection,
+    ContractSection,
+    EmailSection,
+    EscalationSection,
+    LevelSection,
+    OsticketSection,
+    ReportsSection,
+    RuleSection,
+    Section,
+    SourceSection,
+    ZammadSection,
+)
+from connector.core.errors import ConfigError
+
+ENV_PREFIX = "SLA_CONNECTOR__"
+ENV_CONFIG_PATH = "SLA_CONNECTOR_CONFIG"
+DEFAULT_CONFIG_PATH = Path("config.toml")
+ADAPTER_SECTIONS = ("email", "zammad", "osticket")
+
+# The directory relative paths in the file are resolved against (read by path validators).
+config_dir: ContextVar[Path] = ContextVar("config_dir", default=Path("."))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    connector: ConnectorSection = ConnectorSection()
+    calendars: list[CalendarSection] = []
+    levels: list[LevelSection] = []
+    rules: list[RuleSection] = []
+    escalation: EscalationSection = EscalationSection()
+    contracts: list[ContractSection] = []
+    reports: ReportsSection = ReportsSection()
+    email: EmailSection | None = None
+    zammad: ZammadSection | None = None
+    osticket: OsticketSection | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+    def sources(self) -> list[SourceSection]:
+        """The enabled adapter sections, in a stable order."""
+        found = (getattr(self, name) for name in ADAPTER_SECTIONS)
+        return [section for section in found if section is not None and section.enabled]
+
+    def calendar(self, name: str) -> CalendarSection:
+        return next(c for c in self.calendars if c.name == name)
+
+    def level(self, name: str) -> LevelSection:
+        return next(level for level in self.levels if level.name == name)
+
+
+def config_path(cli_value: str | os.PathLike | None, environ: dict[str, str] | None = None) -> Path:
+    """`--config PATH`, else `$SLA_CONNECTOR_CONFIG`, else `./config.toml`."""
+    environ = os.environ if environ is None else environ
+    if cli_value:
+        return Path(cli_value)
+    if environ.get(ENV_CONFIG_PATH):
+        return Path(environ[ENV_CONFIG_PATH])
+    return DEFAULT_CONFIG_PATH
+
+
+def load_config(path: str | os.PathLike) -> Settings:
+    """Read, validate and cross-check the config; raise ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such config file (copy config.example.toml to start)"])
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read the config file: {exc}"])
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"])
+
+    token = config_dir.set(path.resolve().parent)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError([_describe(path, error) for error in exc.errors(include_url=False)])
+    finally:
+        config_dir.reset(token)
+
+    problems = [f"{path}: {problem}" for problem in cross_check(settings)]
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def cross_check(settings: Settings) -> list[str]:
+    """Problems that span sections: unknown or duplicate names (and step points)."""
+    problems: list[str] = []
+    problems += _duplicates("calendars", [c.name for c in settings.calendars])
+    problems += _duplicates("levels", [level.name for level in settings.levels])
+    problems += _duplicates("contracts", [c.customer for c in settings.contracts], key="customer")
+    problems += _duplicates("sources", [s.name for s in settings.sources()])
+    # a step's point names it (its events and writes), so one ladder has each point once
+    problems += _duplicates("escalation.steps", [step.at for step in settings.escalation.steps], key="at")
+    for i, level in enumerate(settings.levels):
+        problems += _duplicates(f"levels[{i}].steps", [step.at for step in level.steps or ()], key="at")
+    calendars = {c.name for c in settings.calendars}
+    levels = {level.name for level in settings.levels}
+
+    def unknown(where: str, kind: str, name: str, known: set[str]) -> str:
+        listing = ", ".join(repr(k) for k in sorted(known)) or "none defined"
+        return f"{where}: unknown {kind} {name!r} (defined: {listing})"
+
+    for i, level in enumerate(settings.levels):
+        if level.calendar not in calendars:
+            problems.append(unknown(f"levels[{i}].calendar", "calendar", level.calendar, calendars))
+    for i, rule in enumerate(settings.rules):
+        if rule.set_level is not None and rule.set_level not in levels:
+            problems.append(unknown(f"rules[{i}].set_level", "level", rule.set_level, levels))
+    for i, contract in enumerate(settings.contracts):
+        if contract.level is not None and contract.level not in levels:
+            problems.append(unknown(f"contracts[{i}].level", "level", contract.level, levels))
+    default = settings.connector.default_level
+    if default is not None and default not in levels:
+        problems.append(unknown("connector.default_level", "level", default, levels))
+    return problems
+
+
+def _duplicates(section: str, names: list[str], key: str = "name") -> list[str]:
+    seen: dict[str, int] = {}
+    problems = []
+    for i, name in enumerate(names):
+        if name in seen:
+            problems.append(f"{section}[{i}].{key}: {name!r} is already used by {section}[{seen[name]}]")
+        seen.setdefault(name, i)
+    return problems
+
+
+_SECRET_WORDS = ("token", "password", "secret")
+
+
+def _describe(path: Path, error: dict[str, Any]) -> str:
+    """One line for one pydantic error: where, the bad value, and what is expected."""
+    loc = [part for part in error["loc"] if not _is_union_tag(part)]
+    key = _format_loc(loc)
+    env_name = ENV_PREFIX + "__".join(str(p) for p in loc).upper()
+    origin = f"${env_name}" if env_name in os.environ else str(path)
+    kind = error["type"]
+    message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    secret = any(word in key.lower() for word in _SECRET_WORDS)
+    if kind == "extra_forbidden":
+        text = "unknown key (check the spelling against config.example.toml)"
+    elif kind == "missing":
+        text = "missing (this key is required)"
+    elif kind == "value_error" or secret:
+        text = message
+        # a section's validator may name the key it is about: "token_file: cannot read ..."
+        named = re.match(r"([a-z_]+): (.*)", message, re.S)
+        if named:
+            key, text = f"{key}.{named.group(1)}" if key else named.group(1), named.group(2)
+    else:
+        text = f"{error['input']!r}: {message[0].lower()}{message[1:]}"
+    return f"{origin}: {key}: {text}" if key else f"{origin}: {text}"
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic adds the union member's type name to the location, e.g. 'function-after[...]'
+    return isinstance(part, str) and ("[" in part or part in {"str", "int", "list[str]"})
+
+
+def _format_loc(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out
+
+
+__all__ = ["Settings", "Section", "load_config", "config_path", "cross_check", "config_dir"]

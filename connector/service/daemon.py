@@ -1,0 +1,173 @@
+"""The long-running service: each source's cycle on its own interval, one instance per database.
+
+Public API: `Service(settings, store, adapters, engine, now=...)` with `start()`, `tick(name)`,
+`run(stop)`; `instance_lock(database)`; `install_signal_handlers(stop)`.
+
+The error policy of the poll loop: a source that starts failing is logged once (with the
+traceback when the error is unexpected) and retried on later ticks with a growing back-off; its
+recovery is logged once; refused credentials stop that source until an operator restarts the
+service; other sources keep running. `schedule` jobs are wrapped so that none ever raises (a job
+that raises would be retried in a tight loop and block the jobs after it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+import traceback
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import schedule
+
+from connector.core.errors import AuthFailed, ConnectorError, SourceError
+from connector.store.database import Store
+from connector.service.cycle import CycleSummary, Engine, recompute_open, record_failure, run_cycle
+
+log = logging.getLogger("sla_connector.service")
+
+MAX_BACKOFF = timedelta(hours=1)
+CONFIG_HASH_KEY = "config_hash"
+
+
+class ServiceLocked(ConnectorError):
+    """Another instance already serves this database."""
+
+
+@contextmanager
+def instance_lock(database: Path) -> Iterator[None]:
+    """Hold `<database>.lock` for as long as the service runs; the OS frees it if we die."""
+    path = Path(f"{database}.lock")
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise ServiceLocked(f"another sla-connector (pid {holder}) is already running on {database}") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT let the current cycle finish, then the loop ends."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class _Health:
+    failures: int = 0
+    retry_at: datetime | None = None
+    stopped: bool = False
+
+
+class Service:
+    def __init__(self, settings: Any, store: Store, adapters: dict[str, Any], engine: Engine,
+                 now: Callable[[], datetime] = utc_now, sleep: Callable[[float], None] | None = None):
+        self.settings, self.store, self.adapters, self.engine = settings, store, adapters, engine
+        self.now, self.sleep = now, sleep
+        self.health = {name: _Health() for name in adapters}
+        self.scheduler = schedule.Scheduler()
+        self.extra_jobs: list[tuple[str, Callable[[], None]]] = []  # (daily "HH:MM", job)
+
+    def start(self) -> None:
+        """Recompute open tickets when the SLA configuration changed since the last start
+        (not in a dry run, which keeps nothing)."""
+        if self.settings.connector.dry_run or self.store.meta(CONFIG_HASH_KEY) == self.engine.config_hash:
+            return
+        # every configured source, also those this run does not pull (`sync --once --source`):
+        # the new configuration is recorded as applied once for all of them
+        for source in sorted({section.name for section in self.settings.sources()} | set(self.adapters)):
+            summary = recompute_open(self.store, self.engine, source, self.now())
+            if summary.rechecked:
+                log.info("configuration changed: recomputed %d open tickets of %s", summary.rechecked, source)
+        with self.store.atomic():
+            self.store.set_meta(CONFIG_HASH_KEY, self.engine.config_hash)
+
+    def tick(self, name: str) -> CycleSummary | None:
+        """One cycle of one source, never raising: what went wrong is logged and remembered."""
+        health, adapter, now = self.health[name], self.adapters[name], self.now()
+        if health.stopped or (health.retry_at is not None and now < health.retry_at):
+            return None
+        try:
+            summary = run_cycle(self.store, adapter, self.engine, now, self.settings.connector.overlap,
+                                dry_run=self.settings.connector.dry_run, sleep=self.sleep,
+                                attempts=self.settings.connector.delivery_attempts)
+        except Exception as exc:  # the loop must survive anything one source does
+            self._failed(name, health, exc, now)
+            return None
+        if health.failures:
+            log.info("%s: recovered after %d failed cycles", name, health.failures)
+        health.failures, health.retry_at = 0, None
+        log.info("%s", summary.line())
+        return summary
+
+    def _failed(self, name: str, health: _Health, error: Exception, now: datetime) -> None:
+        health.failures += 1
+        interval = self._interval(name)
+        health.retry_at = now + min(interval * 2 ** (health.failures - 1), MAX_BACKOFF)
+        try:
+            record_failure(self.store, name, error, now)
+        except Exception:  # the database itself may be what failed; the log still says so
+            log.exception("%s: could not record the failure", name)
+        if isinstance(error, AuthFailed):
+            health.stopped = True
+            log.error("%s: credentials refused (%s); this source stops until the service is restarted", name, error)
+        elif health.failures == 1:
+            if isinstance(error, SourceError):
+                log.warning("%s: cycle failed: %s; retrying with back-off", name, error)
+            else:
+                log.error("%s: unexpected error; retrying with back-off\n%s", name, traceback.format_exc())
+        else:
+            log.debug("%s: still failing (%d): %s", name, health.failures, error)
+
+    def _interval(self, name: str) -> timedelta:
+        return getattr(self.adapters[name].section, "poll_interval", None) or self.settings.connector.poll_interval
+
+    def schedule_jobs(self) -> None:
+        for name in self.adapters:
+            seconds = max(1, int(self._interval(name).total_seconds()))
+            self.scheduler.every(seconds).seconds.do(self.tick, name)
+        for at, job in self.extra_jobs:
+            self.scheduler.every().day.at(at).do(self._guarded, job)
+
+    @staticmethod
+    def _guarded(job: Callable[[], None]) -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("scheduled job %s failed; it runs again at its next time", getattr(job, "__name__", job))
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until `stop` is set: every source once at start, then on its interval."""
+        self.start()
+        self.schedule_jobs()
+        for name in self.adapters:
+            if stop.is_set():
+                break
+            self.tick(name)
+        while not stop.is_set():
+            self.scheduler.run_pending()
+            idle = self.scheduler.idle_seconds
+            stop.wait(timeout=min(30.0, max(0.0, idle if idle is not None else 30.0)))
+        log.info("stopped")

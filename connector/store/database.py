@@ -1,0 +1,174 @@
+"""The connector's own SQLite database: schema, migrations, and the queries the service needs.
+
+Public API: `Store.open(path)`, `Store.atomic()`, `Store.schema_version`, the sync-state helpers,
+and `MIGRATIONS`. Timestamps are stored as UTC ISO-8601 text (`2026-11-25T08:00:00+00:00`), which
+sorts correctly as text. WAL mode lets report exports read while the service writes.
+
+A database whose applied migrations include one this version does not know was written by a
+newer version; it is refused rather than half understood.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from connector.store.codec import iso
+from connector.core.errors import StoreError
+
+MIGRATIONS = Migrations("sla-connector")
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    db["sources"].create({"name": str, "kind": str, "first_seen_at": str}, pk="name")
+    db["sync_state"].create(
+        {"source": str, "cursor": str, "last_success_at": str, "last_error_at": str, "last_error": str,
+         "last_cycle": str},
+        pk="source",
+    )
+    db["tickets"].create(
+        {"id": int, "source": str, "external_id": str, "number": str, "title": str, "channel": str,
+         "status": str, "raw_status": str, "priority_rank": int, "priority_name": str, "department": str,
+         "assignee": str, "requester_name": str, "requester_email": str, "organization": str,
+         "tags": str, "custom": str, "referrer_url": str, "web_url": str, "created_at": str,
+         "updated_at": str, "closed_at": str, "deleted": int, "level": str, "snapshot": str},
+        pk="id",
+    )
+    db["tickets"].create_index(["source", "external_id"], unique=True)
+    db["messages"].create(
+        {"ticket_id": int, "external_id": str, "at": str, "author_role": str, "public": int,
+         "channel": str, "auto_generated": int, "own": int},
+        pk=("ticket_id", "external_id"),
+        foreign_keys=[("ticket_id", "tickets", "id")],
+    )
+    db["sla_records"].create(
+        {"ticket_id": int, "metric": str, "seq": int, "level": str, "calendar": str, "target_us": int,
+         "start_at": str, "due_at": str, "stopped_at": str, "status": str, "business_us": int,
+         "paused_us": int, "steps_fired": str, "next_step_at": str, "next_check_at": str, "pauses": str,
+         "updated_at": str},
+        pk=("ticket_id", "metric", "seq"),
+        foreign_keys=[("ticket_id", "tickets", "id")],
+    )
+    # the time-driven pick-up: records whose next step or due time has passed
+    db["sla_records"].create_index(["next_check_at"])
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["sla_events"].create(
+        {"id": int, "key": str, "ticket_id": int, "metric": str, "seq": int, "kind": str, "at": str,
+         "recorded_at": str, "data": str},
+        pk="id",
+    )
+    db["sla_events"].create_index(["key"], unique=True)
+    db["outbox"].create(
+        {"id": int, "key": str, "source": str, "ticket_id": int, "event_key": str, "kind": str,
+         "payload": str, "state": str, "attempts": int, "last_error": str, "created_at": str,
+         "updated_at": str, "delivered_at": str},
+        pk="id",
+    )
+    db["outbox"].create_index(["key"], unique=True)
+    db["outbox"].create_index(["state", "id"])
+
+
+@MIGRATIONS()
+def m002_report_indexes(db: Database) -> None:
+    # reports select by the time a record was decided (covering: the compliance report reads
+    # only these indexes) and by customer
+    db["sla_records"].create_index(["stopped_at", "status", "business_us"])
+    db["sla_records"].create_index(["due_at", "status", "business_us"])
+    db["sla_records"].create_index(["start_at"])
+    db["tickets"].create_index(["organization"])
+    db["sla_events"].create_index(["ticket_id", "metric", "seq"])
+
+
+def utc_now_iso() -> str:
+    return iso(datetime.now(timezone.utc))
+
+
+class Store:
+    """One SQLite database; open it with `Store.open(path)`."""
+
+    def __init__(self, db: Database, path: Path):
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        path = Path(path)
+        if not path.parent.is_dir():
+            raise StoreError(f"{path}: the folder {str(path.parent)!r} does not exist; create it first")
+        try:
+            db = Database(path)
+            db.execute("PRAGMA foreign_keys = ON")
+            cls._refuse_newer(db, path)
+            db.enable_wal()
+            MIGRATIONS.apply(db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open the database: {exc}") from None
+        return cls(db, path)
+
+    @staticmethod
+    def _refuse_newer(db: Database, path: Path) -> None:
+        known = {m.name for m in MIGRATIONS.pending(Database(memory=True))}
+        unknown = [m.name for m in MIGRATIONS.applied(db) if m.name not in known]
+        if unknown:
+            raise StoreError(
+                f"{path}: written by a newer SLA Connector (schema step {unknown[0]!r} is unknown to this "
+                "version); upgrade SLA Connector, or restore a backup made before the upgrade"
+            )
+
+    @property
+    def schema_version(self) -> int:
+        return len(MIGRATIONS.applied(self.db))
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """One transaction: everything inside is committed together or not at all. Inside another
+        one it is a savepoint: undone alone on an error, kept or undone with the outer one."""
+        return self._savepoint() if self.db.conn.in_transaction else self.db.atomic()
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[Database]:
+        # one fixed name (SQLite nests savepoints of the same name): sqlite-utils names each one
+        # anew, so its statements are prepared again for every ticket of every sync
+        conn = self.db.conn
+        conn.execute("SAVEPOINT nested")
+        try:
+            yield self.db
+        except BaseException:
+            if conn.in_transaction:  # an error may have ended the whole transaction already
+                conn.execute("ROLLBACK TO SAVEPOINT nested")
+                conn.execute("RELEASE SAVEPOINT nested")
+            raise
+        conn.execute("RELEASE SAVEPOINT nested")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- sources and their sync state --------------------------------------------------------
+
+    def register_source(self, name: str, kind: str) -> None:
+        self.db.execute(
+            "INSERT INTO sources (name, kind, first_seen_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET kind = excluded.kind",
+            [name, kind, utc_now_iso()],
+        )
+
+    def sync_state(self, source: str) -> dict[str, Any]:
+        rows = list(self.db["sync_state"].rows_where("source = ?", [source]))
+        return rows[0] if rows else {"source": None, "cursor": None, "last_success_at": None,
+                                     "last_error_at": None, "last_error": None, "last_cycle": None}
+
+    def set_sync_state(self, source: str, **fields: Any) -> None:
+        self.db["sync_state"].upsert({"source": source, **fields}, pk="source")
+
+    def meta(self, key: str) -> str | None:
+        rows = list(self.db["meta"].rows_where("key = ?", [key]))
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db["meta"].upsert({"key": key, "value": value}, pk="key")
