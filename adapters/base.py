@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from connector.config.sections import SourceSection
+from connector.config.sources import SourceSection
 from connector.core.escalation import Action
 from connector.core.model import Message, Ticket
 

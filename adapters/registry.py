@@ -10,7 +10,7 @@ import importlib
 from pathlib import Path
 
 from adapters.base import Adapter
-from connector.config.sections import SourceSection
+from connector.config.sources import SourceSection
 from connector.core.errors import ConfigError
 
 # kind -> "module:Class"

@@ -30,10 +30,10 @@ TARGET_RATIO = 100
 
 def inputs(count: int, seed: int = 42) -> list[tuple[dt.datetime, dt.timedelta]]:
     rng = random.Random(seed)
-    first = int(dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+    first = int(dt.datetime(2025, 1, 1, tzinfo=dt.UTC).timestamp())
     year = 365 * 86400
     return [
-        (dt.datetime.fromtimestamp(first + rng.randrange(year), tz=dt.timezone.utc),
+        (dt.datetime.fromtimestamp(first + rng.randrange(year), tz=dt.UTC),
          dt.timedelta(minutes=rng.randint(1, 10 * 8 * 60)))
         for _ in range(count)
     ]

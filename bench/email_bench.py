@@ -20,7 +20,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.email.adapter import EmailAdapter  # noqa: E402
-from connector.config.sections import EmailSection  # noqa: E402
+from connector.config.sources import EmailSection  # noqa: E402
 from tests.support.dovecot import PASSWORD, Dovecot  # noqa: E402
 
 TARGET_RATE = 2_000
@@ -50,7 +50,7 @@ def message(n: int, thread: int, when: datetime, agent: bool) -> bytes:
 
 def write_maildir(root: Path, messages: int, threads: int) -> None:
     rng = random.Random(5)
-    start = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 9, 1, tzinfo=UTC)
     for sub in ("cur", "new", "tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     per_thread = messages // threads
@@ -63,7 +63,7 @@ def write_maildir(root: Path, messages: int, threads: int) -> None:
             os.utime(path, (when.timestamp(), when.timestamp()))
     if os.geteuid() == 0:  # Dovecot reads and renames the files as `nobody`
         nobody = pwd.getpwnam("nobody")
-        for folder, dirs, files in os.walk(root):
+        for folder, _dirs, files in os.walk(root):
             os.chown(folder, nobody.pw_uid, nobody.pw_gid)
             for name in files:
                 os.chown(os.path.join(folder, name), nobody.pw_uid, nobody.pw_gid)
@@ -88,7 +88,7 @@ def main() -> int:
                   f"{rate:,.0f} messages/s, {adapter.imap_commands} IMAP commands")
             cursor = max(s.cursor for s in snapshots)  # padded text: the largest is the latest
             client = server.connect(user)
-            when = datetime(2026, 11, 20, 9, tzinfo=timezone.utc)
+            when = datetime(2026, 11, 20, 9, tzinfo=UTC)
             for n in range(50):
                 client.append("INBOX", None, imaplib.Time2Internaldate(when), message(99, n, when, agent=False))
             client.logout()

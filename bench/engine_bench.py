@@ -22,15 +22,15 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from connector.core.clocks import recompute
 from connector.config.settings import load_config
+from connector.core.clocks import recompute
 from connector.core.model import Channel, Message, Priority, Role, Status, StatusChange, Ticket
 from connector.core.policy import Policy
-from connector.store.database import Store
 from connector.service.cycle import Engine, recompute_open
+from connector.store.database import Store
 from connector.store.tickets import TicketStore
 
 TARGET_RATE = 10_000
@@ -100,7 +100,7 @@ def policy() -> Policy:
 
 def synthetic(count: int, seed: int = 7):
     rng = random.Random(seed)
-    first = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    first = datetime(2025, 1, 1, tzinfo=UTC)
     channels = [Channel.EMAIL] * 14 + [Channel.WEB] * 3 + [Channel.CHAT] * 2 + [Channel.PHONE]
     cases = []
     for n in range(count):

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -53,7 +53,7 @@ def build(folder: Path, count: int) -> tuple[Store, object]:
     settings = load_config(config)
     store = Store.open(settings.connector.database)
     rng = random.Random(3)
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     tickets = max(1, count // 10)
     with store.atomic():
         store.db.conn.executemany(
@@ -90,7 +90,7 @@ def read_raw(store: Store, month: Filters) -> int:
            "r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar "
            "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE r.start_at >= ? AND r.start_at < ? "
            "ORDER BY r.start_at, r.rowid")
-    low, high = (datetime.combine(day, datetime.min.time(), ZoneInfo("Europe/Berlin")).astimezone(timezone.utc)
+    low, high = (datetime.combine(day, datetime.min.time(), ZoneInfo("Europe/Berlin")).astimezone(UTC)
                  for day in (month.start, month.end + timedelta(days=1)))
     return sum(1 for _ in store.db.conn.execute(sql, (low.isoformat(), high.isoformat())))
 
@@ -101,7 +101,7 @@ def main() -> int:
         started = time.perf_counter()
         store, settings = build(Path(folder), count)
         print(f"built {count:,} records in {time.perf_counter() - started:.1f} s")
-        reports = Reports(store, settings, datetime(2026, 1, 1, tzinfo=timezone.utc))
+        reports = Reports(store, settings, datetime(2026, 1, 1, tzinfo=UTC))
         year = Filters(start=date(2025, 1, 1), end=date(2025, 12, 31))
         started = time.perf_counter()
         days = list(reports.compliance(year, "date").rows)

@@ -30,7 +30,7 @@ from adapters.email.maildir import folder_paths, is_maildir, read_maildir
 from adapters.email.parse import parse_mail
 from adapters.email.smtp import send_notice
 from adapters.email.threads import Roles, States, Thread, assign_threads, build_threads, to_snapshot
-from connector.config.sections import EmailSection
+from connector.config.sources import EmailSection
 from connector.core.errors import PermanentSourceError
 from connector.core.escalation import Action
 

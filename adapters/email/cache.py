@@ -24,7 +24,6 @@ from sqlite_utils import Database
 from adapters.email.parse import Mail
 from adapters.email.threads import Envelope
 
-
 _FIELDS = [name for name in Mail.__dataclass_fields__ if name != "warnings"]
 
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import imaplib
 import re
-import socket
 import ssl
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from connector.core.errors import AuthFailed, PermanentSourceError, TransientSourceError
@@ -92,7 +91,7 @@ class ImapClient:
             raise TransientSourceError(f"{self.where}: connection lost{what}: {exc}") from None
         except imaplib.IMAP4.error as exc:
             raise PermanentSourceError(f"{self.where}: refused{what}: {exc}") from None
-        except (OSError, socket.timeout) as exc:
+        except (TimeoutError, OSError) as exc:
             raise TransientSourceError(f"{self.where}: {type(exc).__name__}{what}: {exc}") from None
         if typ != "OK":
             detail = b" ".join(d for d in data if isinstance(d, bytes)).decode(errors="replace")
@@ -146,7 +145,7 @@ class ImapClient:
                 if uid_match is None or int(uid_match.group(1)) not in wanted:
                     continue  # `n:*` always includes the highest UID, even one below n
                 arrived = imaplib.Internaldate2tuple(meta)
-                when = datetime(*arrived[:6]).astimezone(timezone.utc) if arrived else datetime.now(timezone.utc)
+                when = datetime(*arrived[:6]).astimezone(UTC) if arrived else datetime.now(UTC)
                 yield int(uid_match.group(1)), _flags(meta), when, header
 
     def fetch_flags(self, last_uid: int, changed_since: int | None) -> dict[int, frozenset[str]]:

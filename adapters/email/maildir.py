@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.email.parse import parse_mail
@@ -63,7 +63,7 @@ def read_maildir(root: Path, folders: list[str] | None, warn: Callable[[str], No
                 flags = {STANDARD_FLAGS[c] for c in info if c in STANDARD_FLAGS}
                 flags |= {letters[c] for c in info if c in letters}
                 stat = entry.stat()
-                arrived = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
+                arrived = datetime.fromtimestamp(stat.st_mtime, UTC)
                 where = f"{name}/{base}"
                 try:
                     raw = Path(entry.path).read_bytes()

@@ -14,7 +14,7 @@ import email.policy
 import email.utils
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 OWN_HEADER = "X-SLA-Connector-Key"   # carried by the connector's own notices, with the action's key
 _PREFIX = re.compile(r"^\s*((re|fwd?|aw|wg|sv|vs|antw|r|tr|réf|rif|odp|vá|ynt)(\[\d+\]|\(\d+\))?\s*:\s*|\[[^\]#]*\]\s*)",
@@ -104,7 +104,7 @@ def parse_mail(raw: bytes, where: str, fallback_date: datetime) -> Mail:
     else:
         warnings.append(f"{where}: no Date; using the time it arrived")
     if date is None or date.tzinfo is None:
-        date = fallback_date if date is None else date.replace(tzinfo=timezone.utc)
+        date = fallback_date if date is None else date.replace(tzinfo=UTC)
 
     from_name, from_addr = email.utils.parseaddr(header("From"))
     to_addrs = [addr.lower() for _, addr in email.utils.getaddresses([header("To"), header("Cc")]) if addr]
@@ -115,7 +115,7 @@ def parse_mail(raw: bytes, where: str, fallback_date: datetime) -> Mail:
     return Mail(
         message_id=message_id, in_reply_to=_ids(header("In-Reply-To")), references=_ids(header("References")),
         subject=subject, base_subject=base_subject(subject), token=token_match.group(1) if token_match else None,
-        from_addr=from_addr.lower(), from_name=from_name, to_addrs=to_addrs, date=date.astimezone(timezone.utc),
+        from_addr=from_addr.lower(), from_name=from_name, to_addrs=to_addrs, date=date.astimezone(UTC),
         auto=_auto_reason(message, headers, header), own_key=header(OWN_HEADER).strip() or None, important=important,
         warnings=warnings,
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
-import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -59,5 +58,5 @@ def send_notice(section, action: Action, ticket_id: str, recipients: list[str]) 
     except smtplib.SMTPResponseException as exc:
         kind = PermanentSourceError if 500 <= exc.smtp_code < 600 else TransientSourceError
         raise kind(f"{where}: {exc.smtp_code} {exc.smtp_error.decode(errors='replace')}") from None
-    except (smtplib.SMTPException, socket.timeout, OSError) as exc:
+    except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise TransientSourceError(f"{where}: {type(exc).__name__}: {exc}") from None

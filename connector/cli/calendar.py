@@ -7,10 +7,10 @@ times they see.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from connector.core.calendar import BusinessCalendar
 from connector.config.settings import config_path, load_config
+from connector.core.calendar import BusinessCalendar
 from connector.core.durations import DURATION_HINT, format_duration, parse_duration
 from connector.core.errors import ConfigError
 
@@ -60,7 +60,7 @@ def _duration(text: str) -> timedelta:
 
 def _instant(text: str) -> datetime:
     if text == "now":
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         return datetime.fromisoformat(text)
     except ValueError:

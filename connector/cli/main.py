@@ -12,7 +12,9 @@ import os
 import sys
 from importlib.metadata import version
 
-from connector.cli import calendar as cli_calendar, report as cli_report, service as cli_service
+from connector.cli import calendar as cli_calendar
+from connector.cli import report as cli_report
+from connector.cli import service as cli_service
 from connector.config.settings import ENV_CONFIG_PATH, Settings, config_path, load_config
 from connector.core.errors import ConfigError, ConnectorError, StoreError
 from connector.service.logs import setup_logging

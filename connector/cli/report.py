@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import TextIO
 
 from connector.config.settings import config_path, load_config
 from connector.core.durations import DURATION_HINT, parse_duration
@@ -120,7 +121,7 @@ def _destination(path: str | None) -> Iterator[TextIO]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     settings = load_config(config_path(args.config))
-    reports = Reports(Store.open(settings.connector.database), settings, datetime.now(timezone.utc))
+    reports = Reports(Store.open(settings.connector.database), settings, datetime.now(UTC))
     kind = args.report_command
     try:
         if kind in ("compliance", "log", "due"):

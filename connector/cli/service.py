@@ -8,11 +8,11 @@ import sys
 import threading
 
 from connector.config.settings import Settings, config_path, load_config
-from connector.service.daemon import Service, install_signal_handlers, instance_lock, utc_now
 from connector.core.errors import ConfigError, ConnectorError
-from connector.store.outbox import STATES, Outbox
-from connector.store.database import Store
 from connector.service.cycle import Engine, record_failure, run_cycle
+from connector.service.daemon import Service, install_signal_handlers, instance_lock, utc_now
+from connector.store.database import Store
+from connector.store.outbox import STATES, Outbox
 from connector.store.tickets import TicketStore
 
 log = logging.getLogger("sla_connector")

@@ -1,8 +1,9 @@
-"""The sections of the config file, one pydantic model each, and the value types they share.
+"""The SLA and service sections of the config file, one pydantic model each.
 
-Every model forbids unknown keys, so a typo inside `[zammad]` is an error, not a silent default.
+Every model forbids unknown keys, so a typo inside `[escalation]` is an error, not a silent default.
 Validators raise ValueError with text that names the bad value and what is expected; the loader
-(`connector.config.settings`) adds the file name and key path.
+(`connector.config.settings`) adds the file name and key path. The helpdesk sections are in
+`connector.config.sources`, the value types they share in `connector.config.values`.
 """
 
 from __future__ import annotations
@@ -12,80 +13,20 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_package
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from connector.config.values import (
+    ConfigPath,
+    Duration,
+    Interval,
+    Section,
+    TimeZoneName,
+    Weekday,
+    _to_interval,
+)
 from connector.core.durations import parse_duration
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-# ---- value types ---------------------------------------------------------------------------
-
-
-def _to_duration(value: Any) -> timedelta:
-    return value if isinstance(value, timedelta) else parse_duration(value)
-
-
-def _to_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not a time zone (use an IANA name, e.g. Europe/Berlin)") from None
-    return value
-
-
-_CLOCK = re.compile(r"([01]\d|2[0-4]):([0-5]\d)")
-
-
-def _to_interval(value: Any) -> tuple[str, str]:
-    """`"09:00-17:00"` -> ("09:00", "17:00"); an end before the start runs past midnight."""
-    parts = value.split("-") if isinstance(value, str) else value
-    if not isinstance(parts, (list, tuple)) or len(parts) != 2:
-        raise ValueError(f"{value!r} is not an interval (use e.g. \"09:00-17:00\")")
-    start, end = (str(p).strip() for p in parts)
-    for clock in (start, end):
-        if not _CLOCK.fullmatch(clock) or (clock.startswith("24") and clock != "24:00"):
-            raise ValueError(f"{value!r} is not an interval: {clock!r} is not a time HH:MM from 00:00 to 24:00")
-    if start == "24:00" or start == end or (start == "00:00" and end == "00:00"):
-        raise ValueError(f"{value!r} is an empty interval (use e.g. \"09:00-17:00\", or \"00:00-24:00\" for all day)")
-    return start, end
-
-
-def _to_config_path(value: Any) -> Path:
-    from connector.config.settings import config_dir  # the loader sets it while validating
-
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else config_dir.get() / path
-
-
-Duration = Annotated[timedelta, BeforeValidator(_to_duration)]
-TimeZoneName = Annotated[str, AfterValidator(_to_zone)]
-Interval = Annotated[tuple[str, str], BeforeValidator(_to_interval)]
-ConfigPath = Annotated[Path, BeforeValidator(_to_config_path)]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-def _read_secret(section: BaseModel, value_key: str) -> None:
-    """Fill `<key>` from `<key>_file` when given; one of the two, never both."""
-    file_key = f"{value_key}_file"
-    path: Path | None = getattr(section, file_key)
-    if path is None:
-        return
-    if getattr(section, value_key) is not None:
-        raise ValueError(f"give either {value_key} or {file_key}, not both")
-    try:
-        secret = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{file_key}: cannot read {str(path)!r}: {getattr(exc, 'strerror', None) or exc}") from None
-    if not secret:
-        raise ValueError(f"{file_key}: {str(path)!r} is empty")
-    setattr(section, value_key, SecretStr(secret))
-
 
 # ---- [connector], [reports] ----------------------------------------------------------------
 
@@ -279,118 +220,3 @@ class ContractSection(Section):
         return self
 
 
-# ---- adapter sections ----------------------------------------------------------------------
-
-
-class SourceSection(Section):
-    """What every adapter section has; `name` defaults to the section's own name."""
-
-    enabled: bool = True
-    name: str = ""
-    poll_interval: Duration | None = None
-
-    @property
-    def kind(self) -> str:
-        raise NotImplementedError
-
-    @model_validator(mode="after")
-    def _default_name(self) -> SourceSection:
-        if not self.name:
-            self.name = self.kind
-        return self
-
-
-Security = Literal["tls", "starttls", "plain"]
-
-
-class ImapSection(Section):
-    host: str
-    port: int = Field(default=993, ge=1, le=65535)
-    security: Security = "tls"
-    user: str
-    password: SecretStr | None = None
-    password_file: ConfigPath | None = None
-
-    @model_validator(mode="after")
-    def _secret(self) -> ImapSection:
-        _read_secret(self, "password")
-        return self
-
-
-class SmtpSection(Section):
-    host: str
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Security = "starttls"
-    user: str | None = None
-    password: SecretStr | None = None
-    password_file: ConfigPath | None = None
-    sender: str
-
-    @model_validator(mode="after")
-    def _secret(self) -> SmtpSection:
-        _read_secret(self, "password")
-        return self
-
-
-class EmailSection(SourceSection):
-    maildir: ConfigPath | None = None
-    imap: ImapSection | None = None
-    smtp: SmtpSection | None = None
-    folders: list[str] | None = None          # None: every folder
-    sent_folder: str | None = "Sent"
-    solved_folders: list[str] = ["Done"]
-    solved_keywords: list[str] = ["solved", "done"]
-    pending_keywords: list[str] = ["pending"]
-    thread_window: Duration = timedelta(days=14)
-    agent_addresses: list[str] = []
-    agent_domains: list[str] = []
-    notify_to: list[str] = []                 # who receives notices for "assignee" (a mailbox has none)
-
-    @property
-    def kind(self) -> str:
-        return "email"
-
-    @model_validator(mode="after")
-    def _one_mailbox(self) -> EmailSection:
-        if (self.maildir is None) == (self.imap is None):
-            raise ValueError("give exactly one mailbox: maildir = \"path\" or an [email.imap] section")
-        return self
-
-
-class ZammadSection(SourceSection):
-    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
-    token: SecretStr | None = None
-    token_file: ConfigPath | None = None
-    page_size: int = Field(default=100, ge=1, le=500)
-    verify_tls: bool = True
-
-    @property
-    def kind(self) -> str:
-        return "zammad"
-
-    @model_validator(mode="after")
-    def _secret(self) -> ZammadSection:
-        _read_secret(self, "token")
-        if self.token is None:
-            raise ValueError("give token (better: $SLA_CONNECTOR__ZAMMAD__TOKEN) or token_file")
-        return self
-
-
-class OsticketSection(SourceSection):
-    host: str = "127.0.0.1"
-    port: int = Field(default=3306, ge=1, le=65535)
-    database: str
-    user: str
-    password: SecretStr | None = None
-    password_file: ConfigPath | None = None
-    table_prefix: str = "ost_"
-    web_url: str | None = None
-
-    @property
-    def kind(self) -> str:
-        return "osticket"
-
-    @model_validator(mode="after")
-    def _secret(self) -> OsticketSection:
-        _read_secret(self, "password")
-        return self

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,13 @@ from connector.config.sections import (
     CalendarSection,
     ConnectorSection,
     ContractSection,
-    EmailSection,
     EscalationSection,
     LevelSection,
-    OsticketSection,
     ReportsSection,
     RuleSection,
-    Section,
-    SourceSection,
-    ZammadSection,
 )
+from connector.config.sources import EmailSection, OsticketSection, SourceSection, ZammadSection
+from connector.config.values import Section, config_dir
 from connector.core.errors import ConfigError
 
 ENV_PREFIX = "SLA_CONNECTOR__"
@@ -44,8 +40,6 @@ ENV_CONFIG_PATH = "SLA_CONNECTOR_CONFIG"
 DEFAULT_CONFIG_PATH = Path("config.toml")
 ADAPTER_SECTIONS = ("email", "zammad", "osticket")
 
-# The directory relative paths in the file are resolved against (read by path validators).
-config_dir: ContextVar[Path] = ContextVar("config_dir", default=Path("."))
 
 
 class Settings(BaseSettings):
@@ -103,17 +97,17 @@ def load_config(path: str | os.PathLike) -> Settings:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError([f"{path}: no such config file (copy config.example.toml to start)"])
+        raise ConfigError([f"{path}: no such config file (copy config.example.toml to start)"]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read the config file: {exc}"])
+        raise ConfigError([f"{path}: cannot read the config file: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"])
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
 
     token = config_dir.set(path.resolve().parent)
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        raise ConfigError([_describe(path, error) for error in exc.errors(include_url=False)])
+        raise ConfigError([_describe(path, error) for error in exc.errors(include_url=False)]) from None
     finally:
         config_dir.reset(token)
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from connector.core.policy import Level, Policy, Target
 
 _US = timedelta(microseconds=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _utc(moment_us: int) -> datetime:

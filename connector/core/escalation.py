@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connector.core.clocks import RecordStatus, SlaRecord
@@ -64,7 +64,7 @@ class Escalation:
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat()
+    return moment.astimezone(UTC).isoformat()
 
 
 def diff(old_records: Iterable[SlaRecord], new_records: Iterable[SlaRecord], now: datetime) -> list[Event]:

@@ -11,8 +11,8 @@ a change of offset, has its rows converted one by one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 _HOUR = timedelta(hours=1)

@@ -6,10 +6,11 @@ Public API: `Ticket`, `Message`, `Person`, `Priority`, `StatusChange`, and the e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any
 
 
 class Channel(StrEnum):

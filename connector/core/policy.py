@@ -11,10 +11,11 @@ String comparisons ignore case; `matches` is a regular-expression search as writ
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 from connector.core.calendar import BusinessCalendar
 from connector.core.durations import parse_duration
@@ -226,7 +227,7 @@ def _as_time(value: Any) -> datetime:
         moment = datetime.combine(value, datetime.min.time())
     else:
         moment = datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def compile_condition(condition: Any) -> Predicate:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from connector.reports.output import write
@@ -59,6 +60,6 @@ def scheduled_exports(settings: Any, store: Store) -> list[tuple[str, Callable[[
         return []
 
     def export_daily_reports() -> None:
-        export_reports(settings, store, datetime.now(timezone.utc))
+        export_reports(settings, store, datetime.now(UTC))
 
     return [(settings.reports.export_time, export_daily_reports)]

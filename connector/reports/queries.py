@@ -20,8 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.core.calendar import BusinessCalendar
-from connector.store.codec import iso
 from connector.core.local_times import local_times
+from connector.store.codec import iso
 from connector.store.database import Store
 
 _US = 1_000_000
@@ -300,7 +300,7 @@ class Reports:
                    Column("status", "label")]
 
         def rows() -> Iterator[list[Any]]:
-            for (number, external, requester, title, level, metric, seq, due, calendar_name, next_step,
+            for (number, external, requester, title, level, metric, _seq, due, calendar_name, next_step,
                  status) in self.db.execute(sql, params):
                 left = self._signed_left(calendar_name, datetime.fromisoformat(due))
                 if within is not None and left is not None and left > within:

@@ -28,13 +28,13 @@ from itertools import islice
 from typing import Any
 
 from connector.core.clocks import SlaRecord, recompute
-from connector.store.codec import iso
 from connector.core.errors import ConnectorError
 from connector.core.escalation import Escalation, diff, plan
 from connector.core.model import Message, Ticket
-from connector.store.outbox import ATTEMPTS_PER_CYCLE, DeliveryReport, Outbox, deliver
 from connector.core.policy import Policy
+from connector.store.codec import iso
 from connector.store.database import Store
+from connector.store.outbox import ATTEMPTS_PER_CYCLE, DeliveryReport, Outbox, deliver
 from connector.store.tickets import TicketStore
 
 log = logging.getLogger("sla_connector.sync")

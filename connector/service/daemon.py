@@ -18,18 +18,18 @@ import os
 import signal
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import schedule
 
 from connector.core.errors import AuthFailed, ConnectorError, SourceError
-from connector.store.database import Store
 from connector.service.cycle import CycleSummary, Engine, recompute_open, record_failure, run_cycle
+from connector.store.database import Store
 
 log = logging.getLogger("sla_connector.service")
 
@@ -71,7 +71,7 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass

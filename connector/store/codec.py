@@ -8,8 +8,9 @@ that the `*_from_row` functions read. Times are UTC ISO-8601 text.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from connector.core.clocks import RecordStatus, SlaRecord
 from connector.core.model import Channel, Message, Person, Priority, Role, Status, StatusChange, Ticket
@@ -28,7 +29,7 @@ def iso(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r} cannot be stored; times are kept in UTC")
-    return moment.astimezone(timezone.utc).isoformat()
+    return moment.astimezone(UTC).isoformat()
 
 
 def parse_iso(text: str | None) -> datetime | None:

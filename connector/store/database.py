@@ -13,14 +13,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from connector.store.codec import iso
 from connector.core.errors import StoreError
+from connector.store.codec import iso
 
 MIGRATIONS = Migrations("sla-connector")
 
@@ -87,7 +87,7 @@ def m002_report_indexes(db: Database) -> None:
 
 
 def utc_now_iso() -> str:
-    return iso(datetime.now(timezone.utc))
+    return iso(datetime.now(UTC))
 
 
 class Store:

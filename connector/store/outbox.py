@@ -23,9 +23,9 @@ from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from connector.store.codec import iso
 from connector.core.errors import AuthFailed, PermanentSourceError, TransientSourceError
 from connector.core.escalation import Action
+from connector.store.codec import iso
 from connector.store.database import Store
 
 log = logging.getLogger("sla_connector.outbox")

@@ -13,14 +13,20 @@ from datetime import datetime
 from typing import Any
 
 from connector.core.clocks import SlaRecord
-from connector.store.codec import (
-    MESSAGE_COLUMNS, RECORD_COLUMNS, iso, message_from_row, message_to_row, record_from_row, record_to_row,
-    ticket_from_json, ticket_to_json,
-)
 from connector.core.escalation import Event
 from connector.core.model import Message, Ticket
+from connector.store.codec import (
+    MESSAGE_COLUMNS,
+    RECORD_COLUMNS,
+    iso,
+    message_from_row,
+    message_to_row,
+    record_from_row,
+    record_to_row,
+    ticket_from_json,
+    ticket_to_json,
+)
 from connector.store.database import Store
-
 
 # SQLite takes at most 32,766 parameters per statement (fewer in old builds); a ticket with a long
 # history can have more events than that

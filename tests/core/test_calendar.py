@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -132,8 +132,8 @@ def test_a_holiday_closes_the_part_of_a_night_shift_that_runs_into_it():
 
 def test_twenty_four_seven():
     always = BusinessCalendar("UTC", {day: [("00:00", "24:00")] for day in ALL_DAYS})
-    start = at(timezone.utc, 2026, 11, 27, 23, 30)
-    assert always.add(start, 90 * M) == at(timezone.utc, 2026, 11, 28, 1, 0)
+    start = at(UTC, 2026, 11, 27, 23, 30)
+    assert always.add(start, 90 * M) == at(UTC, 2026, 11, 28, 1, 0)
     assert always.add(start, timedelta(days=60)) == start + timedelta(days=60)
     assert always.elapsed(start, start + timedelta(days=100, seconds=7)) == timedelta(days=100, seconds=7)
     assert always.next_open(start) == start
@@ -174,7 +174,7 @@ def test_america_both_transitions():
     assert ny.add(at(NEW_YORK, 2026, 3, 6, 16, 0), 2 * H) == at(NEW_YORK, 2026, 3, 9, 10, 0)
     assert ny.add(at(NEW_YORK, 2026, 10, 30, 16, 0), 2 * H) == at(NEW_YORK, 2026, 11, 2, 10, 0)
     # the input may be in any zone; the result is in the calendar's
-    start_utc = at(timezone.utc, 2026, 11, 2, 14, 0)  # 09:00 EST
+    start_utc = at(UTC, 2026, 11, 2, 14, 0)  # 09:00 EST
     assert ny.add(start_utc, 1 * H) == at(NEW_YORK, 2026, 11, 2, 10, 0)
     assert ny.add(start_utc, 1 * H).tzinfo == NEW_YORK
 
@@ -190,7 +190,7 @@ def test_thirty_and_forty_five_minute_offsets(zone, offset):
     # Friday 2026-11-27 16:00 local + 3h -> Monday 11:00 local
     assert cal.add(at(tz, 2026, 11, 27, 16, 0), 3 * H) == at(tz, 2026, 11, 30, 11, 0)
     # 09:00 local is 09:00 minus the offset in UTC
-    opening = at(timezone.utc, 2026, 11, 30, 9, 0) - offset
+    opening = at(UTC, 2026, 11, 30, 9, 0) - offset
     assert cal.next_open(opening - M) == opening
     assert cal.next_open(opening - M).utcoffset() == offset
 
@@ -250,7 +250,7 @@ def test_bad_calendars_are_refused():
 def test_a_calendar_open_only_on_one_holiday_date_cannot_run_forever():
     once = BusinessCalendar("UTC", {}, overrides={"2026-01-05": [("09:00", "10:00")]})
     with pytest.raises(ValueError, match="no business hours within ten years"):
-        once.add(at(timezone.utc, 2026, 2, 1, 0, 0), H)
+        once.add(at(UTC, 2026, 2, 1, 0, 0), H)
 
 
 def test_from_config_section(write_config):

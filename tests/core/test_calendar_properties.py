@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytz
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connector.core.calendar import WEEKDAYS, BusinessCalendar
 
@@ -37,7 +38,7 @@ def calendars(draw):
     return BusinessCalendar(draw(st.sampled_from(ZONES)), hours, holidays=holidays, overrides=overrides)
 
 
-instants = st.datetimes(datetime(2024, 1, 1), datetime(2028, 1, 1)).map(lambda d: d.replace(tzinfo=timezone.utc))
+instants = st.datetimes(datetime(2024, 1, 1), datetime(2028, 1, 1)).map(lambda d: d.replace(tzinfo=dt.UTC))
 durations = st.integers(0, 90 * 86400).map(lambda s: timedelta(seconds=s))
 common = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -6,8 +6,19 @@ from datetime import timedelta
 
 from connector.core.clocks import RecordStatus, recompute
 from tests.support.engine_helpers import (
-    CALENDARS, DEFAULT_POLICY as POLICY_TEXT, Channel, Priority, Status, agent, customer, history, policy_from, t,
+    CALENDARS,
+    Channel,
+    Priority,
+    Status,
+    agent,
+    customer,
+    history,
+    policy_from,
+    t,
     ticket,
+)
+from tests.support.engine_helpers import (
+    DEFAULT_POLICY as POLICY_TEXT,
 )
 
 POLICY = policy_from()

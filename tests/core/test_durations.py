@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connector.core.durations import format_duration, parse_duration
 

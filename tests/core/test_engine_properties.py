@@ -7,7 +7,8 @@ import random
 from dataclasses import replace
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connector.core.clocks import RecordStatus, compute, recompute
 from connector.core.escalation import diff

@@ -4,10 +4,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 from connector.core.clocks import recompute
-from connector.store.codec import RECORD_COLUMNS, record_from_row, record_to_row
 from connector.core.escalation import Escalation, diff, plan
 from connector.core.model import Priority, Status
 from connector.core.policy import Policy
+from connector.store.codec import RECORD_COLUMNS, record_from_row, record_to_row
 from tests.support.engine_helpers import DEFAULT_POLICY, agent, customer, history, load_settings, policy_from, t, ticket
 
 SETTINGS = load_settings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,7 +17,7 @@ from connector.reports.queries import Filters, Reports
 from connector.store.database import Store
 from tests.support.engine_helpers import CALENDARS, load_settings
 
-UTC = timezone.utc
+UTC = UTC
 H, M = timedelta(hours=1), timedelta(minutes=1)
 NOW = datetime(2026, 11, 6, 0, 0, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from connector.service.daemon import CONFIG_HASH_KEY, Service, ServiceLocked, install_signal_handlers, instance_lock
 from connector.core.errors import AuthFailed, TransientSourceError
 from connector.service.cycle import Engine
+from connector.service.daemon import CONFIG_HASH_KEY, Service, ServiceLocked, install_signal_handlers, instance_lock
 from connector.store.tickets import TicketStore
 from tests.support.engine_helpers import DEFAULT_POLICY, load_settings, t
 from tests.support.scripted_host import ScriptedAdapter, ScriptedHost

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from connector.core.errors import TransientSourceError
-from connector.store.outbox import ATTEMPTS_PER_CYCLE, Outbox
 from connector.service.cycle import Engine, run_cycle
+from connector.store.outbox import ATTEMPTS_PER_CYCLE, Outbox
 from connector.store.tickets import TicketStore
 from tests.support.engine_helpers import load_settings, t
 from tests.support.scripted_host import ScriptedAdapter, ScriptedHost

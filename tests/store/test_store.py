@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlite_utils import Database
 
 from connector.core.errors import StoreError
-from connector.store.codec import iso as to_iso, parse_iso as from_iso
+from connector.store.codec import iso as to_iso
+from connector.store.codec import parse_iso as from_iso
 from connector.store.database import MIGRATIONS, Store
 
 
@@ -93,6 +94,6 @@ def test_a_nested_atomic_block_is_undone_alone_and_kept_or_undone_with_the_outer
 def test_times_are_stored_as_utc_iso_text():
     berlin = timezone(timedelta(hours=1))
     assert to_iso(datetime(2026, 11, 25, 9, 30, tzinfo=berlin)) == "2026-11-25T08:30:00+00:00"
-    assert from_iso("2026-11-25T08:30:00+00:00") == datetime(2026, 11, 25, 8, 30, tzinfo=timezone.utc)
+    assert from_iso("2026-11-25T08:30:00+00:00") == datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
     with pytest.raises(ValueError, match="naive datetime"):
         to_iso(datetime(2026, 11, 25, 9, 30))

@@ -14,8 +14,8 @@ import signal
 import sys
 from datetime import datetime
 
-from connector.store.database import Store
 from connector.service.cycle import Engine, run_cycle
+from connector.store.database import Store
 from tests.support.engine_helpers import load_settings
 from tests.support.scripted_host import ScriptedAdapter, ScriptedHost
 

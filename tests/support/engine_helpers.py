@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -10,7 +10,7 @@ from connector.config.settings import load_config
 from connector.core.model import Channel, Message, Priority, Role, Status, StatusChange, Ticket
 from connector.core.policy import Policy
 
-UTC = timezone.utc
+UTC = UTC
 
 CALENDARS = """
 [[calendars]]

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 from adapters.base import ACTION_KINDS, Snapshot, external_id
 from connector.core.errors import AuthFailed, PermanentSourceError, TransientSourceError
 from connector.core.escalation import Action
 from connector.core.model import Channel, Message, Priority, Role, Status, StatusChange, Ticket
+
 
 class ScriptedHost:
     def __init__(self, path: Path):

@@ -6,21 +6,21 @@ from __future__ import annotations
 import imaplib
 import socket
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from adapters.email.adapter import EmailAdapter
-from connector.config.sections import EmailSection
+from connector.config.sources import EmailSection
 from connector.core.errors import AuthFailed, TransientSourceError
 from connector.core.model import Status
-from connector.store.database import Store
 from connector.service.cycle import Engine, run_cycle
+from connector.store.database import Store
 from tests.support.dovecot import PASSWORD
 from tests.support.engine_helpers import load_settings
 from tests.support.mail_factory import build_mail as mail
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def t(day, hour, minute=0):

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from adapters.email.adapter import EmailAdapter
 from adapters.email.parse import OWN_HEADER
-from connector.config.sections import EmailSection
+from connector.config.sources import EmailSection
 from connector.core.errors import PermanentSourceError
 from connector.core.escalation import Action
 from connector.core.model import Role, Status
-from connector.store.database import Store
 from connector.service.cycle import Engine, run_cycle
+from connector.store.database import Store
 from tests.support.engine_helpers import load_settings
 from tests.support.mail_factory import build_mail
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def t(day, hour, minute=0):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from adapters.email.parse import base_subject, parse_mail
 
-ARRIVED = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+ARRIVED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def raw(headers: str, body: str = "Hello") -> bytes:
@@ -31,7 +31,7 @@ def test_a_human_reply():
     assert (mail.message_id, mail.in_reply_to, mail.references) == (
         "r2@acme.example", ["r1@help.example"], ["r0@acme.example", "r1@help.example"])
     assert (mail.from_addr, mail.from_name) == ("ada@acme.example", "Ada Lovelace")
-    assert mail.date == datetime(2026, 11, 2, 9, 15, tzinfo=timezone.utc)
+    assert mail.date == datetime(2026, 11, 2, 9, 15, tzinfo=UTC)
     assert (mail.token, mail.base_subject, mail.auto, mail.warnings) == ("m1234567890", "printer broken", None, [])
 
 
@@ -86,7 +86,7 @@ def test_undecodable_mail_becomes_a_best_effort_message():
             b"Content-Type: text/plain; charset=x-unknown\n\n\xff\xfe\n")
     mail = parse_mail(data, "INBOX/9", ARRIVED)
     assert mail.message_id == "x1@odd.example" and mail.from_addr == "s@odd.example"
-    assert mail.date == datetime(2026, 11, 2, 9, 15, tzinfo=timezone.utc)
+    assert mail.date == datetime(2026, 11, 2, 9, 15, tzinfo=UTC)
 
 
 def test_priority_headers():

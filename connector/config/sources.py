@@ -1,0 +1,127 @@
+"""The helpdesk source sections (`[email]`, `[zammad]`, `[osticket]`), one model each.
+
+Adapters read their own section from here; this module imports only the shared value types.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from connector.config.values import ConfigPath, Duration, Section, _read_secret
+
+
+class SourceSection(Section):
+    """What every adapter section has; `name` defaults to the section's own name."""
+
+    enabled: bool = True
+    name: str = ""
+    poll_interval: Duration | None = None
+
+    @property
+    def kind(self) -> str:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _default_name(self) -> SourceSection:
+        if not self.name:
+            self.name = self.kind
+        return self
+
+
+Security = Literal["tls", "starttls", "plain"]
+
+
+class ImapSection(Section):
+    host: str
+    port: int = Field(default=993, ge=1, le=65535)
+    security: Security = "tls"
+    user: str
+    password: SecretStr | None = None
+    password_file: ConfigPath | None = None
+
+    @model_validator(mode="after")
+    def _secret(self) -> ImapSection:
+        _read_secret(self, "password")
+        return self
+
+
+class SmtpSection(Section):
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Security = "starttls"
+    user: str | None = None
+    password: SecretStr | None = None
+    password_file: ConfigPath | None = None
+    sender: str
+
+    @model_validator(mode="after")
+    def _secret(self) -> SmtpSection:
+        _read_secret(self, "password")
+        return self
+
+
+class EmailSection(SourceSection):
+    maildir: ConfigPath | None = None
+    imap: ImapSection | None = None
+    smtp: SmtpSection | None = None
+    folders: list[str] | None = None          # None: every folder
+    sent_folder: str | None = "Sent"
+    solved_folders: list[str] = ["Done"]
+    solved_keywords: list[str] = ["solved", "done"]
+    pending_keywords: list[str] = ["pending"]
+    thread_window: Duration = timedelta(days=14)
+    agent_addresses: list[str] = []
+    agent_domains: list[str] = []
+    notify_to: list[str] = []                 # who receives notices for "assignee" (a mailbox has none)
+
+    @property
+    def kind(self) -> str:
+        return "email"
+
+    @model_validator(mode="after")
+    def _one_mailbox(self) -> EmailSection:
+        if (self.maildir is None) == (self.imap is None):
+            raise ValueError("give exactly one mailbox: maildir = \"path\" or an [email.imap] section")
+        return self
+
+
+class ZammadSection(SourceSection):
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    token: SecretStr | None = None
+    token_file: ConfigPath | None = None
+    page_size: int = Field(default=100, ge=1, le=500)
+    verify_tls: bool = True
+
+    @property
+    def kind(self) -> str:
+        return "zammad"
+
+    @model_validator(mode="after")
+    def _secret(self) -> ZammadSection:
+        _read_secret(self, "token")
+        if self.token is None:
+            raise ValueError("give token (better: $SLA_CONNECTOR__ZAMMAD__TOKEN) or token_file")
+        return self
+
+
+class OsticketSection(SourceSection):
+    host: str = "127.0.0.1"
+    port: int = Field(default=3306, ge=1, le=65535)
+    database: str
+    user: str
+    password: SecretStr | None = None
+    password_file: ConfigPath | None = None
+    table_prefix: str = "ost_"
+    web_url: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "osticket"
+
+    @model_validator(mode="after")
+    def _secret(self) -> OsticketSection:
+        _read_secret(self, "password")
+        return self
