@@ -64,4 +64,4 @@ def external_id(action: Action, source: str) -> str:
     prefix = f"{source}:"
     if not action.ticket_key.startswith(prefix):
         raise ValueError(f"action {action.key} is for ticket {action.ticket_key}, not a ticket of {source}")
-    return action.ticket_key[len(prefix):]
+    return action.ticket_key[len(prefix) :]

@@ -24,7 +24,9 @@ def build(section: SourceSection, state_dir: Path) -> Adapter:
     target = KINDS.get(section.kind)
     if target is None:
         available = ", ".join(sorted(KINDS))
-        raise ConfigError([f"[{section.kind}]: this version has no {section.kind} adapter yet (available: {available})"])
+        raise ConfigError(
+            [f"[{section.kind}]: this version has no {section.kind} adapter yet (available: {available})"]
+        )
     module_name, class_name = target.split(":")
     adapter_class = getattr(importlib.import_module(module_name), class_name)
     return adapter_class(section, state_dir)

@@ -33,8 +33,10 @@ def inputs(count: int, seed: int = 42) -> list[tuple[dt.datetime, dt.timedelta]]
     first = int(dt.datetime(2025, 1, 1, tzinfo=dt.UTC).timestamp())
     year = 365 * 86400
     return [
-        (dt.datetime.fromtimestamp(first + rng.randrange(year), tz=dt.UTC),
-         dt.timedelta(minutes=rng.randint(1, 10 * 8 * 60)))
+        (
+            dt.datetime.fromtimestamp(first + rng.randrange(year), tz=dt.UTC),
+            dt.timedelta(minutes=rng.randint(1, 10 * 8 * 60)),
+        )
         for _ in range(count)
     ]
 
@@ -50,11 +52,14 @@ def ours(cases):
 
 def reference(cases):
     berlin = pytz.timezone("Europe/Berlin")
-    rules = businesstimedelta.Rules([
-        businesstimedelta.WorkDayRule(start_time=dt.time(9), end_time=dt.time(17), working_days=[0, 1, 2, 3, 4],
-                                      tz=berlin),
-        businesstimedelta.HolidayRule(holidays.country_holidays("DE", years=range(2024, 2028)), tz=berlin),
-    ])
+    rules = businesstimedelta.Rules(
+        [
+            businesstimedelta.WorkDayRule(
+                start_time=dt.time(9), end_time=dt.time(17), working_days=[0, 1, 2, 3, 4], tz=berlin
+            ),
+            businesstimedelta.HolidayRule(holidays.country_holidays("DE", years=range(2024, 2028)), tz=berlin),
+        ]
+    )
     deltas = [businesstimedelta.BusinessTimeDelta(rules, timedelta=duration) for _, duration in cases]
     started = time.perf_counter()
     results = [start.astimezone(berlin) + delta for (start, _), delta in zip(cases, deltas)]

@@ -76,16 +76,21 @@ def main() -> int:
     try:
         user = server.add_user()
         write_maildir(Path(server.dir) / "mail" / user, messages, threads)
-        section = EmailSection(imap={"host": "127.0.0.1", "port": server.port, "security": "plain", "user": user,
-                                     "password": PASSWORD}, folders=["INBOX"], agent_addresses=["support@help.example"])
+        section = EmailSection(
+            imap={"host": "127.0.0.1", "port": server.port, "security": "plain", "user": user, "password": PASSWORD},
+            folders=["INBOX"],
+            agent_addresses=["support@help.example"],
+        )
         with tempfile.TemporaryDirectory() as state:
             adapter = EmailAdapter(section, Path(state))
             started = time.perf_counter()
             snapshots = list(adapter.pull(None))
             first = time.perf_counter() - started
             rate = messages / first
-            print(f"first sync: {messages:,} messages in {len(snapshots):,} tickets in {first:.2f} s = "
-                  f"{rate:,.0f} messages/s, {adapter.imap_commands} IMAP commands")
+            print(
+                f"first sync: {messages:,} messages in {len(snapshots):,} tickets in {first:.2f} s = "
+                f"{rate:,.0f} messages/s, {adapter.imap_commands} IMAP commands"
+            )
             cursor = max(s.cursor for s in snapshots)  # padded text: the largest is the latest
             client = server.connect(user)
             when = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -95,13 +100,17 @@ def main() -> int:
             started = time.perf_counter()
             changed = list(adapter.pull(cursor))
             incremental = time.perf_counter() - started
-            print(f"incremental sync after 50 new messages: {len(changed)} tickets in {incremental:.2f} s, "
-                  f"{adapter.imap_commands} IMAP commands")
+            print(
+                f"incremental sync after 50 new messages: {len(changed)} tickets in {incremental:.2f} s, "
+                f"{adapter.imap_commands} IMAP commands"
+            )
     finally:
         server.stop()
     ok = rate >= TARGET_RATE and adapter.imap_commands <= 10
-    print(f"targets (>= {TARGET_RATE:,} messages/s first sync; incremental commands independent of size): "
-          f"{'met' if ok else 'NOT met'}")
+    print(
+        f"targets (>= {TARGET_RATE:,} messages/s first sync; incremental commands independent of size): "
+        f"{'met' if ok else 'NOT met'}"
+    )
     return 0 if ok else 1
 
 

@@ -110,7 +110,7 @@ def synthetic(count: int, seed: int = 7):
             at += timedelta(minutes=rng.randint(5, 36 * 60))
             kind = rng.random()
             if kind < 0.08:
-                messages.append(Message(f"{n}-{i}", at, Role.AGENT, public=False))          # internal note
+                messages.append(Message(f"{n}-{i}", at, Role.AGENT, public=False))  # internal note
             elif kind < 0.12:
                 messages.append(Message(f"{n}-{i}", at, Role.CUSTOMER, auto_generated=True))  # auto-reply
             else:
@@ -123,9 +123,15 @@ def synthetic(count: int, seed: int = 7):
         if solved:
             history.append(StatusChange(at + timedelta(hours=1), Status.SOLVED))
         ticket = Ticket(
-            source="bench", external_id=str(n), created_at=created, updated_at=at,
-            status=history[-1].status, channel=rng.choice(channels), status_history=tuple(history),
-            priority=Priority(rng.choice([2, 2, 2, 3, 4])), tags=frozenset({"URGENT"} if rng.random() < 0.05 else ()),
+            source="bench",
+            external_id=str(n),
+            created_at=created,
+            updated_at=at,
+            status=history[-1].status,
+            channel=rng.choice(channels),
+            status_history=tuple(history),
+            priority=Priority(rng.choice([2, 2, 2, 3, 4])),
+            tags=frozenset({"URGENT"} if rng.random() < 0.05 else ()),
             referrer_url="https://partner.example/form" if rng.random() < 0.3 else None,
         )
         cases.append((ticket, messages))
@@ -146,8 +152,11 @@ def through_the_store(cases, now, count: int = 5_000) -> float:
         with store.atomic():
             store.register_source("bench", "email")
             for ticket, messages in cases[:count]:
-                ticket = replace(ticket, status=Status.OPEN, status_history=tuple(
-                    c for c in ticket.status_history if not c.status.is_done))
+                ticket = replace(
+                    ticket,
+                    status=Status.OPEN,
+                    status_history=tuple(c for c in ticket.status_history if not c.status.is_done),
+                )
                 ticket_id = tickets.upsert(ticket, messages)
                 tickets.save_records(ticket_id, [], recompute(ticket, messages, before.policy, (), now), now)
         started = time.perf_counter()
@@ -168,8 +177,10 @@ def main() -> int:
     print(f"recomputed {count:,} tickets ({records:,} SLA records) in {seconds:.2f} s = {rate:,.0f} tickets/s")
     print(f"target (>= {TARGET_RATE:,} tickets/s): {'met' if rate >= TARGET_RATE else 'NOT met'}")
     stored = through_the_store(cases, now)
-    print(f"start-up recompute through the store after a config change: {stored:,.0f} open tickets/s "
-          f"({stored / rate:.0%} of the engine's rate)")
+    print(
+        f"start-up recompute through the store after a config change: {stored:,.0f} open tickets/s "
+        f"({stored / rate:.0%} of the engine's rate)"
+    )
     return 0 if rate >= TARGET_RATE else 1
 
 

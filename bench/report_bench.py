@@ -59,8 +59,11 @@ def build(folder: Path, count: int) -> tuple[Store, object]:
         store.db.conn.executemany(
             "INSERT INTO tickets (id, source, external_id, number, organization, department, assignee, requester_email, "
             "snapshot) VALUES (?, 'bench', ?, ?, ?, ?, ?, ?, '{}')",
-            ((i, str(i), str(i), f"Org{i % 50}", f"Dept{i % 7}", f"agent{i % 40}", f"user{i}@c{i % 90}.example")
-             for i in range(tickets)))
+            (
+                (i, str(i), str(i), f"Org{i % 50}", f"Dept{i % 7}", f"agent{i % 40}", f"user{i}@c{i % 90}.example")
+                for i in range(tickets)
+            ),
+        )
 
         # records arrive as tickets do, in time order (as they are stored in real life)
         offsets = sorted(rng.randrange(365 * 86400) for _ in range(count))
@@ -73,25 +76,41 @@ def build(folder: Path, count: int) -> tuple[Store, object]:
                 due = begin + timedelta(microseconds=target * 2)
                 stopped = begin + timedelta(microseconds=business * 2)
                 status = "met" if business <= target else "breached"
-                yield (rng.randrange(tickets), METRICS[n % 5], n, "Standard", "office", target,
-                       begin.isoformat(), due.isoformat(), stopped.isoformat(), status, business)
+                yield (
+                    rng.randrange(tickets),
+                    METRICS[n % 5],
+                    n,
+                    "Standard",
+                    "office",
+                    target,
+                    begin.isoformat(),
+                    due.isoformat(),
+                    stopped.isoformat(),
+                    status,
+                    business,
+                )
 
         store.db.conn.executemany(
             "INSERT INTO sla_records (ticket_id, metric, seq, level, calendar, target_us, start_at, due_at, stopped_at, "
             "status, business_us, paused_us, steps_fired, pauses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '[]', '[]')",
-            records())
+            records(),
+        )
     store.db.execute("ANALYZE")
     return store, settings
 
 
 def read_raw(store: Store, month: Filters) -> int:
     """The log's rows with the columns it reads, in its order, straight from the cursor."""
-    sql = ("SELECT t.requester_email, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, r.metric, "
-           "r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar "
-           "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE r.start_at >= ? AND r.start_at < ? "
-           "ORDER BY r.start_at, r.rowid")
-    low, high = (datetime.combine(day, datetime.min.time(), ZoneInfo("Europe/Berlin")).astimezone(UTC)
-                 for day in (month.start, month.end + timedelta(days=1)))
+    sql = (
+        "SELECT t.requester_email, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, r.metric, "
+        "r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar "
+        "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE r.start_at >= ? AND r.start_at < ? "
+        "ORDER BY r.start_at, r.rowid"
+    )
+    low, high = (
+        datetime.combine(day, datetime.min.time(), ZoneInfo("Europe/Berlin")).astimezone(UTC)
+        for day in (month.start, month.end + timedelta(days=1))
+    )
     return sum(1 for _ in store.db.conn.execute(sql, (low.isoformat(), high.isoformat())))
 
 
@@ -119,9 +138,13 @@ def main() -> int:
             read = read_raw(store, month)
             read_seconds = min(read_seconds, time.perf_counter() - started)
         rate, read_rate = rows / log_seconds, read / read_seconds
-        print(f"SLA log for June 2025 to CSV: {rows:,} rows in {log_seconds:.2f} s = {rate:,.0f} rows/s (target > 200,000)")
-        print(f"reading the same {read:,} rows from SQLite, nothing formatted or written: {read_rate:,.0f} rows/s; "
-              f"the export runs at {rate / read_rate:.0%} of that")
+        print(
+            f"SLA log for June 2025 to CSV: {rows:,} rows in {log_seconds:.2f} s = {rate:,.0f} rows/s (target > 200,000)"
+        )
+        print(
+            f"reading the same {read:,} rows from SQLite, nothing formatted or written: {read_rate:,.0f} rows/s; "
+            f"the export runs at {rate / read_rate:.0%} of that"
+        )
 
         peaks = []
         for name, filters in (("one month", month), ("the year", year)):

@@ -22,15 +22,31 @@ from zoneinfo import ZoneInfo
 BERLIN = ZoneInfo("Europe/Berlin")
 ROOT = Path(__file__).resolve().parent / "mailbox"
 SUPPORT = "Help Desk <support@help.example>"
-CUSTOMERS = [("Ada Lovelace", "ada@acme.example"), ("Brian Kernighan", "bk@acme.example"),
-             ("Grace Hopper", "grace@navy.example"), ("Linus Torvalds", "linus@kernel.example"),
-             ("Margaret Hamilton", "mh@apollo.example"), ("Ken Thompson", "ken@bell.example"),
-             ("Barbara Liskov", "liskov@mit.example"), ("Dennis Ritchie", "dmr@bell.example")]
-TOPICS = ["Printer prints only blank pages", "Cannot log in to the portal", "Invoice 2026-118 is wrong",
-          "VPN drops every hour", "Export to CSV fails", "Password reset mail never arrives",
-          "Question about the new price list", "Dashboard is very slow", "Two-factor codes rejected",
-          "Backup job reports an error", "How do I add a second user?", "Data import stuck at 99 %"]
-KEYWORDS = ["urgent", "pending"]        # dovecot-keywords: letter a = urgent, b = pending
+CUSTOMERS = [
+    ("Ada Lovelace", "ada@acme.example"),
+    ("Brian Kernighan", "bk@acme.example"),
+    ("Grace Hopper", "grace@navy.example"),
+    ("Linus Torvalds", "linus@kernel.example"),
+    ("Margaret Hamilton", "mh@apollo.example"),
+    ("Ken Thompson", "ken@bell.example"),
+    ("Barbara Liskov", "liskov@mit.example"),
+    ("Dennis Ritchie", "dmr@bell.example"),
+]
+TOPICS = [
+    "Printer prints only blank pages",
+    "Cannot log in to the portal",
+    "Invoice 2026-118 is wrong",
+    "VPN drops every hour",
+    "Export to CSV fails",
+    "Password reset mail never arrives",
+    "Question about the new price list",
+    "Dashboard is very slow",
+    "Two-factor codes rejected",
+    "Backup job reports an error",
+    "How do I add a second user?",
+    "Data import stuck at 99 %",
+]
+KEYWORDS = ["urgent", "pending"]  # dovecot-keywords: letter a = urgent, b = pending
 
 
 class Mailbox:
@@ -52,8 +68,9 @@ class Mailbox:
         os.utime(path, (when.timestamp(), when.timestamp()))
 
 
-def mail(sender: str, to: str, subject: str, when: datetime, ident: str, body: str, reply_to: list[str] = (),
-         **headers: str) -> EmailMessage:
+def mail(
+    sender: str, to: str, subject: str, when: datetime, ident: str, body: str, reply_to: list[str] = (), **headers: str
+) -> EmailMessage:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, to, subject
     message["Date"] = format_datetime(when)
@@ -74,40 +91,61 @@ def office_time(rng: random.Random, day: datetime) -> datetime:
 def main() -> None:
     rng = random.Random(2026)
     box = Mailbox(ROOT)
-    start = datetime(2026, 10, 26, tzinfo=BERLIN)          # a Monday
+    start = datetime(2026, 10, 26, tzinfo=BERLIN)  # a Monday
     for n in range(30):
         name, address = CUSTOMERS[n % len(CUSTOMERS)]
         customer = f"{name} <{address}>"
         topic = TOPICS[n % len(TOPICS)]
         day = start + timedelta(days=rng.randint(0, 24) if n < 27 else 25 + n - 27)  # the unanswered are recent
         kind = n % 10
-        if kind == 3:                                        # written on a Saturday night
+        if kind == 3:  # written on a Saturday night
             day = day - timedelta(days=day.weekday()) + timedelta(days=5)
             asked = day.replace(hour=22, minute=rng.randint(0, 59))
         else:
             asked = office_time(rng, day)
         ids = [f"t{n}-1"]
-        flags = "Sa" if kind == 7 else "S"                   # the urgent keyword
+        flags = "Sa" if kind == 7 else "S"  # the urgent keyword
         if kind == 7:
             topic = "URGENT: " + topic
         inbox_folder = ".Done" if kind in (1, 5, 8) else ""  # solved by moving the conversation to Done
-        box.put(inbox_folder, mail(customer, SUPPORT, topic, asked, ids[0], f"Hello,\n\n{topic}.\n\n{name}"), asked, flags)
-        if n >= 27:                                          # the last ones: nobody has answered yet
+        box.put(
+            inbox_folder, mail(customer, SUPPORT, topic, asked, ids[0], f"Hello,\n\n{topic}.\n\n{name}"), asked, flags
+        )
+        if n >= 27:  # the last ones: nobody has answered yet
             continue
         delay = timedelta(minutes=rng.choice([25, 50, 90, 150, 200, 420, 1500]))
         replied = asked + delay if kind != 3 else asked + timedelta(days=1, hours=11)
-        box.put(".Sent", mail(SUPPORT, customer, f"Re: {topic}", replied, f"t{n}-2",
-                              "Thanks, we are looking into it.", ids), replied)
+        box.put(
+            ".Sent",
+            mail(SUPPORT, customer, f"Re: {topic}", replied, f"t{n}-2", "Thanks, we are looking into it.", ids),
+            replied,
+        )
         ids.append(f"t{n}-2")
-        if kind == 2:                                        # the customer is away: an auto-reply
+        if kind == 2:  # the customer is away: an auto-reply
             away = replied + timedelta(minutes=1)
-            box.put("", mail(customer, SUPPORT, f"Automatic reply: Re: {topic}", away, f"t{n}-oof",
-                             "I am out of the office until Monday.", ids, Auto_Submitted="auto-replied"), away)
-        if kind in (0, 4, 6, 9):                             # a follow-up question, answered later
+            box.put(
+                "",
+                mail(
+                    customer,
+                    SUPPORT,
+                    f"Automatic reply: Re: {topic}",
+                    away,
+                    f"t{n}-oof",
+                    "I am out of the office until Monday.",
+                    ids,
+                    Auto_Submitted="auto-replied",
+                ),
+                away,
+            )
+        if kind in (0, 4, 6, 9):  # a follow-up question, answered later
             follow = replied + timedelta(hours=rng.randint(1, 30))
-            waiting = "Sb" if kind == 6 else "S"             # tagged pending: waiting for the customer
-            box.put(inbox_folder, mail(customer, SUPPORT, f"Re: {topic}", follow, f"t{n}-3", "One more question.", ids),
-                    follow, waiting)
+            waiting = "Sb" if kind == 6 else "S"  # tagged pending: waiting for the customer
+            box.put(
+                inbox_folder,
+                mail(customer, SUPPORT, f"Re: {topic}", follow, f"t{n}-3", "One more question.", ids),
+                follow,
+                waiting,
+            )
             ids.append(f"t{n}-3")
             answer = follow + timedelta(minutes=rng.choice([40, 200, 600]))
             box.put(".Sent", mail(SUPPORT, customer, f"Re: {topic}", answer, f"t{n}-4", "Here you go.", ids), answer)
@@ -122,9 +160,12 @@ def main() -> None:
     bounce.set_content("This is the mail system. The address gone@nowhere.example does not exist.")
     box.put("", bounce, bounced_at)
     broken_at = start + timedelta(days=16, hours=10)
-    broken = (b"From: Unknown <=?x-unknown?q?broken?= sender@odd.example>\nTo: support@help.example\n"
-              b"Subject: =?utf-8?b?not base64!?=\nDate: " + format_datetime(broken_at).encode() +
-              b"\nMessage-ID: <broken-1@odd.example>\nContent-Type: text/plain; charset=x-unknown\n\n\xff\xfe broken body\n")
+    broken = (
+        b"From: Unknown <=?x-unknown?q?broken?= sender@odd.example>\nTo: support@help.example\n"
+        b"Subject: =?utf-8?b?not base64!?=\nDate: "
+        + format_datetime(broken_at).encode()
+        + b"\nMessage-ID: <broken-1@odd.example>\nContent-Type: text/plain; charset=x-unknown\n\n\xff\xfe broken body\n"
+    )
     box.put("", broken, broken_at)
     print(f"wrote {box.count} messages to {ROOT}")
 

@@ -41,10 +41,16 @@ class EmailAdapter:
     def __init__(self, section: EmailSection, state_dir: Path | None = None):
         self.section = section
         self.state_dir = state_dir
-        self.roles = Roles(frozenset(a.lower() for a in section.agent_addresses),
-                           frozenset(d.lower() for d in section.agent_domains), section.sent_folder)
-        self.states = States(frozenset(section.solved_folders), frozenset(k.lower() for k in section.solved_keywords),
-                             frozenset(k.lower() for k in section.pending_keywords))
+        self.roles = Roles(
+            frozenset(a.lower() for a in section.agent_addresses),
+            frozenset(d.lower() for d in section.agent_domains),
+            section.sent_folder,
+        )
+        self.states = States(
+            frozenset(section.solved_folders),
+            frozenset(k.lower() for k in section.solved_keywords),
+            frozenset(k.lower() for k in section.pending_keywords),
+        )
         self._warned: set[str] = set()
         self._cache: MailCache | None = None
         self.keywords_supported: bool | None = None  # known once the server was asked
@@ -75,8 +81,13 @@ class EmailAdapter:
             return self._check_imap()
         path = self._mailbox()
         folders = folder_paths(path)
-        count = sum(1 for folder in folders.values() for sub in ("cur", "new")
-                    for entry in (folder / sub).iterdir() if not entry.name.startswith("."))
+        count = sum(
+            1
+            for folder in folders.values()
+            for sub in ("cur", "new")
+            for entry in (folder / sub).iterdir()
+            if not entry.name.startswith(".")
+        )
         text = f"maildir {path}: {count} messages in {len(folders)} folders"
         if self.section.smtp is not None:
             text += f"; notices via {self.section.smtp.host}:{self.section.smtp.port}"
@@ -130,8 +141,9 @@ class EmailAdapter:
             folders = client.folders()
             missing = [f for f in (self.section.folders or []) if f not in folders]
             if missing:
-                raise PermanentSourceError(f"{self.name}: no folder {', '.join(missing)} on {client.where} "
-                                           f"(it has: {', '.join(folders)})")
+                raise PermanentSourceError(
+                    f"{self.name}: no folder {', '.join(missing)} on {client.where} (it has: {', '.join(folders)})"
+                )
             client.select((self.section.folders or ["INBOX"])[0])
             self.keywords_supported = client.supports_keywords
         keywords = "keywords supported" if self.keywords_supported else "no custom keywords: tags will be skipped"
@@ -158,8 +170,13 @@ class EmailAdapter:
         self.keywords_supported = client.supports_keywords
         state = cache.folder_state(folder)
         if state is not None and state["uidvalidity"] != uidvalidity:
-            log.warning("%s: folder %s has a new UIDVALIDITY (%s, was %s): reading it again",
-                        self.name, folder, uidvalidity, state["uidvalidity"])
+            log.warning(
+                "%s: folder %s has a new UIDVALIDITY (%s, was %s): reading it again",
+                self.name,
+                folder,
+                uidvalidity,
+                state["uidvalidity"],
+            )
             cache.forget_folder(folder)
             state = None
         last = state["last_uid"] if state else 0
@@ -196,8 +213,10 @@ class EmailAdapter:
                 client.select(folder)
                 if action.kind != "raise_priority" and not client.supports_keywords:
                     self.keywords_supported = False
-                    raise PermanentSourceError(f"{self.name}: {client.where} keeps no custom keywords "
-                                               f"(no \\* in PERMANENTFLAGS of {folder}); tags cannot be stored")
+                    raise PermanentSourceError(
+                        f"{self.name}: {client.where} keeps no custom keywords "
+                        f"(no \\* in PERMANENTFLAGS of {folder}); tags cannot be stored"
+                    )
                 client.store(uids, add, flags)
 
 

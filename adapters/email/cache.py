@@ -46,8 +46,21 @@ class MailCache:
         if "envelopes" not in self.db.table_names():
             with self.db.atomic():
                 self.db["envelopes"].create(
-                    {"key": str, "folder": str, "uidvalidity": int, "uid": int, "flags": str, "arrived": str,
-                     "mail": str, "seq": int, "message_id": str, "date": str, "thread": str}, pk="key")
+                    {
+                        "key": str,
+                        "folder": str,
+                        "uidvalidity": int,
+                        "uid": int,
+                        "flags": str,
+                        "arrived": str,
+                        "mail": str,
+                        "seq": int,
+                        "message_id": str,
+                        "date": str,
+                        "thread": str,
+                    },
+                    pk="key",
+                )
                 self.db["envelopes"].create_index(["folder", "uid"])
                 self.db["envelopes"].create_index(["thread"])
                 self.db["envelopes"].create_index(["message_id"])
@@ -69,18 +82,30 @@ class MailCache:
         return rows[0] if rows else None
 
     def set_folder_state(self, folder: str, uidvalidity: int, last_uid: int, modseq: int | None) -> None:
-        self.db["folders"].upsert({"name": folder, "uidvalidity": uidvalidity, "last_uid": last_uid,
-                                   "modseq": modseq}, pk="name")
+        self.db["folders"].upsert(
+            {"name": folder, "uidvalidity": uidvalidity, "last_uid": last_uid, "modseq": modseq}, pk="name"
+        )
 
-    def put_many(self, folder: str, uidvalidity: int,
-                 messages: Iterable[tuple[int, frozenset[str], datetime, Mail]]) -> int:
+    def put_many(
+        self, folder: str, uidvalidity: int, messages: Iterable[tuple[int, frozenset[str], datetime, Mail]]
+    ) -> int:
         """Store fetched messages (UID, flags, arrival, parsed mail) in bulk; return how many."""
         first = self.db.execute("SELECT seq FROM counter WHERE id = 1").fetchone()[0]
-        rows = [{
-            "key": f"{folder}/{uidvalidity}/{uid}", "folder": folder, "uidvalidity": uidvalidity, "uid": uid,
-            "flags": json.dumps(sorted(flags)), "arrived": arrived.isoformat(), "mail": _mail_to_json(mail),
-            "seq": first + n + 1, "message_id": mail.message_id, "date": mail.date.isoformat(),
-        } for n, (uid, flags, arrived, mail) in enumerate(messages)]
+        rows = [
+            {
+                "key": f"{folder}/{uidvalidity}/{uid}",
+                "folder": folder,
+                "uidvalidity": uidvalidity,
+                "uid": uid,
+                "flags": json.dumps(sorted(flags)),
+                "arrived": arrived.isoformat(),
+                "mail": _mail_to_json(mail),
+                "seq": first + n + 1,
+                "message_id": mail.message_id,
+                "date": mail.date.isoformat(),
+            }
+            for n, (uid, flags, arrived, mail) in enumerate(messages)
+        ]
         if rows:
             self.db["envelopes"].upsert_all(rows, pk="key")
             self.db.execute("UPDATE counter SET seq = ? WHERE id = 1", [first + len(rows)])
@@ -90,17 +115,24 @@ class MailCache:
         """Record flag changes; return how many messages changed."""
         changed = 0
         for uid, new in flags.items():
-            row = self.db.execute("SELECT key, flags FROM envelopes WHERE folder = ? AND uid = ?", [folder, uid]).fetchone()
+            row = self.db.execute(
+                "SELECT key, flags FROM envelopes WHERE folder = ? AND uid = ?", [folder, uid]
+            ).fetchone()
             if row and json.loads(row[1]) != sorted(new):
-                self.db.execute("UPDATE envelopes SET flags = ?, seq = ? WHERE key = ?",
-                                [json.dumps(sorted(new)), self._next(), row[0]])
+                self.db.execute(
+                    "UPDATE envelopes SET flags = ?, seq = ? WHERE key = ?",
+                    [json.dumps(sorted(new)), self._next(), row[0]],
+                )
                 changed += 1
         return changed
 
     def forget(self, folder: str, present: set[int]) -> int:
         """Drop messages no longer in the folder (expunged, moved away); return how many."""
-        gone = [uid for (uid,) in self.db.execute("SELECT uid FROM envelopes WHERE folder = ?", [folder])
-                if uid not in present]
+        gone = [
+            uid
+            for (uid,) in self.db.execute("SELECT uid FROM envelopes WHERE folder = ?", [folder])
+            if uid not in present
+        ]
         for uid in gone:
             self.db.execute("DELETE FROM envelopes WHERE folder = ? AND uid = ?", [folder, uid])
         return len(gone)
@@ -113,9 +145,11 @@ class MailCache:
 
     def _envelopes(self, where: str, params: list[Any]) -> Iterator[Envelope]:
         for key, folder, flags, arrived, mail in self.db.execute(
-                f"SELECT key, folder, flags, arrived, mail FROM envelopes WHERE {where}", params):
-            yield Envelope(key, folder, frozenset(json.loads(flags)), datetime.fromisoformat(arrived),
-                           _mail_from_json(mail))
+            f"SELECT key, folder, flags, arrived, mail FROM envelopes WHERE {where}", params
+        ):
+            yield Envelope(
+                key, folder, frozenset(json.loads(flags)), datetime.fromisoformat(arrived), _mail_from_json(mail)
+            )
 
     def envelopes(self) -> list[Envelope]:
         return list(self._envelopes("1", []))
@@ -128,15 +162,21 @@ class MailCache:
         """(conversation, its latest change) of the conversations changed after `after`, in order."""
         return self.db.execute(
             "SELECT thread, max(seq) AS latest FROM envelopes WHERE seq > ? AND thread != '' GROUP BY thread "
-            "ORDER BY latest", [after]).fetchall()
+            "ORDER BY latest",
+            [after],
+        ).fetchall()
 
     def thread_envelopes(self, thread: str) -> list[Envelope]:
         return sorted(self._envelopes("thread = ?", [thread]), key=lambda e: (e.mail.date, e.key))
 
     def thread_messages(self, thread: str) -> list[tuple[str, int, str]]:
         """(folder, UID, sender) of a conversation's messages."""
-        return [(folder, uid, json.loads(mail)["from_addr"]) for folder, uid, mail in self.db.execute(
-            "SELECT folder, uid, mail FROM envelopes WHERE thread = ? ORDER BY folder, uid", [thread])]
+        return [
+            (folder, uid, json.loads(mail)["from_addr"])
+            for folder, uid, mail in self.db.execute(
+                "SELECT folder, uid, mail FROM envelopes WHERE thread = ? ORDER BY folder, uid", [thread]
+            )
+        ]
 
 
 class CacheIndex:
@@ -146,8 +186,9 @@ class CacheIndex:
         self.db = cache.db
 
     def thread_of(self, message_id: str) -> str | None:
-        row = self.db.execute("SELECT thread FROM envelopes WHERE message_id = ? AND thread != '' LIMIT 1",
-                              [message_id]).fetchone()
+        row = self.db.execute(
+            "SELECT thread FROM envelopes WHERE message_id = ? AND thread != '' LIMIT 1", [message_id]
+        ).fetchone()
         return row[0] if row else None
 
     def exists(self, thread: str) -> bool:
@@ -156,11 +197,15 @@ class CacheIndex:
     def by_subject(self, base_subject: str, counterpart: str) -> tuple[str, datetime] | None:
         row = self.db.execute(
             "SELECT s.thread, max(e.date) FROM subjects s JOIN envelopes e ON e.thread = s.thread "
-            "WHERE s.base = ? AND s.counterpart = ?", [base_subject, counterpart]).fetchone()
+            "WHERE s.base = ? AND s.counterpart = ?",
+            [base_subject, counterpart],
+        ).fetchone()
         return (row[0], datetime.fromisoformat(row[1])) if row and row[0] else None
 
     def record(self, envelope: Envelope, thread: str | None, counterpart: str) -> None:
         self.db.execute("UPDATE envelopes SET thread = ? WHERE key = ?", [thread or "", envelope.key])
         if thread and envelope.mail.base_subject and counterpart:
-            self.db.execute("INSERT OR REPLACE INTO subjects (base, counterpart, thread) VALUES (?, ?, ?)",
-                            [envelope.mail.base_subject, counterpart, thread])
+            self.db.execute(
+                "INSERT OR REPLACE INTO subjects (base, counterpart, thread) VALUES (?, ?, ?)",
+                [envelope.mail.base_subject, counterpart, thread],
+            )

@@ -55,8 +55,9 @@ class ImapClient:
         section = self.section
         try:
             if section.security == "tls":
-                self._imap = imaplib.IMAP4_SSL(section.host, section.port, ssl_context=ssl.create_default_context(),
-                                               timeout=TIMEOUT)
+                self._imap = imaplib.IMAP4_SSL(
+                    section.host, section.port, ssl_context=ssl.create_default_context(), timeout=TIMEOUT
+                )
             else:
                 self._imap = imaplib.IMAP4(section.host, section.port, timeout=TIMEOUT)
                 if section.security == "starttls":
@@ -134,7 +135,7 @@ class ImapClient:
         wanted = set(uids)
         ordered = sorted(wanted)
         for start in range(0, len(ordered), CHUNK):
-            chunk = ordered[start:start + CHUNK]
+            chunk = ordered[start : start + CHUNK]
             spec = f"{chunk[0]}:{chunk[-1]}"
             data = self._call(lambda imap: imap.uid("FETCH", spec, "(UID FLAGS INTERNALDATE BODY.PEEK[HEADER])"))
             for item in data:
@@ -153,8 +154,9 @@ class ImapClient:
         if last_uid < 1:
             return {}
         if changed_since is not None and self.condstore:
-            data = self._call(lambda imap: imap.uid("FETCH", f"1:{last_uid}", "(UID FLAGS)",
-                                                    f"(CHANGEDSINCE {changed_since})"))
+            data = self._call(
+                lambda imap: imap.uid("FETCH", f"1:{last_uid}", "(UID FLAGS)", f"(CHANGEDSINCE {changed_since})")
+            )
         else:
             data = self._call(lambda imap: imap.uid("FETCH", f"1:{last_uid}", "(UID FLAGS)"))
         flags = {}
@@ -171,5 +173,7 @@ class ImapClient:
         if not uids or not flags:
             return
         spec = ",".join(str(uid) for uid in sorted(uids))
-        self._call(lambda imap: imap.uid("STORE", spec, "+FLAGS.SILENT" if add else "-FLAGS.SILENT",
-                                         f"({' '.join(flags)})"), f" (storing {' '.join(flags)})")
+        self._call(
+            lambda imap: imap.uid("STORE", spec, "+FLAGS.SILENT" if add else "-FLAGS.SILENT", f"({' '.join(flags)})"),
+            f" (storing {' '.join(flags)})",
+        )

@@ -37,7 +37,9 @@ def build_notice(sender: str, action: Action, ticket_id: str, recipients: list[s
 
 def send_notice(section, action: Action, ticket_id: str, recipients: list[str]) -> None:
     if not recipients:
-        raise PermanentSourceError(f"notice {action.key}: nobody to send it to (set escalation.leads or email.notify_to)")
+        raise PermanentSourceError(
+            f"notice {action.key}: nobody to send it to (set escalation.leads or email.notify_to)"
+        )
     where = f"SMTP {section.host}:{section.port}"
     notice = build_notice(section.sender, action, ticket_id, recipients)
     try:

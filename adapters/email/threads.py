@@ -26,9 +26,9 @@ from connector.core.model import Channel, Message, Person, Priority, Role, Statu
 class Envelope:
     """One message as the mailbox holds it."""
 
-    key: str                  # unique in the mailbox: folder and UID (IMAP) or file name (Maildir)
+    key: str  # unique in the mailbox: folder and UID (IMAP) or file name (Maildir)
     folder: str
-    flags: frozenset[str]     # system flags (\\Flagged) and keywords, keywords lower-cased
+    flags: frozenset[str]  # system flags (\\Flagged) and keywords, keywords lower-cased
     arrived: datetime
     mail: Mail
 
@@ -89,8 +89,11 @@ class Roles:
 
     def is_agent(self, envelope: Envelope) -> bool:
         sender = envelope.mail.from_addr
-        return (envelope.folder == self.sent_folder or sender in self.agent_addresses
-                or sender.rpartition("@")[2] in self.agent_domains)
+        return (
+            envelope.folder == self.sent_folder
+            or sender in self.agent_addresses
+            or sender.rpartition("@")[2] in self.agent_domains
+        )
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,9 @@ def build_threads(envelopes: list[Envelope], roles: Roles, window: timedelta) ->
 
 def to_snapshot(thread: Thread, source: str, roles: Roles, states: States) -> tuple[Ticket, tuple[Message, ...]] | None:
     """The thread as a ticket; None while no customer has written in it."""
-    human_customers = [e for e in thread.envelopes if not roles.is_agent(e) and e.mail.auto is None and not e.mail.own_key]
+    human_customers = [
+        e for e in thread.envelopes if not roles.is_agent(e) and e.mail.auto is None and not e.mail.own_key
+    ]
     if not human_customers:
         return None
     first = thread.envelopes[0]
@@ -152,18 +157,31 @@ def to_snapshot(thread: Thread, source: str, roles: Roles, states: States) -> tu
         status = Status.OPEN
     important = "\\flagged" in flags or any(e.mail.important for e in human_customers)
     messages = tuple(
-        Message(e.mail.message_id, e.mail.date, Role.AGENT if roles.is_agent(e) else Role.CUSTOMER,
-                public=True, channel=Channel.EMAIL, auto_generated=e.mail.auto is not None,
-                own=e.mail.own_key is not None)
+        Message(
+            e.mail.message_id,
+            e.mail.date,
+            Role.AGENT if roles.is_agent(e) else Role.CUSTOMER,
+            public=True,
+            channel=Channel.EMAIL,
+            auto_generated=e.mail.auto is not None,
+            own=e.mail.own_key is not None,
+        )
         for e in thread.envelopes
     )
     ticket = Ticket(
-        source=source, external_id=thread.ident, number=thread.ident, title=opener.mail.subject,
-        channel=Channel.EMAIL, created_at=first.mail.date, updated_at=latest.mail.date,
-        status=status, raw_status=latest.folder if status is Status.SOLVED else status.value,
+        source=source,
+        external_id=thread.ident,
+        number=thread.ident,
+        title=opener.mail.subject,
+        channel=Channel.EMAIL,
+        created_at=first.mail.date,
+        updated_at=latest.mail.date,
+        status=status,
+        raw_status=latest.folder if status is Status.SOLVED else status.value,
         priority=Priority(3 if important else 2, "high" if important else "normal"),
         requester=Person(opener.mail.from_name or None, opener.mail.from_addr),
-        organization=None, tags=frozenset(f for f in flags if not f.startswith("\\")),
+        organization=None,
+        tags=frozenset(f for f in flags if not f.startswith("\\")),
         closed_at=latest.mail.date if status is Status.SOLVED else None,
     )
     return ticket, messages

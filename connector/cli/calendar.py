@@ -19,26 +19,33 @@ ISO_HINT = "an ISO time such as 2026-11-27T16:00 or 2026-11-27T16:00+01:00, or '
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     calendar = commands.add_parser(
-        "calendar", help="compute due times and business time on a configured calendar",
+        "calendar",
+        help="compute due times and business time on a configured calendar",
         description="Business-hours arithmetic on a [[calendars]] entry, for support staff and debugging: "
-                    "when is something due that starts at a given time and may take a given business time, "
-                    "and how much business time lies between two instants.",
+        "when is something due that starts at a given time and may take a given business time, "
+        "and how much business time lies between two instants.",
     )
     actions = calendar.add_subparsers(dest="calendar_command", metavar="ACTION", required=True)
     due = actions.add_parser(
-        "due", help="the due time: a start plus a business-time duration",
+        "due",
+        help="the due time: a start plus a business-time duration",
         description="Print when something is due that starts at --start and may take --duration of business "
-                    "time. A start outside business hours counts from the next opening. Example: "
-                    "sla-connector calendar due --calendar office --start 2026-11-27T16:00 --duration 4h",
+        "time. A start outside business hours counts from the next opening. Example: "
+        "sla-connector calendar due --calendar office --start 2026-11-27T16:00 --duration 4h",
     )
     _common(due)
-    due.add_argument("--duration", required=True, type=_duration,
-                     help=f"business time, {DURATION_HINT}; a leading '-' walks backwards")
+    due.add_argument(
+        "--duration",
+        required=True,
+        type=_duration,
+        help=f"business time, {DURATION_HINT}; a leading '-' walks backwards",
+    )
     due.set_defaults(handler=cmd_due)
     elapsed = actions.add_parser(
-        "elapsed", help="the business time between two instants",
+        "elapsed",
+        help="the business time between two instants",
         description="Print how much business time lies between --start and --end. Example: "
-                    "sla-connector calendar elapsed --calendar office --start 2026-11-27T16:00 --end 2026-11-30T10:00",
+        "sla-connector calendar elapsed --calendar office --start 2026-11-27T16:00 --end 2026-11-30T10:00",
     )
     _common(elapsed)
     elapsed.add_argument("--end", required=True, type=_instant, help=ISO_HINT)
@@ -47,8 +54,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calendar", metavar="NAME", help="a [[calendars]] name (default: the only one)")
-    parser.add_argument("--start", required=True, type=_instant,
-                        help=f"{ISO_HINT}; without an offset it is read in the calendar's zone")
+    parser.add_argument(
+        "--start", required=True, type=_instant, help=f"{ISO_HINT}; without an offset it is read in the calendar's zone"
+    )
 
 
 def _duration(text: str) -> timedelta:

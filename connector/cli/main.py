@@ -39,19 +39,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('sla-connector')}")
     parser.add_argument(
-        "--config", metavar="PATH",
+        "--config",
+        metavar="PATH",
         help=f"the TOML config file (default: ${ENV_CONFIG_PATH}, else ./config.toml)",
     )
-    parser.add_argument("--log-format", choices=("text", "json"), default="text",
-                        help="log lines on stderr: readable text (default) or JSON for a service's journal")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
-                        help="least severe log level shown (default: info)")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines on stderr: readable text (default) or JSON for a service's journal",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="least severe log level shown (default: info)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     check = commands.add_parser(
-        "check", help="validate the config, open the database and reach every enabled helpdesk",
+        "check",
+        help="validate the config, open the database and reach every enabled helpdesk",
         description="Validate the config file, open (and migrate) the database, and ask every enabled "
-                    "source to verify its connection. Prints one line per check; exits 0 only if all pass.",
+        "source to verify its connection. Prints one line per check; exits 0 only if all pass.",
     )
     check.set_defaults(handler=cmd_check)
 
@@ -115,11 +125,15 @@ def _summary(settings: Settings) -> str:
     def count(n: int, word: str) -> str:
         return f"{n} {word}{'' if n == 1 else 's'}"
 
-    return ", ".join([
-        count(len(settings.calendars), "calendar"), count(len(settings.levels), "level"),
-        count(len(settings.rules), "rule"), count(len(settings.contracts), "contract"),
-        count(len(settings.sources()), "source"),
-    ])
+    return ", ".join(
+        [
+            count(len(settings.calendars), "calendar"),
+            count(len(settings.levels), "level"),
+            count(len(settings.rules), "rule"),
+            count(len(settings.contracts), "contract"),
+            count(len(settings.sources()), "source"),
+        ]
+    )
 
 
 if __name__ == "__main__":

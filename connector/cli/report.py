@@ -21,26 +21,33 @@ from connector.store.database import Store
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     report = commands.add_parser(
-        "report", help="compliance report, SLA log, service credits, breach statements, the due queue",
+        "report",
+        help="compliance report, SLA log, service credits, breach statements, the due queue",
         description="Reports from the stored SLA records, for finance, customers and the team. Dates are "
-                    "days in [connector] report_timezone. Output: a table on a terminal, CSV when piped, or "
-                    "--format csv|json|table; --output FILE writes a file (atomically).",
+        "days in [connector] report_timezone. Output: a table on a terminal, CSV when piped, or "
+        "--format csv|json|table; --output FILE writes a file (atomically).",
     )
     kinds = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
 
-    compliance = kinds.add_parser("compliance", help="met and failed records with their business times, by group",
-                                  description="Met and failed SLA records, average/max/min business time of each, "
-                                              "and the compliance percent, per group. A record counts on the day it "
-                                              "was decided: met when it stopped, failed when it became due.")
+    compliance = kinds.add_parser(
+        "compliance",
+        help="met and failed records with their business times, by group",
+        description="Met and failed SLA records, average/max/min business time of each, "
+        "and the compliance percent, per group. A record counts on the day it "
+        "was decided: met when it stopped, failed when it became due.",
+    )
     _range(compliance, required=True)
     _filters(compliance)
     compliance.add_argument("--group-by", choices=GROUPS, default="date", help="one row per ... (default: date)")
     compliance.set_defaults(handler=cmd_report)
 
-    log = kinds.add_parser("log", help="one row per SLA record: start, due, stop, remaining or overdue, status",
-                           description="One row per SLA record started in the range: requester, ticket and link, "
-                                       "department, agent, level, metric, start, due, stop, remaining (or, "
-                                       "negative, overdue) business time, status.")
+    log = kinds.add_parser(
+        "log",
+        help="one row per SLA record: start, due, stop, remaining or overdue, status",
+        description="One row per SLA record started in the range: requester, ticket and link, "
+        "department, agent, level, metric, start, due, stop, remaining (or, "
+        "negative, overdue) business time, status.",
+    )
     _range(log, required=True)
     _filters(log)
     log.add_argument("--status", choices=("met", "breached", "running", "paused", "cancelled"))
@@ -48,31 +55,40 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     log.add_argument("--desc", action="store_true", help="sort descending")
     log.set_defaults(handler=cmd_report)
 
-    credits = kinds.add_parser("credits", help="service credits per customer contract for a month",
-                               description="Per [[contracts]] entry: records decided in the month, met, failed, "
-                                           "compliance, credit percent by the contract's tiers or per-breach rate, "
-                                           "and the credit amount in the contract's currency.")
+    credits = kinds.add_parser(
+        "credits",
+        help="service credits per customer contract for a month",
+        description="Per [[contracts]] entry: records decided in the month, met, failed, "
+        "compliance, credit percent by the contract's tiers or per-breach rate, "
+        "and the credit amount in the contract's currency.",
+    )
     credits.add_argument("--month", required=True, type=_month, help="YYYY-MM")
     credits.add_argument("--customer", help="one contract's customer name")
     credits.set_defaults(handler=cmd_report)
 
-    breaches = kinds.add_parser("breaches", help="the breached records behind a customer's credit",
-                                description="The failed SLA records of one customer in a month: the statement "
-                                            "behind a credit.")
+    breaches = kinds.add_parser(
+        "breaches",
+        help="the breached records behind a customer's credit",
+        description="The failed SLA records of one customer in a month: the statement behind a credit.",
+    )
     breaches.add_argument("--month", required=True, type=_month, help="YYYY-MM")
     breaches.add_argument("--customer", required=True, help="the contract's customer name")
     breaches.set_defaults(handler=cmd_report)
 
-    due = kinds.add_parser("due", help="the queue: open SLA clocks by due time, with business time left",
-                           description="Running and breached-but-unanswered SLA records ordered by due time, with "
-                                       "the business time left (negative: overdue) and the next escalation step.")
+    due = kinds.add_parser(
+        "due",
+        help="the queue: open SLA clocks by due time, with business time left",
+        description="Running and breached-but-unanswered SLA records ordered by due time, with "
+        "the business time left (negative: overdue) and the next escalation step.",
+    )
     due.add_argument("--within", type=_duration, help=f"only those due within this business time ({DURATION_HINT})")
     _filters(due)
     due.set_defaults(handler=cmd_report)
 
     for parser in (compliance, log, credits, breaches, due):
-        parser.add_argument("--format", choices=("table", "csv", "json"),
-                            help="default: table on a terminal, csv otherwise")
+        parser.add_argument(
+            "--format", choices=("table", "csv", "json"), help="default: table on a terminal, csv otherwise"
+        )
         parser.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
 
 
@@ -82,9 +98,13 @@ def _range(parser: argparse.ArgumentParser, required: bool) -> None:
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
-    for name, text in (("department", "only this department"), ("agent", "only this assignee"),
-                       ("level", "only this SLA level"), ("customer", "only this organization or e-mail domain"),
-                       ("metric", "only this metric, e.g. first_reply")):
+    for name, text in (
+        ("department", "only this department"),
+        ("agent", "only this assignee"),
+        ("level", "only this SLA level"),
+        ("customer", "only this organization or e-mail domain"),
+        ("metric", "only this metric, e.g. first_reply"),
+    ):
         parser.add_argument(f"--{name}", help=text)
 
 
@@ -125,9 +145,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     kind = args.report_command
     try:
         if kind in ("compliance", "log", "due"):
-            filters = Filters(start=getattr(args, "start", None), end=getattr(args, "end", None),
-                              department=args.department, agent=args.agent, level=args.level,
-                              customer=args.customer, metric=args.metric, status=getattr(args, "status", None))
+            filters = Filters(
+                start=getattr(args, "start", None),
+                end=getattr(args, "end", None),
+                department=args.department,
+                agent=args.agent,
+                level=args.level,
+                customer=args.customer,
+                metric=args.metric,
+                status=getattr(args, "status", None),
+            )
         if kind == "compliance":
             table = reports.compliance(filters, args.group_by)
         elif kind == "log":

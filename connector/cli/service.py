@@ -20,50 +20,63 @@ log = logging.getLogger("sla_connector")
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     sync = commands.add_parser(
-        "sync", help="pull tickets, update SLA clocks and deliver escalations (one cycle with --once)",
+        "sync",
+        help="pull tickets, update SLA clocks and deliver escalations (one cycle with --once)",
         description="Run the sync cycle: pull changed tickets from each source, recompute their SLA records "
-                    "(also of tickets nobody touched whose due time passed), plan escalations and deliver them "
-                    "to the helpdesk. With --once, one cycle per source and a summary; without, it keeps "
-                    "cycling in the foreground like `run`. Try `sync --once --dry-run` first: it shows what "
-                    "would be written and keeps nothing.",
+        "(also of tickets nobody touched whose due time passed), plan escalations and deliver them "
+        "to the helpdesk. With --once, one cycle per source and a summary; without, it keeps "
+        "cycling in the foreground like `run`. Try `sync --once --dry-run` first: it shows what "
+        "would be written and keeps nothing.",
     )
     sync.add_argument("--once", action="store_true", help="run one cycle per source and exit")
-    sync.add_argument("--dry-run", action="store_true",
-                      help="compute everything, print what would be written; keep nothing, write nothing")
+    sync.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="compute everything, print what would be written; keep nothing, write nothing",
+    )
     sync.add_argument("--source", metavar="NAME", help="only this source (its name, e.g. email)")
     sync.set_defaults(handler=cmd_sync)
 
     run = commands.add_parser(
-        "run", help="run as a background service (what the systemd unit starts)",
+        "run",
+        help="run as a background service (what the systemd unit starts)",
         description="Run the sync cycle for every source on its poll interval until SIGTERM or Ctrl-C; "
-                    "SIGTERM lets the current cycle finish first. Only one instance may run per database. "
-                    "A source that fails is retried with back-off while the others keep running. "
-                    "Try `sync --once --dry-run` before you start the service.",
+        "SIGTERM lets the current cycle finish first. Only one instance may run per database. "
+        "A source that fails is retried with back-off while the others keep running. "
+        "Try `sync --once --dry-run` before you start the service.",
     )
     run.set_defaults(handler=cmd_run)
 
     status = commands.add_parser(
-        "status", help="each source's last sync, errors, open records, breaches and outbox",
+        "status",
+        help="each source's last sync, errors, open records, breaches and outbox",
         description="Show, per source: the last successful sync and the last error, the cursor (how far it "
-                    "has read), open SLA records, warnings, open breaches, and the outbox (queued, parked, "
-                    "skipped writes). Reads only the database, so it is safe while the service runs.",
+        "has read), open SLA records, warnings, open breaches, and the outbox (queued, parked, "
+        "skipped writes). Reads only the database, so it is safe while the service runs.",
     )
     status.set_defaults(handler=cmd_status)
 
     outbox = commands.add_parser(
-        "outbox", help="list, retry or drop the writes waiting for or refused by the helpdesk",
+        "outbox",
+        help="list, retry or drop the writes waiting for or refused by the helpdesk",
         description="The outbox holds every write to a helpdesk until it is delivered. `list` shows them "
-                    "(parked ones were refused by the host, with its answer); `retry ID` queues one again; "
-                    "`drop ID` gives one up.",
+        "(parked ones were refused by the host, with its answer); `retry ID` queues one again; "
+        "`drop ID` gives one up.",
     )
     actions = outbox.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="show outbox entries", description="Show outbox entries, oldest first.")
-    listing.add_argument("--state", choices=STATES, action="append",
-                         help="only entries in this state (repeatable; default: all but delivered)")
+    listing.add_argument(
+        "--state",
+        choices=STATES,
+        action="append",
+        help="only entries in this state (repeatable; default: all but delivered)",
+    )
     listing.add_argument("--source", metavar="NAME", help="only this source")
     listing.set_defaults(handler=cmd_outbox_list)
-    for verb, text in (("retry", "queue a parked, skipped or dropped entry again"),
-                       ("drop", "give up an entry that was not delivered")):
+    for verb, text in (
+        ("retry", "queue a parked, skipped or dropped entry again"),
+        ("drop", "give up an entry that was not delivered"),
+    ):
         action = actions.add_parser(verb, help=text, description=text[0].upper() + text[1:] + ".")
         action.add_argument("id", type=int, help="the entry's id, from `outbox list`")
         action.set_defaults(handler=cmd_outbox_change, verb=verb)
@@ -101,9 +114,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
         for name, adapter in adapters.items():
             now = utc_now()
             try:
-                summary = run_cycle(store, adapter, engine, now, settings.connector.overlap, dry_run=dry_run,
-                                    progress=_progress if sys.stderr.isatty() else None,
-                                    attempts=settings.connector.delivery_attempts)
+                summary = run_cycle(
+                    store,
+                    adapter,
+                    engine,
+                    now,
+                    settings.connector.overlap,
+                    dry_run=dry_run,
+                    progress=_progress if sys.stderr.isatty() else None,
+                    attempts=settings.connector.delivery_attempts,
+                )
             except ConnectorError as exc:
                 failed = True
                 if not dry_run:
@@ -162,9 +182,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  last error:   {last_error}")
         print(f"  last cycle:   {state.get('last_cycle') or 'none'}")
         print(f"  cursor:       {state.get('cursor') or 'none (the first sync reads everything)'}")
-        print(f"  records:      {counts['open']} open, {counts['warned']} warned, {counts['breached']} breached and unanswered")
-        print(f"  outbox:       {depth.get('queued', 0)} queued, {depth.get('parked', 0)} parked, "
-              f"{depth.get('skipped', 0)} skipped, {depth.get('delivered', 0)} delivered")
+        print(
+            f"  records:      {counts['open']} open, {counts['warned']} warned, {counts['breached']} breached and unanswered"
+        )
+        print(
+            f"  outbox:       {depth.get('queued', 0)} queued, {depth.get('parked', 0)} parked, "
+            f"{depth.get('skipped', 0)} skipped, {depth.get('delivered', 0)} delivered"
+        )
         if depth.get("parked"):
             print("                see: sla-connector outbox list --state parked")
     return 0

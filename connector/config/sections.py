@@ -68,7 +68,9 @@ class CalendarSection(Section):
             return self
         supported = holidays_package.list_supported_countries()
         if self.country not in supported:
-            raise ValueError(f"country {self.country!r} is not known to the holidays package (use an ISO code, e.g. DE)")
+            raise ValueError(
+                f"country {self.country!r} is not known to the holidays package (use an ISO code, e.g. DE)"
+            )
         if self.subdivision is not None and self.subdivision not in supported[self.country]:
             raise ValueError(
                 f"subdivision {self.subdivision!r} is not one of {self.country}'s: {', '.join(supported[self.country])}"
@@ -98,7 +100,7 @@ def _to_step_at(value: Any) -> str:
     try:
         parse_duration(match.group(4) if match else text)
     except ValueError:
-        raise ValueError(f"{value!r} is not a step point (use e.g. \"-20%\", \"-30m\", \"0\", \"+2h\")") from None
+        raise ValueError(f'{value!r} is not a step point (use e.g. "-20%", "-30m", "0", "+2h")') from None
     return text
 
 
@@ -110,7 +112,9 @@ def _to_note(value: str) -> str:
 
     for _, name, _, _ in string.Formatter().parse(value):
         if name is not None and name not in NOTE_FIELDS:
-            raise ValueError(f"{{{name}}} is not a note placeholder (use {', '.join('{' + f + '}' for f in NOTE_FIELDS)})")
+            raise ValueError(
+                f"{{{name}}} is not a note placeholder (use {', '.join('{' + f + '}' for f in NOTE_FIELDS)})"
+            )
     return value
 
 
@@ -140,12 +144,34 @@ class EscalationSection(Section):
 # ---- [[rules]] -----------------------------------------------------------------------------
 
 RULE_FIELDS = (
-    "channel", "status", "created", "updated", "deleted", "referrer_url", "priority",
-    "last_message_by", "department", "assignee", "organization", "requester", "tags",
+    "channel",
+    "status",
+    "created",
+    "updated",
+    "deleted",
+    "referrer_url",
+    "priority",
+    "last_message_by",
+    "department",
+    "assignee",
+    "organization",
+    "requester",
+    "tags",
 )
 RULE_OPERATORS = (
-    "equals", "not_equals", "in", "not_in", "contains", "not_contains", "matches",
-    "is_set", "is_empty", "before", "after", "older_than", "newer_than",
+    "equals",
+    "not_equals",
+    "in",
+    "not_in",
+    "contains",
+    "not_contains",
+    "matches",
+    "is_set",
+    "is_empty",
+    "before",
+    "after",
+    "older_than",
+    "newer_than",
 )
 
 
@@ -160,7 +186,7 @@ class Condition(Section):
     def _one_kind(self) -> Condition:
         kinds = [k for k in ("all", "any", "field") if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("a condition has exactly one of: all = [...], any = [...], field = \"...\"")
+            raise ValueError('a condition has exactly one of: all = [...], any = [...], field = "..."')
         if self.field is None:
             return self
         if self.field not in RULE_FIELDS and not self.field.startswith("custom."):
@@ -182,7 +208,7 @@ class Condition(Section):
         if self.op in ("older_than", "newer_than"):
             parse_duration(self.value)
         if self.op in ("in", "not_in") and not isinstance(self.value, list):
-            raise ValueError(f"op {self.op!r} needs a list value, e.g. [\"a\", \"b\"]")
+            raise ValueError(f'op {self.op!r} needs a list value, e.g. ["a", "b"]')
         return self
 
 
@@ -218,5 +244,3 @@ class ContractSection(Section):
         if not self.organizations and not self.domains:
             raise ValueError("a contract needs organizations = [...] or domains = [...] to find its customer")
         return self
-
-

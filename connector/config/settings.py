@@ -41,7 +41,6 @@ DEFAULT_CONFIG_PATH = Path("config.toml")
 ADAPTER_SECTIONS = ("email", "zammad", "osticket")
 
 
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False

@@ -67,7 +67,7 @@ class EmailSection(SourceSection):
     maildir: ConfigPath | None = None
     imap: ImapSection | None = None
     smtp: SmtpSection | None = None
-    folders: list[str] | None = None          # None: every folder
+    folders: list[str] | None = None  # None: every folder
     sent_folder: str | None = "Sent"
     solved_folders: list[str] = ["Done"]
     solved_keywords: list[str] = ["solved", "done"]
@@ -75,7 +75,7 @@ class EmailSection(SourceSection):
     thread_window: Duration = timedelta(days=14)
     agent_addresses: list[str] = []
     agent_domains: list[str] = []
-    notify_to: list[str] = []                 # who receives notices for "assignee" (a mailbox has none)
+    notify_to: list[str] = []  # who receives notices for "assignee" (a mailbox has none)
 
     @property
     def kind(self) -> str:
@@ -84,7 +84,7 @@ class EmailSection(SourceSection):
     @model_validator(mode="after")
     def _one_mailbox(self) -> EmailSection:
         if (self.maildir is None) == (self.imap is None):
-            raise ValueError("give exactly one mailbox: maildir = \"path\" or an [email.imap] section")
+            raise ValueError('give exactly one mailbox: maildir = "path" or an [email.imap] section')
         return self
 
 

@@ -44,13 +44,13 @@ def _to_interval(value: Any) -> tuple[str, str]:
     """`"09:00-17:00"` -> ("09:00", "17:00"); an end before the start runs past midnight."""
     parts = value.split("-") if isinstance(value, str) else value
     if not isinstance(parts, (list, tuple)) or len(parts) != 2:
-        raise ValueError(f"{value!r} is not an interval (use e.g. \"09:00-17:00\")")
+        raise ValueError(f'{value!r} is not an interval (use e.g. "09:00-17:00")')
     start, end = (str(p).strip() for p in parts)
     for clock in (start, end):
         if not _CLOCK.fullmatch(clock) or (clock.startswith("24") and clock != "24:00"):
             raise ValueError(f"{value!r} is not an interval: {clock!r} is not a time HH:MM from 00:00 to 24:00")
     if start == "24:00" or start == end or (start == "00:00" and end == "00:00"):
-        raise ValueError(f"{value!r} is an empty interval (use e.g. \"09:00-17:00\", or \"00:00-24:00\" for all day)")
+        raise ValueError(f'{value!r} is an empty interval (use e.g. "09:00-17:00", or "00:00-24:00" for all day)')
     return start, end
 
 

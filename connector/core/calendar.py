@@ -40,7 +40,7 @@ _SECOND = 1_000_000
 _MINUTE = 60 * _SECOND
 _DAY = 86400 * _SECOND
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_GROW_DAYS = 366           # the table grows by about a year at a time
+_GROW_DAYS = 366  # the table grows by about a year at a time
 _SEARCH_LIMIT_DAYS = 3660  # an add() that finds no open time within ten years is refused
 
 Spans = tuple[tuple[int, int], ...]  # (start minute, end minute) pairs; end < start: night shift

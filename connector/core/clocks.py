@@ -68,8 +68,8 @@ class SlaRecord(NamedTuple):
     due: datetime
     stop: datetime | None
     status: RecordStatus
-    business: timedelta          # business time taken, pauses excluded
-    paused: timedelta            # business time spent paused
+    business: timedelta  # business time taken, pauses excluded
+    paused: timedelta  # business time spent paused
     # (step index in the level's ladder, when it was reached, its point as written: "-20%", "0"),
     # the point being the step's identity when a ladder is edited and its indexes shift
     steps_fired: tuple[tuple[int, datetime, str | None], ...]
@@ -89,9 +89,15 @@ class SlaRecord(NamedTuple):
         return self.metric, self.seq
 
 
-def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar: BusinessCalendar,
-            pause_statuses: Collection[str], now: datetime,
-            terms: Mapping[tuple[str, int], Target] | None = None) -> list[SlaRecord]:
+def compute(
+    ticket: Ticket,
+    messages: Iterable[Message],
+    level: Level,
+    calendar: BusinessCalendar,
+    pause_statuses: Collection[str],
+    now: datetime,
+    terms: Mapping[tuple[str, int], Target] | None = None,
+) -> list[SlaRecord]:
     """The SLA records of one ticket under one level, as of `now`, in (metric, seq) order: the
     first reply, the next replies in turn (or chat / call replies), then resolution, each with the
     level's target for the ticket's priority. With `terms`, only the records it names, each with
@@ -111,8 +117,7 @@ def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar:
     priority = ticket.priority
     targets = level.targets_for((priority.name, priority.raw_name) if priority else ())
     created, created_us = ticket.created_at, periods[0][1]  # the first period begins at creation
-    clock = (ticket.key, level.name, calendar, _to_us(horizon), created, created_us,
-             calendar.position_us(created_us))
+    clock = (ticket.key, level.name, calendar, _to_us(horizon), created, created_us, calendar.position_us(created_us))
     records = []
     reply_pauses = _merge(held + [(a, b) for a, b, _ in done])
     for metric, seq, start, stop in _reply_spans(ticket, messages, targets):
@@ -130,8 +135,9 @@ def compute(ticket: Ticket, messages: Iterable[Message], level: Level, calendar:
     return records
 
 
-def recompute(ticket: Ticket, messages: Sequence[Message], policy: Policy,
-              previous: Iterable[SlaRecord], now: datetime) -> list[SlaRecord]:
+def recompute(
+    ticket: Ticket, messages: Sequence[Message], policy: Policy, previous: Iterable[SlaRecord], now: datetime
+) -> list[SlaRecord]:
     """The ticket's records under the level its rules give it now, with its priority's targets;
     running clocks are re-targeted from their original start. A record already met or breached
     keeps the level and the target it was decided under, so a later change of the ticket's level
@@ -158,8 +164,10 @@ def recompute(ticket: Ticket, messages: Sequence[Message], policy: Policy,
         again = {}
         if old_level is not None:  # one computation per earlier level, of these records, each with its target
             terms = {ident: old_level.target_of(old.target) for ident, old in decided.items()}
-            again = {r.ident: r for r in compute(ticket, messages, old_level, old_level.calendar,
-                                                 policy.pause_statuses, now, terms)}
+            again = {
+                r.ident: r
+                for r in compute(ticket, messages, old_level, old_level.calendar, policy.pause_statuses, now, terms)
+            }
         for ident, old in decided.items():
             result[ident] = again.get(ident) or old
     return [result[ident] for ident in sorted(result)]
@@ -174,8 +182,9 @@ def _cancelled(record: SlaRecord) -> SlaRecord:
 
 def _reply_spans(ticket: Ticket, messages: Iterable[Message], targets: dict[str, Target]):
     """(metric, seq, start, stop or None) for every reply clock the conversation starts."""
-    counted = [m for m in messages if m.public and not m.auto_generated and not m.own
-               and m.role is not _SYSTEM]  # `Message.counts`, inlined
+    counted = [
+        m for m in messages if m.public and not m.auto_generated and not m.own and m.role is not _SYSTEM
+    ]  # `Message.counts`, inlined
     counted.sort(key=message_order)
     own = _OWN_REPLY_METRIC.get(ticket.channel)
     first, follow = (own, own) if own and targets.get(own) else ("first_reply", "next_reply")
@@ -212,14 +221,17 @@ def _status_periods(ticket: Ticket, now: datetime) -> list[Period]:
     created = ticket.created_at
     created_us = _to_us(created)
     history = sorted(ticket.status_history, key=_change_time)
-    del history[bisect_right(history, now, key=_change_time):]
+    del history[bisect_right(history, now, key=_change_time) :]
     if not history:
         # only the current status is known: it began at the last change the host reports
         since = (ticket.closed_at or ticket.updated_at) if ticket.status.is_done else ticket.updated_at
         if since <= created or ticket.status in (Status.NEW, Status.OPEN):
             return [(created, created_us, None, ticket.status, ticket.raw_status)]
         since_us = _to_us(since)
-        return [(created, created_us, since_us, Status.OPEN, ""), (since, since_us, None, ticket.status, ticket.raw_status)]
+        return [
+            (created, created_us, since_us, Status.OPEN, ""),
+            (since, since_us, None, ticket.status, ticket.raw_status),
+        ]
     periods: list[Period] = []
     at = history[0].at
     start, start_us = (at, _to_us(at)) if at > created else (created, created_us)
@@ -274,8 +286,15 @@ def _reach(start: int, amount: int, pauses: list[tuple[int, int]]) -> int:
     return cursor + remaining
 
 
-def _measure(clock: tuple[str, str, BusinessCalendar, int, datetime, int, int], metric: str, seq: int, target: Target,
-             start: datetime, stop: datetime | None, pauses: list[tuple[int, int | None]]) -> SlaRecord:
+def _measure(
+    clock: tuple[str, str, BusinessCalendar, int, datetime, int, int],
+    metric: str,
+    seq: int,
+    target: Target,
+    start: datetime,
+    stop: datetime | None,
+    pauses: list[tuple[int, int | None]],
+) -> SlaRecord:
     """One clock of one ticket, measured in business-time positions of its calendar; instants are
     integer microseconds since the epoch. `clock` holds what a ticket's clocks share: its key, the
     level's name, the calendar, `now`, and its creation (as a datetime, in µs, as a position).
@@ -292,8 +311,8 @@ def _measure(clock: tuple[str, str, BusinessCalendar, int, datetime, int, int], 
     if horizon_us < start_us:
         horizon_us = start_us
     p_horizon = position(horizon_us)
-    inside: list[tuple[int, int]] = []        # pauses as business-time positions
-    kept: list[tuple[int, int | None]] = []   # and as instants, for the record
+    inside: list[tuple[int, int]] = []  # pauses as business-time positions
+    kept: list[tuple[int, int | None]] = []  # and as instants, for the record
     paused_now = False
     for a_us, b_us in pauses:
         if a_us >= horizon_us or (horizon_us if b_us is None else b_us) <= start_us:
@@ -352,9 +371,23 @@ def _measure(clock: tuple[str, str, BusinessCalendar, int, datetime, int, int], 
             next_step_us = at_us
     paused_us = sum([pb - pa for pa, pb in inside]) if inside else 0
     # tuple.__new__ is what SlaRecord(...) calls; called directly it costs a third less per record
-    return _new_tuple(SlaRecord, (
-        ticket_key, metric, seq, level_name, cal.name, target.duration, start, due,
-        stop, status, _US * (p_horizon - p_start - paused_us), _US * paused_us if paused_us else _NO_TIME,
-        tuple(fired), None if next_step_us is None else _EPOCH + _US * next_step_us,
-        tuple([(_utc(a), None if b is None else _utc(b)) for a, b in kept]) if kept else (),
-    ))
+    return _new_tuple(
+        SlaRecord,
+        (
+            ticket_key,
+            metric,
+            seq,
+            level_name,
+            cal.name,
+            target.duration,
+            start,
+            due,
+            stop,
+            status,
+            _US * (p_horizon - p_start - paused_us),
+            _US * paused_us if paused_us else _NO_TIME,
+            tuple(fired),
+            None if next_step_us is None else _EPOCH + _US * next_step_us,
+            tuple([(_utc(a), None if b is None else _utc(b)) for a, b in kept]) if kept else (),
+        ),
+    )

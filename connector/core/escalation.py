@@ -30,7 +30,7 @@ class Event:
     ticket_key: str
     metric: str
     seq: int
-    kind: str            # started, paused, resumed, step:<n>, breached, met, cancelled
+    kind: str  # started, paused, resumed, step:<n>, breached, met, cancelled
     at: datetime
     record: SlaRecord
 
@@ -40,13 +40,13 @@ class Action:
     key: str
     event_key: str
     ticket_key: str
-    kind: str            # add_tags, remove_tags, raise_priority, add_note, notify
+    kind: str  # add_tags, remove_tags, raise_priority, add_note, notify
     payload: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class Escalation:
-    ladders: Mapping[str, tuple[Step, ...]]      # level name -> its steps
+    ladders: Mapping[str, tuple[Step, ...]]  # level name -> its steps
     leads: tuple[str, ...] = ()
     catch_up: timedelta = timedelta(days=1)
     zones: Mapping[str, Any] = field(default_factory=dict)  # level name -> zone for texts
@@ -103,8 +103,13 @@ def diff(old_records: Iterable[SlaRecord], new_records: Iterable[SlaRecord], now
     return events
 
 
-def plan(events: Iterable[Event], escalation: Escalation, ticket: Ticket | None = None,
-         now: datetime | None = None, records: Iterable[SlaRecord] = ()) -> list[Action]:
+def plan(
+    events: Iterable[Event],
+    escalation: Escalation,
+    ticket: Ticket | None = None,
+    now: datetime | None = None,
+    records: Iterable[SlaRecord] = (),
+) -> list[Action]:
     """The actions the ladder asks for. Steps reached longer than `catch_up` ago (an old ticket's
     first sync, an outage) and steps of records already stopped write nothing; a priority is
     never lowered.
@@ -124,8 +129,9 @@ def plan(events: Iterable[Event], escalation: Escalation, ticket: Ticket | None 
         if event.kind == "met":
             # however late it is noticed (an outage): the tags were written when the steps fired
             if escalation.remove_tags_when_met:
-                tags = (_tags_held(record, escalation, _steps_in_batch(event, events))
-                        - _tags_held_by_others(record, records, escalation))
+                tags = _tags_held(record, escalation, _steps_in_batch(event, events)) - _tags_held_by_others(
+                    record, records, escalation
+                )
                 if tags:
                     add("remove_tags", tags=sorted(tags))
             continue
@@ -157,8 +163,10 @@ def plan(events: Iterable[Event], escalation: Escalation, ticket: Ticket | None 
             for who in step.notify:
                 recipients += list(escalation.leads) if who == "lead" else [who]
             subject = f"SLA {texts['metric']} {_headline(event)} on ticket {texts['ticket']}"
-            body = (f"Ticket {texts['ticket']} {texts['title']}\nLevel: {texts['level']}\nMetric: {texts['metric']}\n"
-                    f"Due: {texts['due']}\nOverdue: {texts['overdue']}\nStatus: {texts['status']}\n")
+            body = (
+                f"Ticket {texts['ticket']} {texts['title']}\nLevel: {texts['level']}\nMetric: {texts['metric']}\n"
+                f"Due: {texts['due']}\nOverdue: {texts['overdue']}\nStatus: {texts['status']}\n"
+            )
             add("notify", recipients=list(dict.fromkeys(recipients)), subject=subject, body=body)
     return actions
 
@@ -167,8 +175,11 @@ def _steps_in_batch(event: Event, events: list[Event]) -> set[int]:
     """The steps of this event's record reached in the same batch: never written, since the
     clock had stopped by the time they were noticed."""
     ident = event.record.ident
-    return {_step_index(e) for e in events
-            if e.kind.startswith("step:") and e.ticket_key == event.ticket_key and e.record.ident == ident}
+    return {
+        _step_index(e)
+        for e in events
+        if e.kind.startswith("step:") and e.ticket_key == event.ticket_key and e.record.ident == ident
+    }
 
 
 def _step_index(event: Event) -> int:

@@ -50,8 +50,8 @@ _RANK_NAMES = {rank: name for name, rank in PRIORITY_RANKS.items()}
 
 @dataclass(frozen=True, slots=True)
 class Priority:
-    rank: int               # 1 low, 2 normal, 3 high, 4 urgent
-    raw_name: str = ""      # the host's own name, e.g. "3 high"
+    rank: int  # 1 low, 2 normal, 3 high, 4 urgent
+    raw_name: str = ""  # the host's own name, e.g. "3 high"
     raw_id: str | None = None
 
     @property
@@ -111,8 +111,8 @@ class Message:
     role: Role
     public: bool = True
     channel: Channel | None = None
-    auto_generated: bool = False   # auto-replies, bounces, list mail
-    own: bool = False              # written by the connector itself
+    auto_generated: bool = False  # auto-replies, bounces, list mail
+    own: bool = False  # written by the connector itself
 
     @property
     def counts(self) -> bool:

@@ -30,10 +30,10 @@ class Step:
     """One rung of an escalation ladder, at a point relative to the due time."""
 
     index: int
-    at: str                      # as written: "-20%", "-30m", "0", "+2h"
-    share: Fraction | None       # -0.2 for "-20%"
-    offset: timedelta            # business time for "-30m" / "+2h"
-    actions: Any                 # the StepSection: add_tags, remove_tags, raise_priority, add_note, notify
+    at: str  # as written: "-20%", "-30m", "0", "+2h"
+    share: Fraction | None  # -0.2 for "-20%"
+    offset: timedelta  # business time for "-30m" / "+2h"
+    actions: Any  # the StepSection: add_tags, remove_tags, raise_priority, add_note, notify
 
     def business_us(self, target_us: int) -> int:
         """Business microseconds from the clock's start to this step, given the record's target."""
@@ -54,9 +54,9 @@ class Target(NamedTuple):
     """One metric's target under a level, in the forms the clocks use."""
 
     duration: timedelta
-    us: int                               # the duration in business microseconds
+    us: int  # the duration in business microseconds
     steps: tuple[tuple[int, int, str], ...]  # (step index, business µs from a clock's start, its point)
-    earliest_step: int | None             # the smallest of those amounts; None: no steps
+    earliest_step: int | None  # the smallest of those amounts; None: no steps
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,9 @@ class Rule:
 
 
 class Policy:
-    def __init__(self, levels: dict[str, Level], rules: list[Rule], default_level: str | None,
-                 pause_statuses: Iterable[str]):
+    def __init__(
+        self, levels: dict[str, Level], rules: list[Rule], default_level: str | None, pause_statuses: Iterable[str]
+    ):
         self.levels = levels
         self.rules = rules
         self.default_level = default_level

@@ -70,10 +70,10 @@ def _csv(table: Table, stream: TextIO) -> int:
         for i in durations:
             value = row[i]
             if value is None:
-                row[i:i + 1] = ("", "")
+                row[i : i + 1] = ("", "")
             else:
                 seconds = int(value.total_seconds())
-                row[i:i + 1] = (seconds, _clock(seconds))
+                row[i : i + 1] = (seconds, _clock(seconds))
         # csv.writer quotes a cell only for a comma, a quote or a line break. A line with none of
         # them is written as csv would write it, joined directly at a fraction of the cost; any
         # other line goes through csv.writer. None is an empty cell, Decimal its exact digits.
@@ -108,8 +108,10 @@ def _json(table: Table, stream: TextIO) -> int:
 
 
 def _text(table: Table, stream: TextIO) -> int:
-    rows = [[hms(v) if c.kind == "duration" else ("" if v is None else str(v)) for c, v in zip(table.columns, row)]
-            for row in table.rows]
+    rows = [
+        [hms(v) if c.kind == "duration" else ("" if v is None else str(v)) for c, v in zip(table.columns, row)]
+        for row in table.rows
+    ]
     header = [column.name for column in table.columns]
     widths = [max([len(header[i])] + [len(row[i]) for row in rows]) for i in range(len(header))]
     right = [column.kind in ("int", "duration", "percent", "money") for column in table.columns]

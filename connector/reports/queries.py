@@ -27,11 +27,19 @@ from connector.store.database import Store
 _US = 1_000_000
 _MICROSECOND = timedelta(microseconds=1)
 GROUPS = ("date", "week", "month", "department", "agent", "level", "metric", "customer")
-CUSTOMER_SQL = ("COALESCE(NULLIF(t.organization, ''), "
-                "lower(substr(t.requester_email, instr(t.requester_email, '@') + 1)))")
+CUSTOMER_SQL = (
+    "COALESCE(NULLIF(t.organization, ''), lower(substr(t.requester_email, instr(t.requester_email, '@') + 1)))"
+)
 SORTABLE = {
-    "requester": "t.requester_email", "ticket": "t.number", "department": "t.department", "agent": "t.assignee",
-    "level": "r.level", "metric": "r.metric", "start": "r.start_at", "due": "r.due_at", "stopped": "r.stopped_at",
+    "requester": "t.requester_email",
+    "ticket": "t.number",
+    "department": "t.department",
+    "agent": "t.assignee",
+    "level": "r.level",
+    "metric": "r.metric",
+    "start": "r.start_at",
+    "due": "r.due_at",
+    "stopped": "r.stopped_at",
     "status": "r.status",
 }
 ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "CLP", "ISK", "VND", "HUF"}
@@ -40,7 +48,7 @@ ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "CLP", "ISK", "VND", "HUF"}
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str = "text"   # text (from the helpdesk: neutralized in CSV), int, duration, percent, money, time, label
+    kind: str = "text"  # text (from the helpdesk: neutralized in CSV), int, duration, percent, money, time, label
 
 
 @dataclass
@@ -51,8 +59,8 @@ class Table:
 
 @dataclass(frozen=True)
 class Filters:
-    start: date | None = None      # inclusive, in the report time zone
-    end: date | None = None        # inclusive
+    start: date | None = None  # inclusive, in the report time zone
+    end: date | None = None  # inclusive
     department: str | None = None
     agent: str | None = None
     level: str | None = None
@@ -83,7 +91,9 @@ class Reports:
 
     def _bounds(self, filters: Filters) -> tuple[datetime, datetime]:
         start = datetime.combine(filters.start or date(1970, 1, 2), time(), self.zone)
-        end = datetime.combine((filters.end or self.now.astimezone(self.zone).date()) + timedelta(days=1), time(), self.zone)
+        end = datetime.combine(
+            (filters.end or self.now.astimezone(self.zone).date()) + timedelta(days=1), time(), self.zone
+        )
         return start, end
 
     def _where(self, filters: Filters, time_column: str | None) -> tuple[list[str], list[Any]]:
@@ -92,9 +102,14 @@ class Reports:
         if time_column is not None:
             start, end = self._bounds(filters)
             clauses, params = [f"{time_column} >= ?", f"{time_column} < ?"], [iso(start), iso(end)]
-        for value, sql in ((filters.department, "t.department = ?"), (filters.agent, "t.assignee = ?"),
-                           (filters.level, "r.level = ?"), (filters.metric, "r.metric = ?"),
-                           (filters.customer, f"{CUSTOMER_SQL} = ?"), (filters.status, "r.status = ?")):
+        for value, sql in (
+            (filters.department, "t.department = ?"),
+            (filters.agent, "t.assignee = ?"),
+            (filters.level, "r.level = ?"),
+            (filters.metric, "r.metric = ?"),
+            (filters.customer, f"{CUSTOMER_SQL} = ?"),
+            (filters.status, "r.status = ?"),
+        ):
             if value is not None:
                 clauses.append(sql)
                 params.append(value)
@@ -122,8 +137,10 @@ class Reports:
     def _decided(self) -> str:
         """Every record with its outcome (NULL: not decided) and the time it counts at."""
         (_, met), (_, failed) = self._outcomes()
-        return (f"SELECT r.*, CASE WHEN {met} THEN 'met' WHEN {failed} THEN 'failed' END AS outcome, "
-                f"CASE WHEN {met} THEN r.stopped_at ELSE r.due_at END AS decided_at FROM sla_records r")
+        return (
+            f"SELECT r.*, CASE WHEN {met} THEN 'met' WHEN {failed} THEN 'failed' END AS outcome, "
+            f"CASE WHEN {met} THEN r.stopped_at ELSE r.due_at END AS decided_at FROM sla_records r"
+        )
 
     def compliance(self, filters: Filters, group_by: str = "date") -> Table:
         if group_by not in GROUPS:
@@ -132,10 +149,18 @@ class Reports:
             rows = self._compliance_by_time(filters, group_by)
         else:
             rows = self._compliance_by_key(filters, group_by)
-        columns = [Column(group_by, "label"), Column("met", "int"), Column("met_avg", "duration"),
-                   Column("met_max", "duration"), Column("met_min", "duration"), Column("failed", "int"),
-                   Column("failed_avg", "duration"), Column("failed_max", "duration"), Column("failed_min", "duration"),
-                   Column("compliance", "percent")]
+        columns = [
+            Column(group_by, "label"),
+            Column("met", "int"),
+            Column("met_avg", "duration"),
+            Column("met_max", "duration"),
+            Column("met_min", "duration"),
+            Column("failed", "int"),
+            Column("failed_avg", "duration"),
+            Column("failed_max", "duration"),
+            Column("failed_min", "duration"),
+            Column("compliance", "percent"),
+        ]
         return Table(columns, (_compliance_row(row) for row in rows))
 
     def _compliance_by_time(self, filters: Filters, group_by: str) -> list[tuple]:
@@ -143,10 +168,14 @@ class Reports:
         index between that period's local midnights, exact on every zone and DST change."""
         start, end = self._bounds(filters)
         conditions, params = self._where(filters, None)
-        join = "JOIN tickets t ON t.id = r.ticket_id" if any((filters.department, filters.agent, filters.customer)) else ""
+        join = (
+            "JOIN tickets t ON t.id = r.ticket_id" if any((filters.department, filters.agent, filters.customer)) else ""
+        )
         queries = [
-            (f"SELECT count(*), sum(r.business_us), max(r.business_us), min(r.business_us) FROM sla_records r {join} "
-             f"WHERE {column} >= ? AND {column} < ? AND {condition}" + "".join(f" AND {c}" for c in conditions))
+            (
+                f"SELECT count(*), sum(r.business_us), max(r.business_us), min(r.business_us) FROM sla_records r {join} "
+                f"WHERE {column} >= ? AND {column} < ? AND {condition}" + "".join(f" AND {c}" for c in conditions)
+            )
             for column, condition in self._outcomes()
         ]
         rows = []
@@ -157,13 +186,17 @@ class Reports:
         return rows
 
     def _compliance_by_key(self, filters: Filters, group_by: str) -> list[tuple]:
-        key = {"agent": "t.assignee", "department": "t.department", "customer": CUSTOMER_SQL}.get(group_by, f"r.{group_by}")
+        key = {"agent": "t.assignee", "department": "t.department", "customer": CUSTOMER_SQL}.get(
+            group_by, f"r.{group_by}"
+        )
         parts, params = [], []
         for (column, condition), outcome in zip(self._outcomes(), ("met", "failed")):
             clauses, where_params = self._where(filters, column)
-            parts.append(f"SELECT {key} AS grp, '{outcome}' AS outcome, r.business_us AS business_us "
-                         f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
-                         f"WHERE {condition} AND {' AND '.join(clauses)}")
+            parts.append(
+                f"SELECT {key} AS grp, '{outcome}' AS outcome, r.business_us AS business_us "
+                f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
+                f"WHERE {condition} AND {' AND '.join(clauses)}"
+            )
             params += where_params
         sql = (
             "SELECT grp, "
@@ -190,24 +223,64 @@ class Reports:
             f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
             f"ORDER BY {', '.join(order)}, r.rowid"
         )
-        columns = [Column("requester"), Column("ticket"), Column("link"), Column("department"), Column("agent"),
-                   Column("level"), Column("metric", "label"), Column("seq", "int"), Column("start", "time"),
-                   Column("due", "time"), Column("stopped", "time"), Column("remaining", "duration"),
-                   Column("status", "label")]
+        columns = [
+            Column("requester"),
+            Column("ticket"),
+            Column("link"),
+            Column("department"),
+            Column("agent"),
+            Column("level"),
+            Column("metric", "label"),
+            Column("seq", "int"),
+            Column("start", "time"),
+            Column("due", "time"),
+            Column("stopped", "time"),
+            Column("remaining", "duration"),
+            Column("status", "label"),
+        ]
         return Table(columns, self._log_rows(self.db.execute(sql, params)))
 
     def _log_rows(self, cursor) -> Iterator[list[Any]]:
         local = self._local
-        for (requester, number, external, link, department, agent, level, metric, seq, start, due, stopped,
-             status, target_us, business_us, calendar_name) in cursor:
+        for (
+            requester,
+            number,
+            external,
+            link,
+            department,
+            agent,
+            level,
+            metric,
+            seq,
+            start,
+            due,
+            stopped,
+            status,
+            target_us,
+            business_us,
+            calendar_name,
+        ) in cursor:
             if status == "cancelled":
                 remaining = None
             elif stopped is None and status in ("running", "breached"):
                 remaining = self._signed_left(calendar_name, datetime.fromisoformat(due))
             else:
                 remaining = _MICROSECOND * (target_us - business_us)
-            yield [requester, number or external, link, department, agent, level, metric, seq, local(start),
-                   local(due), local(stopped), remaining, status]
+            yield [
+                requester,
+                number or external,
+                link,
+                department,
+                agent,
+                level,
+                metric,
+                seq,
+                local(start),
+                local(due),
+                local(stopped),
+                remaining,
+                status,
+            ]
 
     # ---- credits and breaches -------------------------------------------------------------------------
 
@@ -224,8 +297,10 @@ class Reports:
             parts.append(f"lower(t.organization) IN ({', '.join('?' for _ in contract.organizations)})")
             params += [o.lower() for o in contract.organizations]
         if contract.domains:
-            parts.append(f"lower(substr(t.requester_email, instr(t.requester_email, '@') + 1)) IN "
-                         f"({', '.join('?' for _ in contract.domains)})")
+            parts.append(
+                f"lower(substr(t.requester_email, instr(t.requester_email, '@') + 1)) IN "
+                f"({', '.join('?' for _ in contract.domains)})"
+            )
             params += [d.lower() for d in contract.domains]
         where = f"({' OR '.join(parts)})"
         if contract.level:
@@ -235,17 +310,28 @@ class Reports:
 
     def credits(self, month: str, customer: str | None = None) -> Table:
         first, last = month_range(month)
-        columns = [Column("customer"), Column("month", "label"), Column("records", "int"), Column("met", "int"),
-                   Column("failed", "int"), Column("compliance", "percent"), Column("credit_percent", "percent"),
-                   Column("credit", "money"), Column("currency", "label")]
+        columns = [
+            Column("customer"),
+            Column("month", "label"),
+            Column("records", "int"),
+            Column("met", "int"),
+            Column("failed", "int"),
+            Column("compliance", "percent"),
+            Column("credit_percent", "percent"),
+            Column("credit", "money"),
+            Column("currency", "label"),
+        ]
         rows = []
         for contract in self._contracts(customer):
             where, params = self._contract_where(contract)
-            sql = (f"SELECT SUM(outcome = 'met'), SUM(outcome = 'failed') FROM ({self._decided()}) r "
-                   f"JOIN tickets t ON t.id = r.ticket_id WHERE outcome IS NOT NULL AND r.decided_at >= ? "
-                   f"AND r.decided_at < ? AND {where}")
-            met, failed = self.db.execute(sql, [self._instant(first), self._instant(last + timedelta(days=1)),
-                                                *params]).fetchone()
+            sql = (
+                f"SELECT SUM(outcome = 'met'), SUM(outcome = 'failed') FROM ({self._decided()}) r "
+                f"JOIN tickets t ON t.id = r.ticket_id WHERE outcome IS NOT NULL AND r.decided_at >= ? "
+                f"AND r.decided_at < ? AND {where}"
+            )
+            met, failed = self.db.execute(
+                sql, [self._instant(first), self._instant(last + timedelta(days=1)), *params]
+            ).fetchone()
             met, failed = met or 0, failed or 0
             total = met + failed
             compliance = (Decimal(met) * 100 / total).quantize(Decimal("0.01")) if total else None
@@ -265,23 +351,55 @@ class Reports:
             f"FROM ({self._decided()}) r JOIN tickets t ON t.id = r.ticket_id "
             f"WHERE r.outcome = 'failed' AND r.decided_at >= ? AND r.decided_at < ? AND {where} ORDER BY r.due_at"
         )
-        columns = [Column("ticket"), Column("requester"), Column("title"), Column("level"), Column("metric", "label"),
-                   Column("seq", "int"), Column("start", "time"), Column("due", "time"), Column("stopped", "time"),
-                   Column("overdue", "duration")]
+        columns = [
+            Column("ticket"),
+            Column("requester"),
+            Column("title"),
+            Column("level"),
+            Column("metric", "label"),
+            Column("seq", "int"),
+            Column("start", "time"),
+            Column("due", "time"),
+            Column("stopped", "time"),
+            Column("overdue", "duration"),
+        ]
         cursor = self.db.execute(sql, [self._instant(first), self._instant(last + timedelta(days=1)), *params])
         return Table(columns, self._breach_rows(cursor))
 
     def _breach_rows(self, cursor) -> Iterator[list[Any]]:
         local = self._local
-        for (number, external, requester, title, level, metric, seq, start, due, stopped, target_us, business_us,
-             calendar_name) in cursor:
+        for (
+            number,
+            external,
+            requester,
+            title,
+            level,
+            metric,
+            seq,
+            start,
+            due,
+            stopped,
+            target_us,
+            business_us,
+            calendar_name,
+        ) in cursor:
             if stopped is None:
                 left = self._signed_left(calendar_name, datetime.fromisoformat(due))
                 overdue = -left if left is not None else None
             else:
                 overdue = _MICROSECOND * (business_us - target_us)
-            yield [number or external, requester, title, level, metric, seq, local(start), local(due), local(stopped),
-                   overdue]
+            yield [
+                number or external,
+                requester,
+                title,
+                level,
+                metric,
+                seq,
+                local(start),
+                local(due),
+                local(stopped),
+                overdue,
+            ]
 
     # ---- the queue -----------------------------------------------------------------------------
 
@@ -293,15 +411,35 @@ class Reports:
             "r.due_at, r.calendar, r.next_step_at, r.status "
             "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
             "WHERE r.stopped_at IS NULL AND r.status IN ('running', 'paused', 'breached') "
-            + "".join(f" AND {c}" for c in clauses) + " ORDER BY r.due_at"
+            + "".join(f" AND {c}" for c in clauses)
+            + " ORDER BY r.due_at"
         )
-        columns = [Column("ticket"), Column("requester"), Column("title"), Column("level"), Column("metric", "label"),
-                   Column("due", "time"), Column("left", "duration"), Column("next_step", "time"),
-                   Column("status", "label")]
+        columns = [
+            Column("ticket"),
+            Column("requester"),
+            Column("title"),
+            Column("level"),
+            Column("metric", "label"),
+            Column("due", "time"),
+            Column("left", "duration"),
+            Column("next_step", "time"),
+            Column("status", "label"),
+        ]
 
         def rows() -> Iterator[list[Any]]:
-            for (number, external, requester, title, level, metric, _seq, due, calendar_name, next_step,
-                 status) in self.db.execute(sql, params):
+            for (
+                number,
+                external,
+                requester,
+                title,
+                level,
+                metric,
+                _seq,
+                due,
+                calendar_name,
+                next_step,
+                status,
+            ) in self.db.execute(sql, params):
                 left = self._signed_left(calendar_name, datetime.fromisoformat(due))
                 if within is not None and left is not None and left > within:
                     continue
@@ -350,7 +488,14 @@ def _compliance_row(row: tuple) -> list[Any]:
     met, failed = met or 0, failed or 0
     total = met + failed
     return [
-        grp, met, _duration(met_sum / met if met else None), _duration(met_max), _duration(met_min),
-        failed, _duration(failed_sum / failed if failed else None), _duration(failed_max), _duration(failed_min),
+        grp,
+        met,
+        _duration(met_sum / met if met else None),
+        _duration(met_max),
+        _duration(met_min),
+        failed,
+        _duration(failed_sum / failed if failed else None),
+        _duration(failed_max),
+        _duration(failed_min),
         (Decimal(met) * 100 / total).quantize(Decimal("0.01")) if total else None,
     ]

@@ -53,8 +53,9 @@ class Engine:
     def from_settings(cls, settings: Any) -> Engine:
         policy = Policy.from_settings(settings)
         relevant = {name: settings.model_dump(mode="json")[name] for name in SLA_SECTIONS}
-        relevant["connector"] = {k: settings.connector.model_dump(mode="json")[k]
-                                 for k in ("default_level", "pause_statuses")}
+        relevant["connector"] = {
+            k: settings.connector.model_dump(mode="json")[k] for k in ("default_level", "pause_statuses")
+        }
         digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
         return cls(policy, Escalation.from_policy(policy, settings), digest)
 
@@ -72,9 +73,11 @@ class CycleSummary:
 
     def line(self) -> str:
         d = self.delivery
-        text = (f"{self.source}: {self.pulled} tickets pulled, {self.rechecked} rechecked by time, "
-                f"{self.records_changed} records changed, {self.warnings} warnings, {self.breaches} breaches; "
-                f"actions: {d.delivered} delivered, {d.failed} failed, {d.skipped} skipped, {d.parked} parked")
+        text = (
+            f"{self.source}: {self.pulled} tickets pulled, {self.rechecked} rechecked by time, "
+            f"{self.records_changed} records changed, {self.warnings} warnings, {self.breaches} breaches; "
+            f"actions: {d.delivered} delivered, {d.failed} failed, {d.skipped} skipped, {d.parked} parked"
+        )
         if self.skipped_tickets:
             text += f"; {len(self.skipped_tickets)} tickets skipped"
         return text
@@ -91,8 +94,13 @@ class _Cycle:
         self.tickets, self.outbox = TicketStore(store), Outbox(store)
         self.touched: set[int] = set()
 
-    def process(self, ticket: Ticket, messages: Sequence[Message], ticket_id: int | None = None,
-                old: list[SlaRecord] | None = None) -> None:
+    def process(
+        self,
+        ticket: Ticket,
+        messages: Sequence[Message],
+        ticket_id: int | None = None,
+        old: list[SlaRecord] | None = None,
+    ) -> None:
         """Store one ticket and bring its records, events and actions up to date, atomically. A
         stored ticket comes with its id and its stored records."""
         try:
@@ -104,8 +112,9 @@ class _Cycle:
                 new = recompute(ticket, messages, self.engine.policy, old, self.now)
                 self.summary.records_changed += self.tickets.save_records(ticket_id, old, new, self.now)
                 events = self.tickets.add_events(ticket_id, diff(old, new, self.now), self.now)
-                self.outbox.add(self.source, ticket_id,
-                                plan(events, self.engine.escalation, ticket, self.now, new), self.now)
+                self.outbox.add(
+                    self.source, ticket_id, plan(events, self.engine.escalation, ticket, self.now, new), self.now
+                )
         except (ConnectorError, ValueError, TypeError, KeyError, AttributeError) as exc:
             problem = f"ticket {ticket.key}: {type(exc).__name__}: {exc}"
             self.summary.skipped_tickets.append(problem)
@@ -129,10 +138,18 @@ class _Cycle:
                 self.summary.warnings += 1
 
 
-def run_cycle(store: Store, adapter: Any, engine: Engine, now: datetime, overlap: timedelta = timedelta(minutes=2),
-              dry_run: bool = False, sleep: Callable[[float], None] | None = None,
-              progress: Callable[[int, float], None] | None = None, batch_size: int = BATCH_SIZE,
-              attempts: int = ATTEMPTS_PER_CYCLE) -> CycleSummary:
+def run_cycle(
+    store: Store,
+    adapter: Any,
+    engine: Engine,
+    now: datetime,
+    overlap: timedelta = timedelta(minutes=2),
+    dry_run: bool = False,
+    sleep: Callable[[float], None] | None = None,
+    progress: Callable[[int, float], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+    attempts: int = ATTEMPTS_PER_CYCLE,
+) -> CycleSummary:
     """One cycle for one source. Source errors propagate after what was committed stays committed."""
     summary = CycleSummary(adapter.name)
     if dry_run:
@@ -146,13 +163,22 @@ def run_cycle(store: Store, adapter: Any, engine: Engine, now: datetime, overlap
     _pull_and_recheck(store, adapter, engine, now, overlap, summary, progress, batch_size)
     summary.delivery = deliver(Outbox(store), adapter, now, sleep=sleep, attempts=attempts)
     with store.atomic():
-        store.set_sync_state(adapter.name, last_success_at=iso(now), last_error=None, last_error_at=None,
-                             last_cycle=summary.line())
+        store.set_sync_state(
+            adapter.name, last_success_at=iso(now), last_error=None, last_error_at=None, last_cycle=summary.line()
+        )
     return summary
 
 
-def _pull_and_recheck(store: Store, adapter: Any, engine: Engine, now: datetime, overlap: timedelta,
-                      summary: CycleSummary, progress: Callable[[int, float], None] | None, batch_size: int) -> None:
+def _pull_and_recheck(
+    store: Store,
+    adapter: Any,
+    engine: Engine,
+    now: datetime,
+    overlap: timedelta,
+    summary: CycleSummary,
+    progress: Callable[[int, float], None] | None,
+    batch_size: int,
+) -> None:
     cycle = _Cycle(store, engine, now, summary)
     with store.atomic():
         store.register_source(adapter.name, adapter.section.kind)

@@ -82,8 +82,15 @@ class _Health:
 
 
 class Service:
-    def __init__(self, settings: Any, store: Store, adapters: dict[str, Any], engine: Engine,
-                 now: Callable[[], datetime] = utc_now, sleep: Callable[[float], None] | None = None):
+    def __init__(
+        self,
+        settings: Any,
+        store: Store,
+        adapters: dict[str, Any],
+        engine: Engine,
+        now: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], None] | None = None,
+    ):
         self.settings, self.store, self.adapters, self.engine = settings, store, adapters, engine
         self.now, self.sleep = now, sleep
         self.health = {name: _Health() for name in adapters}
@@ -110,9 +117,16 @@ class Service:
         if health.stopped or (health.retry_at is not None and now < health.retry_at):
             return None
         try:
-            summary = run_cycle(self.store, adapter, self.engine, now, self.settings.connector.overlap,
-                                dry_run=self.settings.connector.dry_run, sleep=self.sleep,
-                                attempts=self.settings.connector.delivery_attempts)
+            summary = run_cycle(
+                self.store,
+                adapter,
+                self.engine,
+                now,
+                self.settings.connector.overlap,
+                dry_run=self.settings.connector.dry_run,
+                sleep=self.sleep,
+                attempts=self.settings.connector.delivery_attempts,
+            )
         except Exception as exc:  # the loop must survive anything one source does
             self._failed(name, health, exc, now)
             return None

@@ -37,65 +37,118 @@ def parse_iso(text: str | None) -> datetime | None:
 
 
 def ticket_to_json(ticket: Ticket) -> str:
-    return json.dumps({
-        "source": ticket.source, "external_id": ticket.external_id, "number": ticket.number,
-        "title": ticket.title, "channel": ticket.channel.value, "status": ticket.status.value,
-        "raw_status": ticket.raw_status,
-        "status_history": [[iso(c.at), c.status.value, c.raw_status] for c in ticket.status_history],
-        "priority": [ticket.priority.rank, ticket.priority.raw_name, ticket.priority.raw_id] if ticket.priority else None,
-        "department": ticket.department, "assignee": ticket.assignee,
-        "requester": [ticket.requester.name, ticket.requester.email] if ticket.requester else None,
-        "organization": ticket.organization, "tags": sorted(ticket.tags), "custom": dict(ticket.custom),
-        "referrer_url": ticket.referrer_url, "web_url": ticket.web_url, "created_at": iso(ticket.created_at),
-        "updated_at": iso(ticket.updated_at), "closed_at": iso(ticket.closed_at), "deleted": ticket.deleted,
-    }, ensure_ascii=False, default=str)
+    return json.dumps(
+        {
+            "source": ticket.source,
+            "external_id": ticket.external_id,
+            "number": ticket.number,
+            "title": ticket.title,
+            "channel": ticket.channel.value,
+            "status": ticket.status.value,
+            "raw_status": ticket.raw_status,
+            "status_history": [[iso(c.at), c.status.value, c.raw_status] for c in ticket.status_history],
+            "priority": [ticket.priority.rank, ticket.priority.raw_name, ticket.priority.raw_id]
+            if ticket.priority
+            else None,
+            "department": ticket.department,
+            "assignee": ticket.assignee,
+            "requester": [ticket.requester.name, ticket.requester.email] if ticket.requester else None,
+            "organization": ticket.organization,
+            "tags": sorted(ticket.tags),
+            "custom": dict(ticket.custom),
+            "referrer_url": ticket.referrer_url,
+            "web_url": ticket.web_url,
+            "created_at": iso(ticket.created_at),
+            "updated_at": iso(ticket.updated_at),
+            "closed_at": iso(ticket.closed_at),
+            "deleted": ticket.deleted,
+        },
+        ensure_ascii=False,
+        default=str,
+    )
 
 
 def ticket_from_json(text: str) -> Ticket:
     data = json.loads(text)
     return Ticket(
-        source=data["source"], external_id=data["external_id"], number=data["number"], title=data["title"],
-        channel=_CHANNELS[data["channel"]], status=_STATUSES[data["status"]], raw_status=data["raw_status"],
+        source=data["source"],
+        external_id=data["external_id"],
+        number=data["number"],
+        title=data["title"],
+        channel=_CHANNELS[data["channel"]],
+        status=_STATUSES[data["status"]],
+        raw_status=data["raw_status"],
         status_history=tuple(StatusChange(parse_iso(at), _STATUSES[s], raw) for at, s, raw in data["status_history"]),
         priority=Priority(*data["priority"]) if data["priority"] else None,
-        department=data["department"], assignee=data["assignee"],
+        department=data["department"],
+        assignee=data["assignee"],
         requester=Person(*data["requester"]) if data["requester"] else None,
-        organization=data["organization"], tags=frozenset(data["tags"]), custom=data["custom"],
-        referrer_url=data["referrer_url"], web_url=data["web_url"], created_at=parse_iso(data["created_at"]),
-        updated_at=parse_iso(data["updated_at"]), closed_at=parse_iso(data["closed_at"]), deleted=data["deleted"],
+        organization=data["organization"],
+        tags=frozenset(data["tags"]),
+        custom=data["custom"],
+        referrer_url=data["referrer_url"],
+        web_url=data["web_url"],
+        created_at=parse_iso(data["created_at"]),
+        updated_at=parse_iso(data["updated_at"]),
+        closed_at=parse_iso(data["closed_at"]),
+        deleted=data["deleted"],
     )
 
 
 def message_to_row(ticket_id: int, message: Message) -> dict[str, Any]:
-    return {"ticket_id": ticket_id, "external_id": message.external_id, "at": iso(message.at),
-            "author_role": message.role.value, "public": int(message.public),
-            "channel": message.channel.value if message.channel else None,
-            "auto_generated": int(message.auto_generated), "own": int(message.own)}
+    return {
+        "ticket_id": ticket_id,
+        "external_id": message.external_id,
+        "at": iso(message.at),
+        "author_role": message.role.value,
+        "public": int(message.public),
+        "channel": message.channel.value if message.channel else None,
+        "auto_generated": int(message.auto_generated),
+        "own": int(message.own),
+    }
 
 
 # the stored columns that `message_from_row` and `record_from_row` read, in their order: rows are
 # read as plain tuples, since every sync and recompute decodes every message and record it touches
 MESSAGE_COLUMNS = "external_id, at, author_role, public, channel, auto_generated, own"
-RECORD_COLUMNS = ("metric, seq, level, calendar, target_us, start_at, due_at, stopped_at, status, business_us, "
-                  "paused_us, steps_fired, next_step_at, pauses")
+RECORD_COLUMNS = (
+    "metric, seq, level, calendar, target_us, start_at, due_at, stopped_at, status, business_us, "
+    "paused_us, steps_fired, next_step_at, pauses"
+)
 
 _from_iso = datetime.fromisoformat
 
 
 def message_from_row(row: Sequence[Any]) -> Message:
     external_id, at, role, public, channel, auto_generated, own = row
-    return Message(external_id, _from_iso(at), _ROLES[role], bool(public), _CHANNELS[channel] if channel else None,
-                   bool(auto_generated), bool(own))
+    return Message(
+        external_id,
+        _from_iso(at),
+        _ROLES[role],
+        bool(public),
+        _CHANNELS[channel] if channel else None,
+        bool(auto_generated),
+        bool(own),
+    )
 
 
 def record_to_row(ticket_id: int, record: SlaRecord) -> dict[str, Any]:
     return {
-        "ticket_id": ticket_id, "metric": record.metric, "seq": record.seq, "level": record.level,
-        "calendar": record.calendar, "target_us": record.target // _US, "start_at": iso(record.start),
-        "due_at": iso(record.due), "stopped_at": iso(record.stop), "status": record.status.value,
-        "business_us": record.business // _US, "paused_us": record.paused // _US,
+        "ticket_id": ticket_id,
+        "metric": record.metric,
+        "seq": record.seq,
+        "level": record.level,
+        "calendar": record.calendar,
+        "target_us": record.target // _US,
+        "start_at": iso(record.start),
+        "due_at": iso(record.due),
+        "stopped_at": iso(record.stop),
+        "status": record.status.value,
+        "business_us": record.business // _US,
+        "paused_us": record.paused // _US,
         "steps_fired": json.dumps([[index, iso(at), point] for index, at, point in record.steps_fired]),
-        "next_step_at": iso(record.next_step_at), "next_check_at": iso(record.next_check_at),
+        "next_step_at": iso(record.next_step_at),
+        "next_check_at": iso(record.next_check_at),
         "pauses": json.dumps([[iso(a), iso(b)] for a, b in record.pauses]),
     }
 
@@ -110,11 +163,35 @@ def _fired_step(index: int, at: str, point: str | None = None) -> tuple[int, dat
 
 
 def record_from_row(ticket_key: str, row: Sequence[Any]) -> SlaRecord:
-    (metric, seq, level, calendar, target_us, start, due, stop, status, business_us, paused_us, steps_fired,
-     next_step_at, pauses) = row
+    (
+        metric,
+        seq,
+        level,
+        calendar,
+        target_us,
+        start,
+        due,
+        stop,
+        status,
+        business_us,
+        paused_us,
+        steps_fired,
+        next_step_at,
+        pauses,
+    ) = row
     return SlaRecord(
-        ticket_key, metric, seq, level, calendar, target_us * _US, _from_iso(start), _from_iso(due),
-        parse_iso(stop), _RECORD_STATUSES[status], business_us * _US, paused_us * _US,
+        ticket_key,
+        metric,
+        seq,
+        level,
+        calendar,
+        target_us * _US,
+        _from_iso(start),
+        _from_iso(due),
+        parse_iso(stop),
+        _RECORD_STATUSES[status],
+        business_us * _US,
+        paused_us * _US,
         tuple(_fired_step(*fired) for fired in _json_list(steps_fired)),
         parse_iso(next_step_at),
         tuple((_from_iso(a), parse_iso(b)) for a, b in _json_list(pauses)),

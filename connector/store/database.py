@@ -29,30 +29,81 @@ MIGRATIONS = Migrations("sla-connector")
 def m001_initial(db: Database) -> None:
     db["sources"].create({"name": str, "kind": str, "first_seen_at": str}, pk="name")
     db["sync_state"].create(
-        {"source": str, "cursor": str, "last_success_at": str, "last_error_at": str, "last_error": str,
-         "last_cycle": str},
+        {
+            "source": str,
+            "cursor": str,
+            "last_success_at": str,
+            "last_error_at": str,
+            "last_error": str,
+            "last_cycle": str,
+        },
         pk="source",
     )
     db["tickets"].create(
-        {"id": int, "source": str, "external_id": str, "number": str, "title": str, "channel": str,
-         "status": str, "raw_status": str, "priority_rank": int, "priority_name": str, "department": str,
-         "assignee": str, "requester_name": str, "requester_email": str, "organization": str,
-         "tags": str, "custom": str, "referrer_url": str, "web_url": str, "created_at": str,
-         "updated_at": str, "closed_at": str, "deleted": int, "level": str, "snapshot": str},
+        {
+            "id": int,
+            "source": str,
+            "external_id": str,
+            "number": str,
+            "title": str,
+            "channel": str,
+            "status": str,
+            "raw_status": str,
+            "priority_rank": int,
+            "priority_name": str,
+            "department": str,
+            "assignee": str,
+            "requester_name": str,
+            "requester_email": str,
+            "organization": str,
+            "tags": str,
+            "custom": str,
+            "referrer_url": str,
+            "web_url": str,
+            "created_at": str,
+            "updated_at": str,
+            "closed_at": str,
+            "deleted": int,
+            "level": str,
+            "snapshot": str,
+        },
         pk="id",
     )
     db["tickets"].create_index(["source", "external_id"], unique=True)
     db["messages"].create(
-        {"ticket_id": int, "external_id": str, "at": str, "author_role": str, "public": int,
-         "channel": str, "auto_generated": int, "own": int},
+        {
+            "ticket_id": int,
+            "external_id": str,
+            "at": str,
+            "author_role": str,
+            "public": int,
+            "channel": str,
+            "auto_generated": int,
+            "own": int,
+        },
         pk=("ticket_id", "external_id"),
         foreign_keys=[("ticket_id", "tickets", "id")],
     )
     db["sla_records"].create(
-        {"ticket_id": int, "metric": str, "seq": int, "level": str, "calendar": str, "target_us": int,
-         "start_at": str, "due_at": str, "stopped_at": str, "status": str, "business_us": int,
-         "paused_us": int, "steps_fired": str, "next_step_at": str, "next_check_at": str, "pauses": str,
-         "updated_at": str},
+        {
+            "ticket_id": int,
+            "metric": str,
+            "seq": int,
+            "level": str,
+            "calendar": str,
+            "target_us": int,
+            "start_at": str,
+            "due_at": str,
+            "stopped_at": str,
+            "status": str,
+            "business_us": int,
+            "paused_us": int,
+            "steps_fired": str,
+            "next_step_at": str,
+            "next_check_at": str,
+            "pauses": str,
+            "updated_at": str,
+        },
         pk=("ticket_id", "metric", "seq"),
         foreign_keys=[("ticket_id", "tickets", "id")],
     )
@@ -60,15 +111,36 @@ def m001_initial(db: Database) -> None:
     db["sla_records"].create_index(["next_check_at"])
     db["meta"].create({"key": str, "value": str}, pk="key")
     db["sla_events"].create(
-        {"id": int, "key": str, "ticket_id": int, "metric": str, "seq": int, "kind": str, "at": str,
-         "recorded_at": str, "data": str},
+        {
+            "id": int,
+            "key": str,
+            "ticket_id": int,
+            "metric": str,
+            "seq": int,
+            "kind": str,
+            "at": str,
+            "recorded_at": str,
+            "data": str,
+        },
         pk="id",
     )
     db["sla_events"].create_index(["key"], unique=True)
     db["outbox"].create(
-        {"id": int, "key": str, "source": str, "ticket_id": int, "event_key": str, "kind": str,
-         "payload": str, "state": str, "attempts": int, "last_error": str, "created_at": str,
-         "updated_at": str, "delivered_at": str},
+        {
+            "id": int,
+            "key": str,
+            "source": str,
+            "ticket_id": int,
+            "event_key": str,
+            "kind": str,
+            "payload": str,
+            "state": str,
+            "attempts": int,
+            "last_error": str,
+            "created_at": str,
+            "updated_at": str,
+            "delivered_at": str,
+        },
         pk="id",
     )
     db["outbox"].create_index(["key"], unique=True)
@@ -160,8 +232,18 @@ class Store:
 
     def sync_state(self, source: str) -> dict[str, Any]:
         rows = list(self.db["sync_state"].rows_where("source = ?", [source]))
-        return rows[0] if rows else {"source": None, "cursor": None, "last_success_at": None,
-                                     "last_error_at": None, "last_error": None, "last_cycle": None}
+        return (
+            rows[0]
+            if rows
+            else {
+                "source": None,
+                "cursor": None,
+                "last_success_at": None,
+                "last_error_at": None,
+                "last_error": None,
+                "last_cycle": None,
+            }
+        )
 
     def set_sync_state(self, source: str, **fields: Any) -> None:
         self.db["sync_state"].upsert({"source": source, **fields}, pk="source")

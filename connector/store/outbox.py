@@ -64,8 +64,16 @@ class Outbox:
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO outbox (key, source, ticket_id, event_key, kind, payload, state, attempts, "
                 "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
-                [action.key, source, ticket_id, action.event_key, action.kind,
-                 json.dumps({"ticket_key": action.ticket_key, **action.payload}), iso(now), iso(now)],
+                [
+                    action.key,
+                    source,
+                    ticket_id,
+                    action.event_key,
+                    action.kind,
+                    json.dumps({"ticket_key": action.ticket_key, **action.payload}),
+                    iso(now),
+                    iso(now),
+                ],
             )
             added += cursor.rowcount
         return added
@@ -115,7 +123,9 @@ class Outbox:
         return cursor.rowcount == 1
 
     def depth(self, source: str) -> dict[str, int]:
-        rows = self.db.execute("SELECT state, COUNT(*) FROM outbox WHERE source = ? GROUP BY state", [source]).fetchall()
+        rows = self.db.execute(
+            "SELECT state, COUNT(*) FROM outbox WHERE source = ? GROUP BY state", [source]
+        ).fetchall()
         return {state: count for state, count in rows}
 
 
@@ -125,12 +135,23 @@ def _action(key: str, event_key: str, kind: str, payload: str) -> Action:
     return Action(key, event_key, ticket_key, kind, data)
 
 
-def deliver(outbox: Outbox, adapter: Any, now: datetime, dry_run: bool = False,
-            sleep: Callable[[float], None] | None = None, attempts: int = ATTEMPTS_PER_CYCLE) -> DeliveryReport:
+def deliver(
+    outbox: Outbox,
+    adapter: Any,
+    now: datetime,
+    dry_run: bool = False,
+    sleep: Callable[[float], None] | None = None,
+    attempts: int = ATTEMPTS_PER_CYCLE,
+) -> DeliveryReport:
     """Deliver the source's queued actions, oldest first, each on its own."""
     report = DeliveryReport()
-    retrying = Retrying(retry=retry_if_exception_type(TransientSourceError), wait=wait_for_host,
-                        stop=stop_after_attempt(attempts), reraise=True, **({"sleep": sleep} if sleep else {}))
+    retrying = Retrying(
+        retry=retry_if_exception_type(TransientSourceError),
+        wait=wait_for_host,
+        stop=stop_after_attempt(attempts),
+        reraise=True,
+        **({"sleep": sleep} if sleep else {}),
+    )
     for entry_id, action in outbox.queued(adapter.name):
         if dry_run:
             report.would_write.append(action)

@@ -41,17 +41,29 @@ class TicketStore:
     def upsert(self, ticket: Ticket, messages: Sequence[Message]) -> int:
         """Store a full snapshot (the ticket and all its messages); return the ticket's id."""
         row = {
-            "source": ticket.source, "external_id": ticket.external_id, "number": ticket.number,
-            "title": ticket.title, "channel": ticket.channel.value, "status": ticket.status.value,
-            "raw_status": ticket.raw_status, "priority_rank": ticket.priority.rank if ticket.priority else None,
+            "source": ticket.source,
+            "external_id": ticket.external_id,
+            "number": ticket.number,
+            "title": ticket.title,
+            "channel": ticket.channel.value,
+            "status": ticket.status.value,
+            "raw_status": ticket.raw_status,
+            "priority_rank": ticket.priority.rank if ticket.priority else None,
             "priority_name": ticket.priority.raw_name if ticket.priority else None,
-            "department": ticket.department, "assignee": ticket.assignee,
+            "department": ticket.department,
+            "assignee": ticket.assignee,
             "requester_name": ticket.requester.name if ticket.requester else None,
             "requester_email": ticket.requester.email if ticket.requester else None,
-            "organization": ticket.organization, "tags": json.dumps(sorted(ticket.tags)),
-            "custom": json.dumps(dict(ticket.custom), default=str), "referrer_url": ticket.referrer_url,
-            "web_url": ticket.web_url, "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
-            "closed_at": iso(ticket.closed_at), "deleted": int(ticket.deleted), "snapshot": ticket_to_json(ticket),
+            "organization": ticket.organization,
+            "tags": json.dumps(sorted(ticket.tags)),
+            "custom": json.dumps(dict(ticket.custom), default=str),
+            "referrer_url": ticket.referrer_url,
+            "web_url": ticket.web_url,
+            "created_at": iso(ticket.created_at),
+            "updated_at": iso(ticket.updated_at),
+            "closed_at": iso(ticket.closed_at),
+            "deleted": int(ticket.deleted),
+            "snapshot": ticket_to_json(ticket),
         }
         self._upsert("tickets", ("source", "external_id"), [row])
         ticket_id = self.ticket_id(ticket.source, ticket.external_id)
@@ -65,24 +77,37 @@ class TicketStore:
         open ticket. Each chunk is read in full before it is handed out, so callers may write
         between tickets."""
         for i in range(0, len(ticket_ids), _KEYS_PER_QUERY):
-            chunk = list(ticket_ids[i:i + _KEYS_PER_QUERY])
+            chunk = list(ticket_ids[i : i + _KEYS_PER_QUERY])
             marks = ", ".join("?" for _ in chunk)
             snapshots = dict(self.db.conn.execute(f"SELECT id, snapshot FROM tickets WHERE id IN ({marks})", chunk))
-            messages = _by_ticket(self.db.conn.execute(
-                f"SELECT ticket_id, {MESSAGE_COLUMNS} FROM messages WHERE ticket_id IN ({marks}) "
-                "ORDER BY ticket_id, at, external_id", chunk))
-            records = _by_ticket(self.db.conn.execute(
-                f"SELECT ticket_id, {RECORD_COLUMNS} FROM sla_records WHERE ticket_id IN ({marks}) "
-                "ORDER BY ticket_id, metric, seq", chunk))
+            messages = _by_ticket(
+                self.db.conn.execute(
+                    f"SELECT ticket_id, {MESSAGE_COLUMNS} FROM messages WHERE ticket_id IN ({marks}) "
+                    "ORDER BY ticket_id, at, external_id",
+                    chunk,
+                )
+            )
+            records = _by_ticket(
+                self.db.conn.execute(
+                    f"SELECT ticket_id, {RECORD_COLUMNS} FROM sla_records WHERE ticket_id IN ({marks}) "
+                    "ORDER BY ticket_id, metric, seq",
+                    chunk,
+                )
+            )
             for ticket_id in chunk:
                 ticket = ticket_from_json(snapshots[ticket_id])
                 key = ticket.key
-                yield (ticket_id, ticket, [message_from_row(row) for row in messages.get(ticket_id, ())],
-                       [record_from_row(key, row) for row in records.get(ticket_id, ())])
+                yield (
+                    ticket_id,
+                    ticket,
+                    [message_from_row(row) for row in messages.get(ticket_id, ())],
+                    [record_from_row(key, row) for row in records.get(ticket_id, ())],
+                )
 
     def records(self, ticket_id: int, ticket_key: str) -> list[SlaRecord]:
         rows = self.db.conn.execute(
-            f"SELECT {RECORD_COLUMNS} FROM sla_records WHERE ticket_id = ? ORDER BY metric, seq", [ticket_id])
+            f"SELECT {RECORD_COLUMNS} FROM sla_records WHERE ticket_id = ? ORDER BY metric, seq", [ticket_id]
+        )
         return [record_from_row(ticket_key, row) for row in rows]
 
     def _upsert(self, table: str, key: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
@@ -97,7 +122,8 @@ class TicketStore:
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
             sql = self._statements[table, tuple(columns)] = (
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
-                f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}")
+                f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+            )
         self.db.conn.executemany(sql, [[row[c] for c in columns] for row in rows])
 
     def save_records(self, ticket_id: int, old: Iterable[SlaRecord], new: Iterable[SlaRecord], now: datetime) -> int:
@@ -107,10 +133,14 @@ class TicketStore:
         kept = {r.ident for r in new}
         gone = [ident for ident in before if ident not in kept]
         for metric, seq in gone:
-            self.db.execute("DELETE FROM sla_records WHERE ticket_id = ? AND metric = ? AND seq = ?",
-                            [ticket_id, metric, seq])
-        self._upsert("sla_records", ("ticket_id", "metric", "seq"),
-                     [{**record_to_row(ticket_id, r), "updated_at": iso(now)} for r in changed])
+            self.db.execute(
+                "DELETE FROM sla_records WHERE ticket_id = ? AND metric = ? AND seq = ?", [ticket_id, metric, seq]
+            )
+        self._upsert(
+            "sla_records",
+            ("ticket_id", "metric", "seq"),
+            [{**record_to_row(ticket_id, r), "updated_at": iso(now)} for r in changed],
+        )
         return len(changed) + len(gone)
 
     def add_events(self, ticket_id: int, events: Iterable[Event], now: datetime) -> list[Event]:
@@ -121,9 +151,13 @@ class TicketStore:
         keys = [event.key for event in events]
         seen = set()
         for i in range(0, len(keys), _KEYS_PER_QUERY):
-            chunk = keys[i:i + _KEYS_PER_QUERY]
-            seen.update(key for (key,) in self.db.conn.execute(
-                f"SELECT key FROM sla_events WHERE key IN ({', '.join('?' for _ in chunk)})", chunk))
+            chunk = keys[i : i + _KEYS_PER_QUERY]
+            seen.update(
+                key
+                for (key,) in self.db.conn.execute(
+                    f"SELECT key FROM sla_events WHERE key IN ({', '.join('?' for _ in chunk)})", chunk
+                )
+            )
         fresh = []
         for event in events:
             if event.key not in seen:
@@ -133,9 +167,22 @@ class TicketStore:
         self.db.conn.executemany(
             "INSERT INTO sla_events (key, ticket_id, metric, seq, kind, at, recorded_at, data) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [[event.key, ticket_id, event.metric, event.seq, event.kind, iso(event.at), recorded,
-              json.dumps({"level": event.record.level, "due": iso(event.record.due),
-                          "status": event.record.status.value})] for event in fresh])
+            [
+                [
+                    event.key,
+                    ticket_id,
+                    event.metric,
+                    event.seq,
+                    event.kind,
+                    iso(event.at),
+                    recorded,
+                    json.dumps(
+                        {"level": event.record.level, "due": iso(event.record.due), "status": event.record.status.value}
+                    ),
+                ]
+                for event in fresh
+            ],
+        )
         return fresh
 
     def due_tickets(self, source: str, now: datetime, exclude: set[int] = frozenset()) -> list[int]:
@@ -155,13 +202,15 @@ class TicketStore:
             "SELECT id FROM tickets WHERE source = ? AND (status NOT IN ('solved', 'closed') AND NOT deleted "
             " OR id IN (SELECT ticket_id FROM sla_records WHERE stopped_at IS NULL"
             "           AND status IN ('running', 'paused', 'breached'))) "
-            "ORDER BY id", [source],
+            "ORDER BY id",
+            [source],
         ).fetchall()
         return [row[0] for row in rows]
 
     def ticket_id(self, source: str, external_id: str) -> int | None:
-        found = self.db.execute("SELECT id FROM tickets WHERE source = ? AND external_id = ?",
-                                [source, external_id]).fetchone()
+        found = self.db.execute(
+            "SELECT id FROM tickets WHERE source = ? AND external_id = ?", [source, external_id]
+        ).fetchone()
         return found[0] if found else None
 
     def counts(self, source: str) -> dict[str, int]:
@@ -171,7 +220,8 @@ class TicketStore:
             " SUM(r.status IN ('running', 'paused')),"
             " SUM(r.status = 'running' AND r.steps_fired != '[]'),"
             " SUM(r.status = 'breached' AND r.stopped_at IS NULL) "
-            "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE t.source = ?", [source],
+            "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE t.source = ?",
+            [source],
         ).fetchone()
         return {"open": row[0] or 0, "warned": row[1] or 0, "breached": row[2] or 0}
 

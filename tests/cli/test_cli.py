@@ -57,8 +57,10 @@ def test_every_subcommand_has_help_and_a_readme_mention(command, capsys):
         main([command, "--help"])
     assert info.value.code == 0
     assert len(capsys.readouterr().out) > 200
-    assert f"sla-connector {command}" in (ROOT / "README.md").read_text() or \
-        f"sla-connector --config config.toml {command}" in (ROOT / "README.md").read_text()
+    assert (
+        f"sla-connector {command}" in (ROOT / "README.md").read_text()
+        or f"sla-connector --config config.toml {command}" in (ROOT / "README.md").read_text()
+    )
 
 
 def test_status_lists_configured_sources(example_env, capsys):
@@ -68,10 +70,13 @@ def test_status_lists_configured_sources(example_env, capsys):
 
 
 def test_json_logs_are_one_object_per_line(example_env):
-    code = "import logging; from connector.service.logs import setup_logging; setup_logging('json'); " \
-           "logging.getLogger('sla_connector').warning('source %s failed', 'email')"
+    code = (
+        "import logging; from connector.service.logs import setup_logging; setup_logging('json'); "
+        "logging.getLogger('sla_connector').warning('source %s failed', 'email')"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     import json
+
     entry = json.loads(result.stderr)
     assert entry["level"] == "warning" and entry["message"] == "source email failed"
 

@@ -29,8 +29,9 @@ def test_due_with_an_offset_and_a_negative_duration(capsys):
 
 
 def test_elapsed(capsys):
-    code, out, _ = run(capsys, "elapsed", "--calendar", "office", "--start", "2026-11-27T15:00",
-                       "--end", "2026-11-30T10:00")
+    code, out, _ = run(
+        capsys, "elapsed", "--calendar", "office", "--start", "2026-11-27T15:00", "--end", "2026-11-30T10:00"
+    )
     assert code == 0
     assert "elapsed   2h of business time (7200 s)" in out
 
@@ -42,10 +43,13 @@ def test_an_unknown_or_missing_calendar_name_lists_the_defined_ones(capsys):
     assert code == 2 and "give --calendar NAME" in err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["due", "--start", "2026-11-27T15:00", "--duration", "4hr"], "'4hr' is not a duration"),
-    (["due", "--start", "yesterday", "--duration", "4h"], "'yesterday' is not an ISO time"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["due", "--start", "2026-11-27T15:00", "--duration", "4hr"], "'4hr' is not a duration"),
+        (["due", "--start", "yesterday", "--duration", "4h"], "'yesterday' is not an ISO time"),
+    ],
+)
 def test_bad_arguments_exit_2_with_the_reason(capsys, args, message):
     with pytest.raises(SystemExit) as info:
         run(capsys, *args)

@@ -48,7 +48,9 @@ def test_example_config_loads(example_env):
 
 
 def test_the_urgent_example_is_a_few_lines_of_toml(write_config):
-    path = write_config(MINIMAL + """
+    path = write_config(
+        MINIMAL
+        + """
 [[levels]]
 name = "Urgent SLA"
 calendar = "office"
@@ -60,22 +62,24 @@ name = "Urgent tag"
 when = { field = "tags", op = "contains", value = "URGENT" }
 set_level = "Urgent SLA"
 stop = true
-""")
+"""
+    )
     settings = load_config(path)
     assert settings.rules[0].set_level == "Urgent SLA" and settings.rules[0].stop
 
 
 def test_bad_duration_names_file_key_and_value(write_config):
     path = write_config(MINIMAL.replace('first_reply = "4h"', 'first_reply = "1hr"'))
-    assert problems_of(path) == [
-        f"{path}: levels[0].first_reply: '1hr' is not a duration (use e.g. 45m, 1h30m, 2d)"
-    ]
+    assert problems_of(path) == [f"{path}: levels[0].first_reply: '1hr' is not a duration (use e.g. 45m, 1h30m, 2d)"]
 
 
 def test_every_problem_is_reported_at_once(write_config):
-    path = write_config(MINIMAL.replace('first_reply = "4h"', 'first_reply = "1hr"').replace(
-        'timezone = "Europe/Berlin"', 'timezone = "Europe/Brlin"'
-    ) + '\n[connector]\npoll_interval = 5\n')
+    path = write_config(
+        MINIMAL.replace('first_reply = "4h"', 'first_reply = "1hr"').replace(
+            'timezone = "Europe/Berlin"', 'timezone = "Europe/Brlin"'
+        )
+        + "\n[connector]\npoll_interval = 5\n"
+    )
     problems = problems_of(path)
     assert len(problems) == 3
     assert any("calendars[0].timezone: 'Europe/Brlin' is not a time zone" in p for p in problems)
@@ -84,14 +88,20 @@ def test_every_problem_is_reported_at_once(write_config):
 
 def test_wrong_type(write_config):
     path = write_config(MINIMAL + '\n[connector]\ndry_run = "sometimes"\n')
-    assert problems_of(path) == [f"{path}: connector.dry_run: 'sometimes': input should be a valid boolean, unable to interpret input"]
+    assert problems_of(path) == [
+        f"{path}: connector.dry_run: 'sometimes': input should be a valid boolean, unable to interpret input"
+    ]
 
 
 def test_unknown_key_even_inside_a_section(write_config):
     path = write_config(MINIMAL + '\n[connector]\ndatabse = "x.db"\n')
-    assert problems_of(path) == [f"{path}: connector.databse: unknown key (check the spelling against config.example.toml)"]
+    assert problems_of(path) == [
+        f"{path}: connector.databse: unknown key (check the spelling against config.example.toml)"
+    ]
     path = write_config(MINIMAL.replace('maildir = "mail"', 'maildir = "mail"\nagent_adresses = []'))
-    assert problems_of(path) == [f"{path}: email.agent_adresses: unknown key (check the spelling against config.example.toml)"]
+    assert problems_of(path) == [
+        f"{path}: email.agent_adresses: unknown key (check the spelling against config.example.toml)"
+    ]
 
 
 def test_missing_required_key(write_config):
@@ -99,37 +109,67 @@ def test_missing_required_key(write_config):
     assert problems_of(path) == [f"{path}: calendars[0].timezone: missing (this key is required)"]
 
 
-@pytest.mark.parametrize("old, new, expected", [
-    ('calendar = "office"', 'calendar = "ofice"',
-     "levels[0].calendar: unknown calendar 'ofice' (defined: 'office')"),
-    ('[email]', '[connector]\ndefault_level = "Gold"\n[email]',
-     "connector.default_level: unknown level 'Gold' (defined: 'Standard')"),
-    ('[email]', '[[rules]]\nname = "r"\nwhen = { field = "status", op = "equals", value = "new" }\n'
-                'set_level = "Gold"\n[email]',
-     "rules[0].set_level: unknown level 'Gold' (defined: 'Standard')"),
-    ('[email]', '[[contracts]]\ncustomer = "ACME"\ndomains = ["acme.example"]\nlevel = "Gold"\n'
-                'monthly_fee = "10"\ncurrency = "EUR"\n[email]',
-     "contracts[0].level: unknown level 'Gold' (defined: 'Standard')"),
-    ('[email]', '[[levels]]\nname = "Standard"\ncalendar = "office"\n[email]',
-     "levels[1].name: 'Standard' is already used by levels[0]"),
-    ('[email]', '[[escalation.steps]]\nat = "-20%"\n[[escalation.steps]]\nat = " -20% "\nnotify = ["lead"]\n[email]',
-     "escalation.steps[1].at: '-20%' is already used by escalation.steps[0]"),
-    ('[email]', '[[levels]]\nname = "Gold"\ncalendar = "office"\n[[levels.steps]]\nat = "0"\n[[levels.steps]]\nat = "0"\n'
-                '[email]',
-     "levels[1].steps[1].at: '0' is already used by levels[1].steps[0]"),
-])
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        (
+            'calendar = "office"',
+            'calendar = "ofice"',
+            "levels[0].calendar: unknown calendar 'ofice' (defined: 'office')",
+        ),
+        (
+            "[email]",
+            '[connector]\ndefault_level = "Gold"\n[email]',
+            "connector.default_level: unknown level 'Gold' (defined: 'Standard')",
+        ),
+        (
+            "[email]",
+            '[[rules]]\nname = "r"\nwhen = { field = "status", op = "equals", value = "new" }\n'
+            'set_level = "Gold"\n[email]',
+            "rules[0].set_level: unknown level 'Gold' (defined: 'Standard')",
+        ),
+        (
+            "[email]",
+            '[[contracts]]\ncustomer = "ACME"\ndomains = ["acme.example"]\nlevel = "Gold"\n'
+            'monthly_fee = "10"\ncurrency = "EUR"\n[email]',
+            "contracts[0].level: unknown level 'Gold' (defined: 'Standard')",
+        ),
+        (
+            "[email]",
+            '[[levels]]\nname = "Standard"\ncalendar = "office"\n[email]',
+            "levels[1].name: 'Standard' is already used by levels[0]",
+        ),
+        (
+            "[email]",
+            '[[escalation.steps]]\nat = "-20%"\n[[escalation.steps]]\nat = " -20% "\nnotify = ["lead"]\n[email]',
+            "escalation.steps[1].at: '-20%' is already used by escalation.steps[0]",
+        ),
+        (
+            "[email]",
+            '[[levels]]\nname = "Gold"\ncalendar = "office"\n[[levels.steps]]\nat = "0"\n[[levels.steps]]\nat = "0"\n'
+            "[email]",
+            "levels[1].steps[1].at: '0' is already used by levels[1].steps[0]",
+        ),
+    ],
+)
 def test_dangling_and_duplicate_references(write_config, old, new, expected):
     path = write_config(MINIMAL.replace(old, new))
     assert problems_of(path) == [f"{path}: {expected}"]
 
 
-@pytest.mark.parametrize("snippet, expected", [
-    ('hours = { mon = ["9-17"] }', "calendars[0].hours.mon[0]: '9-17' is not an interval"),
-    ('hours = { mon = ["09:00-09:00"] }', "calendars[0].hours.mon[0]: '09:00-09:00' is an empty interval"),
-    ('hours = { monday = ["09:00-17:00"] }', "calendars[0].hours.monday: 'monday': input should be 'mon', 'tue'"),
-    ('hours = { mon = ["09:00-17:00"] }\ncountry = "XX"', "calendars[0]: country 'XX' is not known"),
-    ('hours = { mon = ["09:00-17:00"] }\ncountry = "DE"\nsubdivision = "ZZ"', "calendars[0]: subdivision 'ZZ' is not one of DE's"),
-])
+@pytest.mark.parametrize(
+    "snippet, expected",
+    [
+        ('hours = { mon = ["9-17"] }', "calendars[0].hours.mon[0]: '9-17' is not an interval"),
+        ('hours = { mon = ["09:00-09:00"] }', "calendars[0].hours.mon[0]: '09:00-09:00' is an empty interval"),
+        ('hours = { monday = ["09:00-17:00"] }', "calendars[0].hours.monday: 'monday': input should be 'mon', 'tue'"),
+        ('hours = { mon = ["09:00-17:00"] }\ncountry = "XX"', "calendars[0]: country 'XX' is not known"),
+        (
+            'hours = { mon = ["09:00-17:00"] }\ncountry = "DE"\nsubdivision = "ZZ"',
+            "calendars[0]: subdivision 'ZZ' is not one of DE's",
+        ),
+    ],
+)
 def test_calendar_problems(write_config, snippet, expected):
     path = write_config(MINIMAL.replace('hours = { mon = ["09:00-17:00"] }', snippet))
     [problem] = problems_of(path)
@@ -137,12 +177,15 @@ def test_calendar_problems(write_config, snippet, expected):
 
 
 def test_rule_problems(write_config):
-    path = write_config(MINIMAL + """
+    path = write_config(
+        MINIMAL
+        + """
 [[rules]]
 name = "bad regex"
 when = { any = [ { field = "title", op = "matches", value = "x" }, { field = "tags", op = "matches", value = "(" } ] }
 set_level = "Standard"
-""")
+"""
+    )
     problems = problems_of(path)
     assert any("rules[0].when.any[0]: field 'title' is not one of channel" in p for p in problems)
     assert any("rules[0].when.any[1]: value '(' is not a valid regular expression" in p for p in problems)
@@ -195,8 +238,11 @@ def test_config_path_precedence(monkeypatch):
 
 
 def test_broken_config_exits_with_status_2_and_one_line_per_problem(write_config, capsys):
-    path = write_config(MINIMAL.replace('first_reply = "4h"', 'first_reply = "1hr"').replace(
-        'calendar = "office"', 'calendar = "ofice"'))
+    path = write_config(
+        MINIMAL.replace('first_reply = "4h"', 'first_reply = "1hr"').replace(
+            'calendar = "office"', 'calendar = "ofice"'
+        )
+    )
     assert main(["--config", str(path), "check"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"{path}: levels[0].first_reply: '1hr' is not a duration (use e.g. 45m, 1h30m, 2d)"]

@@ -30,8 +30,13 @@ def zagreb() -> BusinessCalendar:
     # the example: a short Monday, a lunch break on Tuesday
     return BusinessCalendar(
         timezone="Europe/Zagreb",
-        hours={"mon": [("08:00", "16:00")], "tue": [("08:00", "12:00"), ("13:00", "17:00")],
-               "wed": [("08:00", "16:00")], "thu": [("08:00", "16:00")], "fri": [("08:00", "16:00")]},
+        hours={
+            "mon": [("08:00", "16:00")],
+            "tue": [("08:00", "12:00"), ("13:00", "17:00")],
+            "wed": [("08:00", "16:00")],
+            "thu": [("08:00", "16:00")],
+            "fri": [("08:00", "16:00")],
+        },
         holidays=["2026-12-24"],
         country="HR",
         overrides={"2026-12-31": [("08:00", "12:00")]},
@@ -40,29 +45,33 @@ def zagreb() -> BusinessCalendar:
 
 # ---- where the start falls ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("start, duration, due", [
-    # inside an interval
-    (at(ZAGREB, 2026, 11, 23, 10, 0), 2 * H, at(ZAGREB, 2026, 11, 23, 12, 0)),
-    # before opening: counts from 08:00
-    (at(ZAGREB, 2026, 11, 23, 6, 30), 2 * H, at(ZAGREB, 2026, 11, 23, 10, 0)),
-    # after closing: counts from the next opening
-    (at(ZAGREB, 2026, 11, 23, 18, 0), 2 * H, at(ZAGREB, 2026, 11, 24, 10, 0)),
-    # in the lunch break: counts from 13:00
-    (at(ZAGREB, 2026, 11, 24, 12, 20), 2 * H, at(ZAGREB, 2026, 11, 24, 15, 0)),
-    # across the lunch break
-    (at(ZAGREB, 2026, 11, 24, 11, 0), 2 * H, at(ZAGREB, 2026, 11, 24, 14, 0)),
-    # ending exactly at the start of lunch: 12:00, not 13:00
-    (at(ZAGREB, 2026, 11, 24, 11, 0), 1 * H, at(ZAGREB, 2026, 11, 24, 12, 0)),
-    # ending exactly at closing time: 16:00 that day, not the next opening
-    (at(ZAGREB, 2026, 11, 23, 12, 0), 4 * H, at(ZAGREB, 2026, 11, 23, 16, 0)),
-    # seconds of a start inside hours are kept
-    (at(ZAGREB, 2026, 11, 23, 13, 26, 36), 20 * M, at(ZAGREB, 2026, 11, 23, 13, 46, 36)),
-    # Friday evening to Monday
-    (at(ZAGREB, 2026, 11, 27, 15, 0), 3 * H, at(ZAGREB, 2026, 11, 30, 10, 0)),
-    (at(ZAGREB, 2026, 11, 27, 19, 45), 30 * M, at(ZAGREB, 2026, 11, 30, 8, 30)),
-    # a Saturday start
-    (at(ZAGREB, 2026, 11, 28, 11, 0), 1 * H, at(ZAGREB, 2026, 11, 30, 9, 0)),
-])
+
+@pytest.mark.parametrize(
+    "start, duration, due",
+    [
+        # inside an interval
+        (at(ZAGREB, 2026, 11, 23, 10, 0), 2 * H, at(ZAGREB, 2026, 11, 23, 12, 0)),
+        # before opening: counts from 08:00
+        (at(ZAGREB, 2026, 11, 23, 6, 30), 2 * H, at(ZAGREB, 2026, 11, 23, 10, 0)),
+        # after closing: counts from the next opening
+        (at(ZAGREB, 2026, 11, 23, 18, 0), 2 * H, at(ZAGREB, 2026, 11, 24, 10, 0)),
+        # in the lunch break: counts from 13:00
+        (at(ZAGREB, 2026, 11, 24, 12, 20), 2 * H, at(ZAGREB, 2026, 11, 24, 15, 0)),
+        # across the lunch break
+        (at(ZAGREB, 2026, 11, 24, 11, 0), 2 * H, at(ZAGREB, 2026, 11, 24, 14, 0)),
+        # ending exactly at the start of lunch: 12:00, not 13:00
+        (at(ZAGREB, 2026, 11, 24, 11, 0), 1 * H, at(ZAGREB, 2026, 11, 24, 12, 0)),
+        # ending exactly at closing time: 16:00 that day, not the next opening
+        (at(ZAGREB, 2026, 11, 23, 12, 0), 4 * H, at(ZAGREB, 2026, 11, 23, 16, 0)),
+        # seconds of a start inside hours are kept
+        (at(ZAGREB, 2026, 11, 23, 13, 26, 36), 20 * M, at(ZAGREB, 2026, 11, 23, 13, 46, 36)),
+        # Friday evening to Monday
+        (at(ZAGREB, 2026, 11, 27, 15, 0), 3 * H, at(ZAGREB, 2026, 11, 30, 10, 0)),
+        (at(ZAGREB, 2026, 11, 27, 19, 45), 30 * M, at(ZAGREB, 2026, 11, 30, 8, 30)),
+        # a Saturday start
+        (at(ZAGREB, 2026, 11, 28, 11, 0), 1 * H, at(ZAGREB, 2026, 11, 30, 9, 0)),
+    ],
+)
 def test_starts_inside_before_after_and_between_intervals(zagreb, start, duration, due):
     assert zagreb.add(start, duration) == due
     assert zagreb.add(start, duration).tzinfo == ZAGREB
@@ -121,8 +130,7 @@ def test_night_shift():
 
 
 def test_a_holiday_closes_the_part_of_a_night_shift_that_runs_into_it():
-    nights = BusinessCalendar("Europe/Berlin", {day: [("22:00", "06:00")] for day in ALL_DAYS},
-                              holidays=["2026-12-25"])
+    nights = BusinessCalendar("Europe/Berlin", {day: [("22:00", "06:00")] for day in ALL_DAYS}, holidays=["2026-12-25"])
     # the shift of the 24th stops at midnight; the 25th's shift (into the 26th) does not run
     assert nights.elapsed(at(BERLIN, 2026, 12, 24, 12, 0), at(BERLIN, 2026, 12, 26, 12, 0)) == 2 * H
     assert not nights.is_open(at(BERLIN, 2026, 12, 25, 1, 0))
@@ -140,6 +148,7 @@ def test_twenty_four_seven():
 
 
 # ---- daylight saving time ------------------------------------------------------------------------
+
 
 def test_europe_spring_forward():
     always = BusinessCalendar("Europe/Berlin", {day: [("00:00", "24:00")] for day in ALL_DAYS})
@@ -179,11 +188,14 @@ def test_america_both_transitions():
     assert ny.add(start_utc, 1 * H).tzinfo == NEW_YORK
 
 
-@pytest.mark.parametrize("zone, offset", [
-    ("Asia/Kolkata", timedelta(hours=5, minutes=30)),
-    ("Asia/Kathmandu", timedelta(hours=5, minutes=45)),
-    ("Australia/Eucla", timedelta(hours=8, minutes=45)),
-])
+@pytest.mark.parametrize(
+    "zone, offset",
+    [
+        ("Asia/Kolkata", timedelta(hours=5, minutes=30)),
+        ("Asia/Kathmandu", timedelta(hours=5, minutes=45)),
+        ("Australia/Eucla", timedelta(hours=8, minutes=45)),
+    ],
+)
 def test_thirty_and_forty_five_minute_offsets(zone, offset):
     cal = office(zone)
     tz = ZoneInfo(zone)
@@ -203,6 +215,7 @@ def test_chatham_forty_five_minutes_with_daylight_saving():
 
 
 # ---- the other operations --------------------------------------------------------------------------
+
 
 def test_zero_duration_is_next_open(zagreb):
     assert zagreb.add(at(ZAGREB, 2026, 11, 23, 10, 0), timedelta(0)) == at(ZAGREB, 2026, 11, 23, 10, 0)

@@ -11,8 +11,17 @@ from hypothesis import strategies as st
 
 from connector.core.calendar import WEEKDAYS, BusinessCalendar
 
-ZONES = ["UTC", "Europe/Berlin", "America/New_York", "America/Santiago", "Asia/Kolkata",
-         "Asia/Kathmandu", "Australia/Adelaide", "Pacific/Chatham", "Australia/Lord_Howe"]
+ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Santiago",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Australia/Adelaide",
+    "Pacific/Chatham",
+    "Australia/Lord_Howe",
+]
 
 
 def clock(minute: int) -> str:
@@ -33,8 +42,11 @@ def calendars(draw):
     if not any(hours.values()):
         hours["wed"] = [("09:00", "17:00")]
     holidays = draw(st.lists(st.dates(dt.date(2024, 1, 1), dt.date(2028, 12, 31)), max_size=20))
-    overrides = draw(st.dictionaries(st.dates(dt.date(2024, 1, 1), dt.date(2028, 12, 31)),
-                                     st.lists(intervals(), max_size=2), max_size=5))
+    overrides = draw(
+        st.dictionaries(
+            st.dates(dt.date(2024, 1, 1), dt.date(2028, 12, 31)), st.lists(intervals(), max_size=2), max_size=5
+        )
+    )
     return BusinessCalendar(draw(st.sampled_from(ZONES)), hours, holidays=holidays, overrides=overrides)
 
 
@@ -90,14 +102,20 @@ def test_next_open_is_open_and_nothing_before_it_is(cal, moment):
 
 # ---- against businesstimedelta, an independent implementation ----------------------------------------
 
+
 @settings(max_examples=150, deadline=None)
 @given(instants, st.integers(1, 10 * 8 * 60).map(lambda m: timedelta(minutes=m)))
 def test_agrees_with_businesstimedelta_on_a_plain_office_calendar(start, duration):
     import businesstimedelta
 
     berlin = pytz.timezone("Europe/Berlin")
-    rules = businesstimedelta.Rules([businesstimedelta.WorkDayRule(
-        start_time=dt.time(9), end_time=dt.time(17), working_days=[0, 1, 2, 3, 4], tz=berlin)])
+    rules = businesstimedelta.Rules(
+        [
+            businesstimedelta.WorkDayRule(
+                start_time=dt.time(9), end_time=dt.time(17), working_days=[0, 1, 2, 3, 4], tz=berlin
+            )
+        ]
+    )
     ours = BusinessCalendar("Europe/Berlin", {day: [("09:00", "17:00")] for day in WEEKDAYS[:5]})
     start = start.replace(microsecond=0)
     theirs = start.astimezone(berlin) + businesstimedelta.BusinessTimeDelta(rules, timedelta=duration)

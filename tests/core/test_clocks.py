@@ -23,8 +23,13 @@ from tests.support.engine_helpers import (
 
 POLICY = policy_from()
 M, H = timedelta(minutes=1), timedelta(hours=1)
-RUNNING, PAUSED, MET, BREACHED, CANCELLED = (RecordStatus.RUNNING, RecordStatus.PAUSED, RecordStatus.MET,
-                                            RecordStatus.BREACHED, RecordStatus.CANCELLED)
+RUNNING, PAUSED, MET, BREACHED, CANCELLED = (
+    RecordStatus.RUNNING,
+    RecordStatus.PAUSED,
+    RecordStatus.MET,
+    RecordStatus.BREACHED,
+    RecordStatus.CANCELLED,
+)
 
 
 def rows(records):
@@ -58,9 +63,14 @@ def test_a_reply_exactly_at_the_due_time_is_met():
 
 
 def test_next_reply_per_customer_follow_up_and_double_messages_are_one_record():
-    messages = [customer(t(2, 10)), agent(t(2, 10, 20)),
-                customer(t(2, 13)), customer(t(2, 13, 10)), agent(t(2, 13, 40)),
-                customer(t(2, 15))]
+    messages = [
+        customer(t(2, 10)),
+        agent(t(2, 10, 20)),
+        customer(t(2, 13)),
+        customer(t(2, 13, 10)),
+        agent(t(2, 13, 40)),
+        customer(t(2, 15)),
+    ]
     records = run(ticket(t(2, 10)), messages, now=t(2, 15, 10))
     assert rows(records) == [
         ("first_reply", 1, MET, t(2, 10), t(2, 11), t(2, 10, 20), 20 * M),
@@ -82,21 +92,21 @@ def test_messages_of_the_same_instant_follow_the_hosts_numbering():
 def test_a_ticket_an_agent_opened_has_no_first_reply():
     messages = [agent(t(2, 9)), customer(t(2, 11)), agent(t(2, 11, 10))]
     records = run(ticket(t(2, 9)), messages, now=t(2, 12))
-    assert [(r.metric, r.seq, r.status) for r in records] == [
-        ("next_reply", 1, MET), ("resolution", 1, RUNNING)]
+    assert [(r.metric, r.seq, r.status) for r in records] == [("next_reply", 1, MET), ("resolution", 1, RUNNING)]
     assert records[0].start == t(2, 11)
 
 
 def test_internal_notes_auto_replies_system_and_own_messages_move_no_clock():
     messages = [
         customer(t(2, 10)),
-        agent(t(2, 10, 5), public=False),                     # an internal note
-        agent(t(2, 10, 6), own=True),                         # the connector's own note
-        customer(t(2, 10, 7), auto_generated=True),           # the customer's out-of-office
-        agent(t(2, 10, 30)),                                  # the real reply
-        customer(t(2, 10, 40), auto_generated=True),          # another auto-reply: no next_reply
+        agent(t(2, 10, 5), public=False),  # an internal note
+        agent(t(2, 10, 6), own=True),  # the connector's own note
+        customer(t(2, 10, 7), auto_generated=True),  # the customer's out-of-office
+        agent(t(2, 10, 30)),  # the real reply
+        customer(t(2, 10, 40), auto_generated=True),  # another auto-reply: no next_reply
     ]
     from connector.core.model import Message, Role
+
     messages.append(Message("sys", t(2, 10, 50), Role.SYSTEM))
     records = run(ticket(t(2, 10)), messages, now=t(2, 12))
     assert [(r.metric, r.stop) for r in records] == [("first_reply", t(2, 10, 30)), ("resolution", None)]
@@ -105,9 +115,13 @@ def test_internal_notes_auto_replies_system_and_own_messages_move_no_clock():
 def test_pause_and_resume_across_a_weekend():
     office = policy_from().levels["Office"]
     # created Friday 2026-11-06 15:00; pending from 16:00 until Monday 10:00; 4 business hours
-    tk = ticket(t(6, 15), status=Status.OPEN,
-                status_history=history((t(6, 15), Status.OPEN), (t(6, 16), Status.PENDING), (t(9, 10), Status.OPEN)))
+    tk = ticket(
+        t(6, 15),
+        status=Status.OPEN,
+        status_history=history((t(6, 15), Status.OPEN), (t(6, 16), Status.PENDING), (t(9, 10), Status.OPEN)),
+    )
     from connector.core.clocks import compute
+
     records = compute(tk, [customer(t(6, 15))], office, office.calendar, ["pending"], now=t(9, 11))
     first, resolution = records
     # counted: Fri 15-16 and Mon 10-11 -> 2h; paused business time Fri 16-17 and Mon 9-10 -> 2h
@@ -117,11 +131,17 @@ def test_pause_and_resume_across_a_weekend():
 
 
 def test_a_ticket_paused_now_is_paused_and_its_due_moves_with_the_pause():
-    tk = ticket(t(2, 10), status=Status.PENDING,
-                status_history=history((t(2, 10), Status.OPEN), (t(2, 10, 20), Status.PENDING)))
+    tk = ticket(
+        t(2, 10), status=Status.PENDING, status_history=history((t(2, 10), Status.OPEN), (t(2, 10, 20), Status.PENDING))
+    )
     records = run(tk, [customer(t(2, 10))], now=t(2, 12))
     first = records[0]
-    assert (first.status, first.business, first.paused, first.pauses) == (PAUSED, 20 * M, 100 * M, ((t(2, 10, 20), None),))
+    assert (first.status, first.business, first.paused, first.pauses) == (
+        PAUSED,
+        20 * M,
+        100 * M,
+        ((t(2, 10, 20), None),),
+    )
     assert first.due == t(2, 12, 40)  # as if it resumed now: 40 minutes are left
     assert first.next_check_at is None
 
@@ -133,12 +153,15 @@ def test_without_history_a_pending_ticket_is_paused_since_its_last_update():
 
 
 def test_resolution_met_then_reopened_resumes_without_the_closed_time():
-    solved = ticket(t(2, 10), status=Status.SOLVED,
-                    status_history=history((t(2, 10), Status.OPEN), (t(2, 12), Status.SOLVED)))
+    solved = ticket(
+        t(2, 10), status=Status.SOLVED, status_history=history((t(2, 10), Status.OPEN), (t(2, 12), Status.SOLVED))
+    )
     messages = [customer(t(2, 10)), agent(t(2, 10, 30))]
     done = run(solved, messages, now=t(2, 13))
     assert rows(done)[1] == ("resolution", 1, MET, t(2, 10), t(2, 18), t(2, 12), 2 * H)
-    reopened = ticket(t(2, 10), status=Status.OPEN, status_history=solved.status_history + history((t(3, 9), Status.OPEN)))
+    reopened = ticket(
+        t(2, 10), status=Status.OPEN, status_history=solved.status_history + history((t(3, 9), Status.OPEN))
+    )
     again = run(reopened, messages + [customer(t(3, 9))], now=t(3, 10), previous=done)
     resolution = next(r for r in again if r.metric == "resolution")
     # 2h before solving, 1h since reopening; closed 12:00 -> 09:00 next day does not count
@@ -154,16 +177,18 @@ def test_a_solved_ticket_closed_later_keeps_its_resolution_stop():
     resolution = run(closed, messages, now=t(5, 13))[1]
     assert rows([resolution]) == [("resolution", 1, MET, t(2, 10), t(2, 18), t(2, 12), 2 * H)]
     assert resolution.paused == 0 * H and resolution.pauses == ()
-    reopened = ticket(t(2, 10), status=Status.OPEN,
-                      status_history=closed.status_history + history((t(6, 9), Status.OPEN)))
+    reopened = ticket(
+        t(2, 10), status=Status.OPEN, status_history=closed.status_history + history((t(6, 9), Status.OPEN))
+    )
     again = run(reopened, messages, now=t(6, 10))[1]
     # 2h before solving, 1h since reopening; solved and closed from 12:00 on the 2nd to 09:00 on the 6th
     assert (again.status, again.business, again.due, again.pauses) == (RUNNING, 3 * H, t(6, 15), ((t(2, 12), t(6, 9)),))
 
 
 def test_reply_clocks_do_not_run_on_a_closed_ticket():
-    closed = ticket(t(2, 10), status=Status.CLOSED,
-                    status_history=history((t(2, 10), Status.OPEN), (t(2, 10, 30), Status.CLOSED)))
+    closed = ticket(
+        t(2, 10), status=Status.CLOSED, status_history=history((t(2, 10), Status.OPEN), (t(2, 10, 30), Status.CLOSED))
+    )
     first = run(closed, [customer(t(2, 10))], now=t(2, 20))[0]
     assert (first.status, first.business) == (PAUSED, 30 * M)
 
@@ -194,7 +219,10 @@ def test_deleted_ticket_cancels_running_records():
     deleted = ticket(t(2, 10), deleted=True, updated_at=t(2, 11, 5))
     records = run(deleted, messages, now=t(2, 12))
     assert [(r.metric, r.seq, r.status) for r in records] == [
-        ("first_reply", 1, MET), ("next_reply", 1, CANCELLED), ("resolution", 1, CANCELLED)]
+        ("first_reply", 1, MET),
+        ("next_reply", 1, CANCELLED),
+        ("resolution", 1, CANCELLED),
+    ]
     assert all(r.next_check_at is None for r in records)
 
 
@@ -202,7 +230,10 @@ def test_chat_tickets_use_chat_reply_and_phone_tickets_fall_back_to_reply_target
     messages = [customer(t(2, 10)), agent(t(2, 10, 1)), customer(t(2, 10, 5)), agent(t(2, 10, 9))]
     chat = run(ticket(t(2, 10), channel=Channel.CHAT), messages, now=t(2, 11))
     assert [(r.metric, r.seq, r.target, r.status) for r in chat] == [
-        ("chat_reply", 1, 2 * M, MET), ("chat_reply", 2, 2 * M, BREACHED), ("resolution", 1, 8 * H, RUNNING)]
+        ("chat_reply", 1, 2 * M, MET),
+        ("chat_reply", 2, 2 * M, BREACHED),
+        ("resolution", 1, 8 * H, RUNNING),
+    ]
     phone = run(ticket(t(2, 10), channel=Channel.PHONE), messages, now=t(2, 11))
     assert [(r.metric, r.seq, r.target) for r in phone][:2] == [("first_reply", 1, H), ("next_reply", 1, 30 * M)]
 
@@ -211,14 +242,17 @@ def test_resolution_breached_while_open_then_solved_late():
     open_ticket = ticket(t(2, 10))
     waiting = run(open_ticket, [customer(t(2, 10)), agent(t(2, 10, 30))], now=t(2, 19))
     assert rows(waiting)[1] == ("resolution", 1, BREACHED, t(2, 10), t(2, 18), None, 9 * H)
-    solved = ticket(t(2, 10), status=Status.SOLVED,
-                    status_history=history((t(2, 10), Status.OPEN), (t(2, 20), Status.SOLVED)))
+    solved = ticket(
+        t(2, 10), status=Status.SOLVED, status_history=history((t(2, 10), Status.OPEN), (t(2, 20), Status.SOLVED))
+    )
     late = run(solved, [customer(t(2, 10)), agent(t(2, 10, 30))], now=t(2, 21), previous=waiting)
     assert rows(late)[1] == ("resolution", 1, BREACHED, t(2, 10), t(2, 18), t(2, 20), 10 * H)
 
 
 def test_phone_tickets_use_call_reply_where_the_level_has_it():
-    policy = policy_from(CALENDARS + """
+    policy = policy_from(
+        CALENDARS
+        + """
 [connector]
 default_level = "Hotline"
 [[levels]]
@@ -227,7 +261,8 @@ calendar = "always"
 first_reply = "1h"
 next_reply = "1h"
 call_reply = "10m"
-""")
+"""
+    )
     messages = [customer(t(2, 10)), agent(t(2, 10, 10)), customer(t(2, 11)), agent(t(2, 11, 15))]
     phone = run(ticket(t(2, 10), channel=Channel.PHONE), messages, now=t(2, 12), policy=policy)
     assert rows(phone) == [
@@ -279,11 +314,19 @@ def test_a_changed_target_in_the_configuration_applies_to_running_clocks_only():
     assert waiting[0].status is BREACHED
     # a breach is not undone by a looser target ...
     assert rows(run(ticket(t(2, 10)), [customer(t(2, 10))], now=t(2, 11, 40), previous=waiting, policy=looser))[0] == (
-        "first_reply", 1, BREACHED, t(2, 10), t(2, 11), None, 100 * M)
+        "first_reply",
+        1,
+        BREACHED,
+        t(2, 10),
+        t(2, 11),
+        None,
+        100 * M,
+    )
     # ... a reply in time is not made a breach by a tighter one ...
     answered = run(ticket(t(2, 10)), [customer(t(2, 10)), agent(t(2, 10, 30))], now=t(2, 10, 35))
-    again = run(ticket(t(2, 10)), [customer(t(2, 10)), agent(t(2, 10, 30))], now=t(2, 10, 40), previous=answered,
-                policy=tighter)
+    again = run(
+        ticket(t(2, 10)), [customer(t(2, 10)), agent(t(2, 10, 30))], now=t(2, 10, 40), previous=answered, policy=tighter
+    )
     assert rows(again)[0] == ("first_reply", 1, MET, t(2, 10), t(2, 11), t(2, 10, 30), 30 * M)
     # ... and a clock still running takes the new target from its original start
     early = run(ticket(t(2, 10)), [customer(t(2, 10))], now=t(2, 10, 10))
@@ -312,7 +355,9 @@ def test_no_level_means_no_records_and_running_ones_are_cancelled():
     assert [r.status for r in untagged] == [CANCELLED]
 
 
-POLICY_NO_DEFAULT = CALENDARS + """
+POLICY_NO_DEFAULT = (
+    CALENDARS
+    + """
 [[levels]]
 name = "VIP"
 calendar = "always"
@@ -322,3 +367,4 @@ name = "vip"
 when = { field = "tags", op = "contains", value = "vip" }
 set_level = "VIP"
 """
+)

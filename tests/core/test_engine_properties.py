@@ -99,23 +99,39 @@ def test_a_deleted_ticket_has_nothing_running(items, now_minutes):
 def test_records_come_in_metric_and_sequence_order(items, channel, now_minutes):
     # recompute returns compute's list as it is when there is nothing earlier to merge
     tk, messages = build(items)
-    records = recompute(replace(tk, channel=Channel(channel)), messages, POLICY, (), START + timedelta(minutes=now_minutes))
+    records = recompute(
+        replace(tk, channel=Channel(channel)), messages, POLICY, (), START + timedelta(minutes=now_minutes)
+    )
     assert [r.ident for r in records] == sorted(r.ident for r in records)
 
 
-TIGHTER = policy_from(DEFAULT_POLICY.replace('first_reply = "1h"', 'first_reply = "20m"', 1)
-                      .replace('next_reply = "30m"', 'next_reply = "10m"', 1).replace('resolution = "8h"', 'resolution = "3h"'))
-LOOSER = policy_from(DEFAULT_POLICY.replace('first_reply = "1h"', 'first_reply = "3h"', 1)
-                     .replace('next_reply = "30m"', 'next_reply = "2h"', 1).replace('resolution = "8h"', 'resolution = "2d"'))
+TIGHTER = policy_from(
+    DEFAULT_POLICY.replace('first_reply = "1h"', 'first_reply = "20m"', 1)
+    .replace('next_reply = "30m"', 'next_reply = "10m"', 1)
+    .replace('resolution = "8h"', 'resolution = "3h"')
+)
+LOOSER = policy_from(
+    DEFAULT_POLICY.replace('first_reply = "1h"', 'first_reply = "3h"', 1)
+    .replace('next_reply = "30m"', 'next_reply = "2h"', 1)
+    .replace('resolution = "8h"', 'resolution = "2d"')
+)
 CHANGES = [
-    {"priority": Priority(3, "high")}, {"priority": Priority(1, "low")}, {"tags": frozenset({"URGENT"})},
+    {"priority": Priority(3, "high")},
+    {"priority": Priority(1, "low")},
+    {"tags": frozenset({"URGENT"})},
     {"priority": Priority(3, "high"), "tags": frozenset({"URGENT"})},
 ]
 
 
 @common
-@given(happenings, st.integers(0, 10 * 24 * 60), st.integers(0, 3 * 24 * 60), st.sampled_from(CHANGES),
-       st.sampled_from([POLICY, TIGHTER, LOOSER]), st.booleans())
+@given(
+    happenings,
+    st.integers(0, 10 * 24 * 60),
+    st.integers(0, 3 * 24 * 60),
+    st.sampled_from(CHANGES),
+    st.sampled_from([POLICY, TIGHTER, LOOSER]),
+    st.booleans(),
+)
 def test_a_decided_record_keeps_its_verdict_and_terms(items, now_minutes, later_minutes, change, policy, was_high):
     """With nothing new said or done on the ticket, whatever changes later, its level, its
     priority or the configured targets, a record already met or breached keeps its level, target,
@@ -125,13 +141,20 @@ def test_a_decided_record_keeps_its_verdict_and_terms(items, now_minutes, later_
         tk = replace(tk, priority=Priority(3, "high"))
     now = START + timedelta(minutes=now_minutes)
     before = recompute(tk, messages, POLICY, [], now)
-    after = {r.ident: r for r in recompute(replace(tk, **change), messages, policy, before,
-                                           now + timedelta(minutes=later_minutes))}
+    after = {
+        r.ident: r
+        for r in recompute(replace(tk, **change), messages, policy, before, now + timedelta(minutes=later_minutes))
+    }
     for old in before:
         if old.status.is_decided:
             new = after[old.ident]
             assert (new.level, new.target, new.due, new.stop, new.status) == (
-                old.level, old.target, old.due, old.stop, old.status), old.ident
+                old.level,
+                old.target,
+                old.due,
+                old.stop,
+                old.status,
+            ), old.ident
 
 
 @common
@@ -141,5 +164,7 @@ def test_closing_a_solved_ticket_changes_none_of_its_records(items, close_after,
     tk, messages = build(items + [(7 * 24 * 60, "solved")])
     closed_at = tk.status_history[-1].at + timedelta(minutes=close_after)
     now = closed_at + timedelta(minutes=later_minutes)
-    closed = replace(tk, status=Status.CLOSED, status_history=tk.status_history + (StatusChange(closed_at, Status.CLOSED),))
+    closed = replace(
+        tk, status=Status.CLOSED, status_history=tk.status_history + (StatusChange(closed_at, Status.CLOSED),)
+    )
     assert recompute(closed, messages, POLICY, [], now) == recompute(tk, messages, POLICY, [], now)

@@ -36,8 +36,7 @@ def test_a_ticket_nobody_answers_walks_up_the_ladder_once():
     assert events == []
     # the breach and the step two hours later fall into one late cycle: each is its own event
     records, events = cycle(tk, messages, t(2, 13, 5), records)
-    assert kinds(events) == [("first_reply", 1, "step:1"), ("first_reply", 1, "step:2"),
-                             ("first_reply", 1, "breached")]
+    assert kinds(events) == [("first_reply", 1, "step:1"), ("first_reply", 1, "step:2"), ("first_reply", 1, "breached")]
     actions = plan(events, ESCALATION, tk, t(2, 13, 5))
     assert [(a.kind, a.key) for a in actions] == [
         ("add_tags", "test:1:first_reply:1:step@0:add_tags"),
@@ -74,12 +73,17 @@ def test_late_steps_and_stopped_records_write_nothing():
 
 def test_pause_resume_met_and_cancel_events_have_distinct_keys():
     messages = [customer(t(2, 10))]
-    pending = ticket(t(2, 10), status=Status.PENDING,
-                     status_history=history((t(2, 10), Status.OPEN), (t(2, 10, 10), Status.PENDING)))
+    pending = ticket(
+        t(2, 10), status=Status.PENDING, status_history=history((t(2, 10), Status.OPEN), (t(2, 10, 10), Status.PENDING))
+    )
     records, events = cycle(pending, messages, t(2, 10, 20))
     assert ("first_reply", 1, "paused") in kinds(events)
-    reopened = ticket(t(2, 10), status=Status.OPEN, status_history=pending.status_history + history(
-        (t(2, 10, 30), Status.OPEN), (t(2, 10, 40), Status.PENDING), (t(2, 10, 45), Status.OPEN)))
+    reopened = ticket(
+        t(2, 10),
+        status=Status.OPEN,
+        status_history=pending.status_history
+        + history((t(2, 10, 30), Status.OPEN), (t(2, 10, 40), Status.PENDING), (t(2, 10, 45), Status.OPEN)),
+    )
     records, events = cycle(reopened, messages, t(2, 10, 50), records)
     keys = [e.key for e in events if e.metric == "first_reply"]
     assert keys == [
@@ -106,16 +110,19 @@ def test_a_clock_met_after_its_warning_takes_the_warning_tag_off():
     tk = ticket(t(2, 10))
     records, events = cycle(tk, [customer(t(2, 10))], t(2, 10, 50))
     assert tagging(plan(events, ESCALATION, tk, t(2, 10, 50), records)) == [
-        ("add_tags", "first_reply:1:step@-20%:add_tags", ["sla-warning"])]
+        ("add_tags", "first_reply:1:step@-20%:add_tags", ["sla-warning"])
+    ]
     answered = [customer(t(2, 10)), agent(t(2, 10, 55))]
     records, events = cycle(tk, answered, t(2, 10, 56), records)
     assert tagging(plan(events, ESCALATION, tk, t(2, 10, 56), records)) == [
-        ("remove_tags", "first_reply:1:met@2026-11-02T10:55:00+00:00:remove_tags", ["sla-warning"])]
+        ("remove_tags", "first_reply:1:met@2026-11-02T10:55:00+00:00:remove_tags", ["sla-warning"])
+    ]
     keeping = replace(ESCALATION, remove_tags_when_met=False)
     assert plan(events, keeping, tk, t(2, 10, 56), records) == []
     # the service was down for days while the reply came: the tag still comes off
     assert tagging(plan(events, ESCALATION, tk, t(5, 9), records)) == [
-        ("remove_tags", "first_reply:1:met@2026-11-02T10:55:00+00:00:remove_tags", ["sla-warning"])]
+        ("remove_tags", "first_reply:1:met@2026-11-02T10:55:00+00:00:remove_tags", ["sla-warning"])
+    ]
 
 
 def test_a_clock_warned_and_met_between_two_cycles_writes_nothing():
@@ -138,7 +145,8 @@ def test_a_tag_another_running_clock_holds_stays_on_the_ticket():
     records, events = cycle(tk, messages, t(2, 16, 25), records)
     assert tagging(plan(events, ESCALATION, tk, t(2, 16, 25), records)) == [
         ("add_tags", "next_reply:1:step@-20%:add_tags", ["sla-warning"]),
-        ("add_tags", "resolution:1:step@-20%:add_tags", ["sla-warning"])]
+        ("add_tags", "resolution:1:step@-20%:add_tags", ["sla-warning"]),
+    ]
     # the next reply is met, but the resolution still holds the warning
     records, events = cycle(tk, messages + [agent(t(2, 16, 26))], t(2, 16, 27), records)
     assert [e.kind for e in events] == ["met"]
@@ -152,7 +160,8 @@ def test_a_breach_step_keeps_a_warning_another_running_clock_holds():
     # first reply breached at 11:00 (+2h at 13:00); resolution warned at 16:24
     assert tagging(plan(events, ESCALATION, tk, t(2, 16, 30), records)) == [
         ("add_tags", "first_reply:1:step@0:add_tags", ["sla-breached"]),
-        ("add_tags", "resolution:1:step@-20%:add_tags", ["sla-warning"])]
+        ("add_tags", "resolution:1:step@-20%:add_tags", ["sla-warning"]),
+    ]
 
 
 LADDER_WARNING = '[[escalation.steps]]\nat = "-20%"\nadd_tags = ["sla-warning"]\n'
@@ -174,7 +183,9 @@ def test_a_step_added_to_the_ladder_neither_repeats_nor_renames_the_steps_before
     assert [a.kind for a in plan(events, escalation, tk, t(2, 10, 55), records)] == ["add_note"]
     later = recompute(tk, messages, policy, records, t(2, 11, 1))
     assert [e.key for e in diff(records, later, t(2, 11, 1))] == [
-        "test:1:first_reply:1:step@0", "test:1:first_reply:1:breached"]
+        "test:1:first_reply:1:step@0",
+        "test:1:first_reply:1:breached",
+    ]
 
 
 def test_a_step_removed_from_the_ladder_does_not_silence_the_steps_after_it():

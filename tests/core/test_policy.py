@@ -6,7 +6,9 @@ from connector.core.errors import ConfigError
 from connector.core.model import Channel, Person, Priority, Status
 from tests.support.engine_helpers import CALENDARS, agent, customer, load_settings, policy_from, t, ticket
 
-LEVELS = CALENDARS + """
+LEVELS = (
+    CALENDARS
+    + """
 [connector]
 default_level = "Standard"
 [[levels]]
@@ -22,6 +24,7 @@ name = "Platinum"
 calendar = "always"
 first_reply = "15m"
 """
+)
 
 
 def level_of(rules: str, tk, messages=(), now=None, base=LEVELS):
@@ -85,8 +88,10 @@ all = [
     assert level_of(rules, ticket(t(2, 10), requester=vip, channel=Channel.WEB)) == "Platinum"
     assert level_of(rules, ticket(t(2, 10), requester=vip, channel=Channel.EMAIL)) == "Standard"
     assert level_of(rules, ticket(t(2, 10), requester=vip, priority=Priority(4, "P1"))) == "Platinum"
-    assert level_of(rules, ticket(t(2, 10), requester=Person("Bob", "bob@other.example"),
-                                  channel=Channel.WEB)) == "Standard"
+    assert (
+        level_of(rules, ticket(t(2, 10), requester=Person("Bob", "bob@other.example"), channel=Channel.WEB))
+        == "Standard"
+    )
 
 
 def test_custom_fields_and_negations():
@@ -144,7 +149,11 @@ def test_no_match_and_no_default_means_no_level():
 
 def test_a_bad_regex_or_a_time_operator_on_text_is_a_config_error():
     with pytest.raises(ConfigError, match=r"rules\[0\]\.when: value '\[' is not a valid regular expression"):
-        load_settings(LEVELS + '[[rules]]\nname = "r"\nwhen = { field = "title", op = "matches", value = "[" }\n'
-                      .replace('"title"', '"referrer_url"'))
+        load_settings(
+            LEVELS
+            + '[[rules]]\nname = "r"\nwhen = { field = "title", op = "matches", value = "[" }\n'.replace(
+                '"title"', '"referrer_url"'
+            )
+        )
     with pytest.raises(ConfigError, match=r"op 'older_than' compares times"):
         load_settings(LEVELS + '[[rules]]\nname = "r"\nwhen = { field = "tags", op = "older_than", value = "1d" }\n')

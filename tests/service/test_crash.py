@@ -19,9 +19,19 @@ POINTS = ["after_pull", "after_upsert", "after_outbox_insert", "before_delivery"
 
 def cycle(folder, now, point=""):
     return subprocess.run(
-        [sys.executable, "-m", "tests.support.crash_runner", str(folder / "sla.db"), str(folder / "host.json"),
-         now.isoformat(), point],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tests.support.crash_runner",
+            str(folder / "sla.db"),
+            str(folder / "host.json"),
+            now.isoformat(),
+            point,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -29,7 +39,9 @@ def scenario(folder, point=""):
     """Two cycles; the second (new ticket pulled, one breached by time) may be killed and rerun."""
     host = ScriptedHost(folder / "host.json")
     host.put_ticket("1", t(2, 10), t(2, 10), [("m1", t(2, 10), "customer", True)])
-    host.put_ticket("2", t(2, 10), t(2, 10, 20), [("m2", t(2, 10), "customer", True), ("m3", t(2, 10, 20), "agent", True)])
+    host.put_ticket(
+        "2", t(2, 10), t(2, 10, 20), [("m2", t(2, 10), "customer", True), ("m3", t(2, 10, 20), "agent", True)]
+    )
     assert cycle(folder, t(2, 10, 50)).returncode == 0
     host.put_ticket("3", t(2, 10, 45), t(2, 10, 45), [("m4", t(2, 10, 45), "customer", True)])
     if point:

@@ -114,8 +114,9 @@ def test_transient_errors_are_retried_on_a_later_tick(store):
 def serve(store, host, settings, cycle=True) -> TicketStore:
     """A service on the scripted host at 10:30: started (a config change recomputes open tickets
     then), and one cycle."""
-    service = Service(settings, store, {"scripted": ScriptedAdapter(host)}, Engine.from_settings(settings),
-                      now=Clock(t(2, 10, 30)))
+    service = Service(
+        settings, store, {"scripted": ScriptedAdapter(host)}, Engine.from_settings(settings), now=Clock(t(2, 10, 30))
+    )
     service.start()
     if cycle:
         service.tick("scripted")
@@ -124,8 +125,16 @@ def serve(store, host, settings, cycle=True) -> TicketStore:
 
 def test_a_config_change_recomputes_open_tickets_at_start(store, host):
     # ticket 2 is open (a follow-up waits) and its first reply came in 20 minutes, met under 1h
-    host.put_ticket("2", t(2, 10), t(2, 10, 25), [("m2", t(2, 10), "customer", True), ("m3", t(2, 10, 20), "agent", True),
-                                                  ("m4", t(2, 10, 25), "customer", True)])
+    host.put_ticket(
+        "2",
+        t(2, 10),
+        t(2, 10, 25),
+        [
+            ("m2", t(2, 10), "customer", True),
+            ("m3", t(2, 10, 20), "agent", True),
+            ("m4", t(2, 10, 25), "customer", True),
+        ],
+    )
     tickets = serve(store, host, SETTINGS)
     unanswered, answered = tickets.ticket_id("scripted", "1"), tickets.ticket_id("scripted", "2")
     assert tickets.records(unanswered, "scripted:1")[0].due == t(2, 11)
@@ -135,20 +144,31 @@ def test_a_config_change_recomputes_open_tickets_at_start(store, host):
     assert (running.due, running.status.value) == (t(2, 10, 15), "breached")  # re-targeted from its start
     met = tickets.records(answered, "scripted:2")[0]
     assert (met.metric, met.due, met.status.value) == ("first_reply", t(2, 11), "met")  # decided under 1h
-    assert store.db.execute("SELECT count(*) FROM sla_events WHERE ticket_id = ? AND kind = 'breached'",
-                            [answered]).fetchone()[0] == 0
+    assert (
+        store.db.execute(
+            "SELECT count(*) FROM sla_events WHERE ticket_id = ? AND kind = 'breached'", [answered]
+        ).fetchone()[0]
+        == 0
+    )
     assert store.meta(CONFIG_HASH_KEY) == Engine.from_settings(stricter).config_hash
 
 
 def test_a_level_added_to_the_configuration_gives_open_tickets_their_clocks_at_start(store, host):
-    host.put_ticket("2", t(2, 9), t(2, 9, 30), [("m2", t(2, 9), "customer", True), ("m3", t(2, 9, 20), "agent", True)],
-                    status="solved")
+    host.put_ticket(
+        "2",
+        t(2, 9),
+        t(2, 9, 30),
+        [("m2", t(2, 9), "customer", True), ("m3", t(2, 9, 20), "agent", True)],
+        status="solved",
+    )
     tickets = serve(store, host, load_settings(DEFAULT_POLICY.replace('default_level = "Standard"', "")))
     unanswered, solved = tickets.ticket_id("scripted", "1"), tickets.ticket_id("scripted", "2")
     assert tickets.records(unanswered, "scripted:1") == [] == tickets.records(solved, "scripted:2")
     serve(store, host, SETTINGS, cycle=False)
     assert [(r.metric, r.status.value) for r in tickets.records(unanswered, "scripted:1")] == [
-        ("first_reply", "running"), ("resolution", "running")]
+        ("first_reply", "running"),
+        ("resolution", "running"),
+    ]
     assert tickets.records(solved, "scripted:2") == []  # done before the level existed: no clocks
 
 
@@ -161,13 +181,16 @@ def test_a_config_change_recomputes_every_configured_source_also_one_not_pulled_
             store.register_source(source, source)
             ids[source] = tickets.upsert(replace(ticket(t(2, 10)), source=source), [customer(t(2, 10))])
     (tmp_path / "mail").mkdir()
-    both = load_settings(DEFAULT_POLICY + f"""
+    both = load_settings(
+        DEFAULT_POLICY
+        + f"""
 [email]
-maildir = "{tmp_path / 'mail'}"
+maildir = "{tmp_path / "mail"}"
 [zammad]
 url = "https://zammad.example"
 token = "secret"
-""")
+"""
+    )
     only_email = {"email": ScriptedAdapter(ScriptedHost(tmp_path / "host.json"), name="email")}
     Service(both, store, only_email, Engine.from_settings(both), now=Clock(t(2, 10, 30))).start()
     assert [r.metric for r in tickets.records(ids["zammad"], "zammad:1")] == ["first_reply", "resolution"]
@@ -204,7 +227,9 @@ def test_sigterm_sets_the_stop_event():
 
 def test_a_dry_run_service_keeps_nothing_at_start(store, host):
     dry = load_settings(DEFAULT_POLICY.replace("[connector]", "[connector]\ndry_run = true"))
-    service = Service(dry, store, {"scripted": ScriptedAdapter(host)}, Engine.from_settings(dry), now=Clock(t(2, 11, 1)))
+    service = Service(
+        dry, store, {"scripted": ScriptedAdapter(host)}, Engine.from_settings(dry), now=Clock(t(2, 11, 1))
+    )
     service.start()
     summary = service.tick("scripted")
     assert summary.breaches == 1 and summary.delivery.would_write

@@ -17,7 +17,9 @@ def host(tmp_path):
     host = ScriptedHost(tmp_path / "host.json")
     # ticket 1: a customer question nobody answers; ticket 2: answered in time
     host.put_ticket("1", t(2, 10), t(2, 10), [("m1", t(2, 10), "customer", True)], title="Printer on fire")
-    host.put_ticket("2", t(2, 10), t(2, 10, 20), [("m2", t(2, 10), "customer", True), ("m3", t(2, 10, 20), "agent", True)])
+    host.put_ticket(
+        "2", t(2, 10), t(2, 10, 20), [("m2", t(2, 10), "customer", True), ("m3", t(2, 10, 20), "agent", True)]
+    )
     return host
 
 
@@ -42,8 +44,12 @@ def test_a_ticket_nobody_touches_breaches_on_time_and_is_escalated_once(store, h
     assert keys(host) == [("1", "first_reply:1:step@-20%:add_tags")]
     breached = cycle(store, adapter, t(2, 11, 1))
     assert (breached.rechecked, breached.breaches, breached.delivery.delivered) == (1, 1, 4)
-    assert keys(host)[1:] == [("1", "first_reply:1:step@0:add_tags"), ("1", "first_reply:1:step@0:remove_tags"),
-                              ("1", "first_reply:1:step@0:raise_priority"), ("1", "first_reply:1:step@0:add_note")]
+    assert keys(host)[1:] == [
+        ("1", "first_reply:1:step@0:add_tags"),
+        ("1", "first_reply:1:step@0:remove_tags"),
+        ("1", "first_reply:1:step@0:raise_priority"),
+        ("1", "first_reply:1:step@0:add_note"),
+    ]
     assert host.load()["tags"]["1"] == ["sla-breached"]
     # later cycles repeat nothing
     quiet = cycle(store, adapter, t(2, 11, 30))
@@ -58,7 +64,9 @@ def test_a_warning_comes_off_the_ticket_when_the_reply_is_in_time(store, host):
     cycle(store, adapter, t(2, 10, 30))
     cycle(store, adapter, t(2, 10, 50))
     assert host.load()["tags"]["1"] == ["sla-warning"]
-    host.put_ticket("1", t(2, 10), t(2, 10, 55), [("m1", t(2, 10), "customer", True), ("m4", t(2, 10, 55), "agent", True)])
+    host.put_ticket(
+        "1", t(2, 10), t(2, 10, 55), [("m1", t(2, 10), "customer", True), ("m4", t(2, 10, 55), "agent", True)]
+    )
     answered = cycle(store, adapter, t(2, 10, 56))
     assert answered.delivery.delivered == 1
     assert keys(host)[-1] == ("1", "first_reply:1:met@2026-11-02T10:55:00+00:00:remove_tags")
@@ -69,7 +77,9 @@ def test_the_cursor_moves_only_forward_and_changes_are_pulled_again(store, host)
     adapter = ScriptedAdapter(host)
     cycle(store, adapter, t(2, 10, 30))
     assert store.sync_state("scripted")["cursor"] == f"{t(2, 10, 20).isoformat()}|2"
-    host.put_ticket("1", t(2, 10), t(2, 10, 40), [("m1", t(2, 10), "customer", True), ("m4", t(2, 10, 40), "agent", True)])
+    host.put_ticket(
+        "1", t(2, 10), t(2, 10, 40), [("m1", t(2, 10), "customer", True), ("m4", t(2, 10, 40), "agent", True)]
+    )
     second = cycle(store, adapter, t(2, 10, 45))
     assert second.pulled == 1 and adapter.pulls == [None, f"{t(2, 10, 20).isoformat()}|2"]
     tickets = TicketStore(store)
@@ -81,8 +91,13 @@ def test_dry_run_keeps_nothing_and_writes_nothing(store, host):
     adapter = ScriptedAdapter(host)
     summary = cycle(store, adapter, t(2, 11, 1), dry_run=True)
     assert summary.pulled == 2 and summary.breaches == 1
-    assert [a.kind for a in summary.delivery.would_write] == ["add_tags", "add_tags", "remove_tags",
-                                                               "raise_priority", "add_note"]
+    assert [a.kind for a in summary.delivery.would_write] == [
+        "add_tags",
+        "add_tags",
+        "remove_tags",
+        "raise_priority",
+        "add_note",
+    ]
     assert host.writes() == []
     assert store.db["tickets"].count == 0 and store.db["outbox"].count == 0
     assert store.sync_state("scripted")["cursor"] is None
@@ -167,7 +182,9 @@ def test_an_event_key_is_recorded_once_however_many_events_a_ticket_has(store):
         ticket_id = tickets.upsert(tk, messages)
 
     def events(numbers):
-        return [Event(f"{tk.key}:k{n}", tk.key, record.metric, record.seq, "started", t(2, 10), record) for n in numbers]
+        return [
+            Event(f"{tk.key}:k{n}", tk.key, record.metric, record.seq, "started", t(2, 10), record) for n in numbers
+        ]
 
     with store.atomic():  # more keys than one query may name
         assert len(tickets.add_events(ticket_id, events(range(1200)) + events([5, 7]), t(2, 12))) == 1200
@@ -186,11 +203,19 @@ def test_stored_tickets_come_back_whole_in_the_order_asked_across_chunks(store):
     tickets, stored = TicketStore(store), {}
     with store.atomic():
         for n in range(503):
-            tk = ticket(t(2, 10), external_id=str(n), status=Status.PENDING, channel=Channel.WEB,
-                        status_history=history((t(2, 10), Status.OPEN), (t(2, 11), Status.PENDING)))
-            messages = [customer(t(2, 10), f"m{n}"), agent(t(2, 10, 5), f"note{n}", public=False),
-                        customer(t(2, 10, 6), f"auto{n}", auto_generated=True, channel=Channel.EMAIL),
-                        agent(t(2, 10, 7), f"own{n}", own=True)][:1 + n % 4]
+            tk = ticket(
+                t(2, 10),
+                external_id=str(n),
+                status=Status.PENDING,
+                channel=Channel.WEB,
+                status_history=history((t(2, 10), Status.OPEN), (t(2, 11), Status.PENDING)),
+            )
+            messages = [
+                customer(t(2, 10), f"m{n}"),
+                agent(t(2, 10, 5), f"note{n}", public=False),
+                customer(t(2, 10, 6), f"auto{n}", auto_generated=True, channel=Channel.EMAIL),
+                agent(t(2, 10, 7), f"own{n}", own=True),
+            ][: 1 + n % 4]
             records = recompute(tk, messages, ENGINE.policy, (), t(3, 12))
             ticket_id = tickets.upsert(tk, messages)
             tickets.save_records(ticket_id, [], records, t(3, 12))

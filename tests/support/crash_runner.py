@@ -63,8 +63,13 @@ def main() -> None:
     store = Store.open(database)
     if point:
         install_statement_hook(store, point)
-    run_cycle(store, KillingAdapter(ScriptedHost(host_file), point), Engine.from_settings(load_settings()), now,
-              sleep=lambda seconds: None)
+    run_cycle(
+        store,
+        KillingAdapter(ScriptedHost(host_file), point),
+        Engine.from_settings(load_settings()),
+        now,
+        sleep=lambda seconds: None,
+    )
 
 
 if __name__ == "__main__":

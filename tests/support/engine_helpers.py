@@ -34,7 +34,9 @@ hours.thu = ["09:00-17:00"]
 hours.fri = ["09:00-17:00"]
 """
 
-DEFAULT_POLICY = CALENDARS + """
+DEFAULT_POLICY = (
+    CALENDARS
+    + """
 [connector]
 default_level = "Standard"
 pause_statuses = ["pending"]
@@ -82,6 +84,7 @@ add_note = "SLA {metric} ({level}) breached on {ticket}: due {due}, overdue {ove
 at = "+2h"
 notify = ["lead", "assignee"]
 """
+)
 
 
 def load_settings(text: str = DEFAULT_POLICY):
@@ -117,5 +120,16 @@ def history(*changes: tuple[datetime, Status]) -> tuple[StatusChange, ...]:
     return tuple(StatusChange(at, status) for at, status in changes)
 
 
-__all__ = ["Channel", "Priority", "Status", "policy_from", "load_settings", "t", "ticket", "customer", "agent",
-           "history", "UTC"]
+__all__ = [
+    "Channel",
+    "Priority",
+    "Status",
+    "policy_from",
+    "load_settings",
+    "t",
+    "ticket",
+    "customer",
+    "agent",
+    "history",
+    "UTC",
+]

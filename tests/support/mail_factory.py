@@ -7,8 +7,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 
-def build_mail(sender: str, subject: str, when: datetime, ident: str, reply_to=(), to="support@help.example",
-               **headers: str) -> bytes:
+def build_mail(
+    sender: str, subject: str, when: datetime, ident: str, reply_to=(), to="support@help.example", **headers: str
+) -> bytes:
     """A message with Message-ID <ident>, In-Reply-To and References from `reply_to`, and extra
     headers given as keywords (Auto_Submitted="auto-replied" becomes Auto-Submitted)."""
     message = EmailMessage()

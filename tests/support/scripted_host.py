@@ -35,12 +35,27 @@ class ScriptedHost:
         temporary.write_text(json.dumps(state, indent=1))
         os.replace(temporary, self.path)
 
-    def put_ticket(self, external: str, created: datetime, updated: datetime, messages: list[tuple], status="open",
-                   history: list[tuple] = (), tags=(), priority: int = 2, title: str = "") -> None:
+    def put_ticket(
+        self,
+        external: str,
+        created: datetime,
+        updated: datetime,
+        messages: list[tuple],
+        status="open",
+        history: list[tuple] = (),
+        tags=(),
+        priority: int = 2,
+        title: str = "",
+    ) -> None:
         state = self.load()
         state["tickets"][external] = {
-            "created": created.isoformat(), "updated": updated.isoformat(), "status": status, "title": title,
-            "history": [[at.isoformat(), s] for at, s in history], "tags": list(tags), "priority": priority,
+            "created": created.isoformat(),
+            "updated": updated.isoformat(),
+            "status": status,
+            "title": title,
+            "history": [[at.isoformat(), s] for at, s in history],
+            "tags": list(tags),
+            "priority": priority,
             "messages": [[ident, at.isoformat(), role, public] for ident, at, role, public in messages],
         }
         self.save(state)
@@ -67,8 +82,13 @@ class _Section:
 
 
 class ScriptedAdapter:
-    def __init__(self, host: ScriptedHost, name: str = "scripted", capabilities: frozenset[str] = ACTION_KINDS,
-                 malformed: set[str] = frozenset()):
+    def __init__(
+        self,
+        host: ScriptedHost,
+        name: str = "scripted",
+        capabilities: frozenset[str] = ACTION_KINDS,
+        malformed: set[str] = frozenset(),
+    ):
         self.host, self.section, self.capabilities, self.malformed = host, _Section(name), capabilities, malformed
         self.pulls: list[str | None] = []
 
@@ -98,17 +118,25 @@ class ScriptedAdapter:
         if external in self.malformed:
             created = created.replace(tzinfo=None)  # a naive time: the core must refuse this one ticket
         return Ticket(
-            source=self.name, external_id=external, number=external, title=data["title"],
-            created_at=created, updated_at=datetime.fromisoformat(data["updated"]),
-            status=Status(data["status"]), channel=Channel.EMAIL, tags=frozenset(data["tags"]),
+            source=self.name,
+            external_id=external,
+            number=external,
+            title=data["title"],
+            created_at=created,
+            updated_at=datetime.fromisoformat(data["updated"]),
+            status=Status(data["status"]),
+            channel=Channel.EMAIL,
+            tags=frozenset(data["tags"]),
             priority=Priority(data["priority"]),
             status_history=tuple(StatusChange(datetime.fromisoformat(at), Status(s)) for at, s in data["history"]),
         )
 
     @staticmethod
     def _messages(data: dict) -> tuple[Message, ...]:
-        return tuple(Message(ident, datetime.fromisoformat(at), Role(role), public=public)
-                     for ident, at, role, public in data["messages"])
+        return tuple(
+            Message(ident, datetime.fromisoformat(at), Role(role), public=public)
+            for ident, at, role, public in data["messages"]
+        )
 
     def apply(self, action: Action) -> None:
         state = self.host.load()
@@ -127,8 +155,9 @@ class ScriptedAdapter:
         elif action.kind == "raise_priority":
             state["priority"][ticket] = max(state["priority"].get(ticket, 0), action.payload["rank"])
         state["tags"][ticket] = sorted(tags)
-        state["writes"].append({"key": action.key, "kind": action.kind, "ticket": ticket,
-                                "payload": dict(action.payload)})
+        state["writes"].append(
+            {"key": action.key, "kind": action.kind, "ticket": ticket, "payload": dict(action.payload)}
+        )
         self.host.save(state)
 
 

@@ -53,9 +53,17 @@ class Account:
 
     def section(self, port=None, password=PASSWORD, **extra) -> EmailSection:
         return EmailSection(
-            imap={"host": "127.0.0.1", "port": port or self.server.port, "security": "plain", "user": self.user,
-                  "password": password},
-            agent_addresses=["support@help.example"], agent_domains=["help.example"], **extra)
+            imap={
+                "host": "127.0.0.1",
+                "port": port or self.server.port,
+                "security": "plain",
+                "user": self.user,
+                "password": password,
+            },
+            agent_addresses=["support@help.example"],
+            agent_domains=["help.example"],
+            **extra,
+        )
 
 
 @pytest.fixture
@@ -65,8 +73,11 @@ def account(dovecot):
 
 def test_pull_threads_roles_and_incremental_cycles(account, tmp_path):
     account.append("INBOX", mail("ada@acme.example", "Printer broken", t(2, 9), "a1"), t(2, 9))
-    account.append("Sent", mail("support@help.example", "Re: Printer broken", t(2, 10), "a2", ["a1"],
-                                to="ada@acme.example"), t(2, 10))
+    account.append(
+        "Sent",
+        mail("support@help.example", "Re: Printer broken", t(2, 10), "a2", ["a1"], to="ada@acme.example"),
+        t(2, 10),
+    )
     account.append("INBOX", mail("bob@beta.example", "VPN", t(2, 9, 30), "b1"), t(2, 9, 30))
     adapter = EmailAdapter(account.section(), tmp_path)
     first = list(adapter.pull(None))
@@ -105,11 +116,11 @@ def test_flag_and_folder_changes_are_picked_up(account, tmp_path):
     adapter = EmailAdapter(account.section(), tmp_path)
     cursor = max(s.cursor for s in adapter.pull(None))
     account.client.select("INBOX")
-    account.client.uid("STORE", "1", "+FLAGS", "(pending)")                        # an agent tags it in a mail client
+    account.client.uid("STORE", "1", "+FLAGS", "(pending)")  # an agent tags it in a mail client
     changed = {s.ticket.title: s for s in adapter.pull(cursor)}
     assert list(changed) == ["Printer broken"] and changed["Printer broken"].ticket.status is Status.PENDING
     cursor = max(s.cursor for s in adapter.pull(None))
-    account.client.uid("COPY", "2", "Done")                                         # and moves the other to Done
+    account.client.uid("COPY", "2", "Done")  # and moves the other to Done
     account.client.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
     account.client.expunge()
     moved = {s.ticket.title: s for s in adapter.pull(cursor)}
@@ -122,7 +133,7 @@ def test_a_new_uidvalidity_means_reading_the_folder_again_without_duplicates(acc
     [before] = adapter.pull(None)
     account.client.select("INBOX")
     account.client.delete("Done")
-    account.client.create("Done")                                                   # new UIDVALIDITY
+    account.client.create("Done")  # new UIDVALIDITY
     account.append("Done", mail("ada@acme.example", "Printer broken", t(2, 9), "a1"), t(2, 9))
     [after] = adapter.pull(before.cursor)
     assert after.ticket.external_id == before.ticket.external_id

@@ -35,8 +35,9 @@ class Maildir:
                 (root / folder / sub).mkdir(parents=True, exist_ok=True)
             (root / folder / "dovecot-keywords").write_text("0 pending\n1 urgent\n")
 
-    def add(self, folder, sender, subject, when, ident, reply_to=(), to="support@help.example", flags="S",
-            **headers) -> Path:
+    def add(
+        self, folder, sender, subject, when, ident, reply_to=(), to="support@help.example", flags="S", **headers
+    ) -> Path:
         self.count += 1
         path = self.root / folder / "cur" / f"{int(when.timestamp())}.M{self.count}P1.test:2,{flags}"
         path.write_bytes(build_mail(sender, subject, when, ident, reply_to, to, **headers))
@@ -44,8 +45,9 @@ class Maildir:
 
 
 def section(root: Path, **extra) -> EmailSection:
-    return EmailSection(maildir=str(root), agent_addresses=["support@help.example"], agent_domains=["help.example"],
-                        **extra)
+    return EmailSection(
+        maildir=str(root), agent_addresses=["support@help.example"], agent_domains=["help.example"], **extra
+    )
 
 
 def snapshots(adapter, since=None):
@@ -60,17 +62,17 @@ def box(tmp_path):
 def test_threads_by_headers_token_and_subject(box):
     box.add("", "ada@acme.example", "Printer broken", t(2, 9), "a1")
     box.add(".Sent", "support@help.example", "Re: Printer broken", t(2, 10), "a2", ["a1"], to="ada@acme.example")
-    box.add("", "ada@acme.example", "Fwd: still broken", t(2, 11), "a3", ["a1", "a2"])           # forwarded, with headers
-    box.add("", "ada@acme.example", "Re: Printer broken", t(3, 9), "a4")                           # no headers: by subject
-    box.add("", "bob@beta.example", "Printer broken", t(2, 9, 30), "b1")                          # another customer
+    box.add("", "ada@acme.example", "Fwd: still broken", t(2, 11), "a3", ["a1", "a2"])  # forwarded, with headers
+    box.add("", "ada@acme.example", "Re: Printer broken", t(3, 9), "a4")  # no headers: by subject
+    box.add("", "bob@beta.example", "Printer broken", t(2, 9, 30), "b1")  # another customer
     tickets = list(EmailAdapter(section(box.root)).pull(None))
     assert len(tickets) == 2
     ada = next(s for s in tickets if s.ticket.requester.email == "ada@acme.example")
     assert [m.external_id for m in ada.messages] == ["a1", "a2", "a3", "a4"]
     assert [m.role for m in ada.messages] == [Role.CUSTOMER, Role.AGENT, Role.CUSTOMER, Role.CUSTOMER]
     token = f"[#{ada.ticket.external_id}]"
-    box.add("", "ada@acme.example", f"Another question {token}", t(10, 9), "a5")                  # later, by token
-    box.add("", "ada@acme.example", "Re: Printer broken", t(30, 9), "a6")                         # 20 days on: new
+    box.add("", "ada@acme.example", f"Another question {token}", t(10, 9), "a5")  # later, by token
+    box.add("", "ada@acme.example", "Re: Printer broken", t(30, 9), "a6")  # 20 days on: new
     tickets = list(EmailAdapter(section(box.root)).pull(None))
     ada = next(s for s in tickets if s.ticket.external_id == ada.ticket.external_id)
     assert [m.external_id for m in ada.messages][-1] == "a5" and len(tickets) == 3
@@ -78,18 +80,22 @@ def test_threads_by_headers_token_and_subject(box):
 
 def test_agent_first_threads_and_auto_replies(box):
     box.add(".Sent", "support@help.example", "Your renewal", t(2, 9), "o1", to="ada@acme.example")
-    box.add("", "ada@acme.example", "Automatic reply: Your renewal", t(2, 9, 1), "o2", ["o1"],
-            Auto_Submitted="auto-replied")
-    assert list(EmailAdapter(section(box.root)).pull(None)) == []   # no human customer yet: no ticket
+    box.add(
+        "", "ada@acme.example", "Automatic reply: Your renewal", t(2, 9, 1), "o2", ["o1"], Auto_Submitted="auto-replied"
+    )
+    assert list(EmailAdapter(section(box.root)).pull(None)) == []  # no human customer yet: no ticket
     box.add("", "ada@acme.example", "Re: Your renewal", t(2, 11), "o3", ["o1"])
     [snapshot] = EmailAdapter(section(box.root)).pull(None)
     assert [(m.role, m.auto_generated) for m in snapshot.messages] == [
-        (Role.AGENT, False), (Role.CUSTOMER, True), (Role.CUSTOMER, False)]
+        (Role.AGENT, False),
+        (Role.CUSTOMER, True),
+        (Role.CUSTOMER, False),
+    ]
 
 
 def test_status_and_priority_from_folders_keywords_and_headers(box):
     box.add(".Done", "ada@acme.example", "Solved one", t(2, 9), "s1")
-    box.add("", "bob@beta.example", "Waiting one", t(2, 9), "w1", flags="Sa")       # keyword a = pending
+    box.add("", "bob@beta.example", "Waiting one", t(2, 9), "w1", flags="Sa")  # keyword a = pending
     box.add("", "cy@gamma.example", "Flagged one", t(2, 9), "f1", flags="FS")
     box.add("", "di@delta.example", "Important one", t(2, 9), "i1", Importance="high")
     got = snapshots(EmailAdapter(section(box.root)))
@@ -111,7 +117,7 @@ def test_incremental_pulls_see_new_mail_and_moves(box):
     box.add(".Sent", "support@help.example", "Re: VPN", t(2, 10), "b2", ["b1"], to="bob@beta.example")
     assert "VPN" in [s.ticket.title for s in adapter.pull(cursor)]
     cursor = max(s.cursor for s in adapter.pull(None))
-    os.rename(first, box.root / ".Done" / "cur" / first.name)      # an agent moves it to Done
+    os.rename(first, box.root / ".Done" / "cur" / first.name)  # an agent moves it to Done
     moved = {s.ticket.title: s for s in adapter.pull(cursor)}
     assert moved["Printer broken"].ticket.status is Status.SOLVED
 
@@ -139,9 +145,16 @@ def smtp_sink():
         async def handle_DATA(self, server, session, envelope):
             import email
             import email.policy
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                                  email.message_from_bytes(envelope.original_content or envelope.content,
-                                                           policy=email.policy.default)))
+
+            self.messages.append(
+                (
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    email.message_from_bytes(
+                        envelope.original_content or envelope.content, policy=email.policy.default
+                    ),
+                )
+            )
             return "250 Message accepted for delivery"
 
     sink = Sink()
@@ -154,16 +167,18 @@ def smtp_sink():
 def test_a_breach_notice_reaches_the_lead_once_and_its_echo_moves_no_clock(box, tmp_path, smtp_sink):
     controller, sink = smtp_sink
     box.add("", "ada@acme.example", "Printer broken", t(2, 9), "a1")
-    email_section = section(box.root, notify_to=["oncall@help.example"],
-                            smtp={"host": "127.0.0.1", "port": controller.port, "security": "plain",
-                                  "sender": "sla-bot@help.example"})
+    email_section = section(
+        box.root,
+        notify_to=["oncall@help.example"],
+        smtp={"host": "127.0.0.1", "port": controller.port, "security": "plain", "sender": "sla-bot@help.example"},
+    )
     adapter = EmailAdapter(email_section)
     assert adapter.capabilities == {"notify"}
     settings = load_settings()
     store = Store.open(tmp_path / "sla.db")
     engine = Engine.from_settings(settings)
     run_cycle(store, adapter, engine, t(2, 9, 30))
-    summary = run_cycle(store, adapter, engine, t(2, 12, 5))     # breached at 10:00, +2h notifies the lead
+    summary = run_cycle(store, adapter, engine, t(2, 12, 5))  # breached at 10:00, +2h notifies the lead
     # the warning's tag and the breach's tags, priority and note: a read-only mailbox can do none of them
     assert summary.delivery.delivered == 1 and summary.delivery.skipped == 5
     [(sender, recipients, notice)] = sink.messages
@@ -174,28 +189,41 @@ def test_a_breach_notice_reaches_the_lead_once_and_its_echo_moves_no_clock(box, 
     assert run_cycle(store, adapter, engine, t(2, 12, 10)).delivery.delivered == 0
     # the notice comes back into the shared mailbox (the lead replied-all): it starts no clock
     echo = box.add("", "sla-bot@help.example", notice["Subject"], t(2, 12, 6), "echo1", ["a1"])
-    echo.write_bytes(echo.read_bytes().replace(b"Subject:", f"{OWN_HEADER}: {notice[OWN_HEADER]}\nSubject:".encode(), 1))
+    echo.write_bytes(
+        echo.read_bytes().replace(b"Subject:", f"{OWN_HEADER}: {notice[OWN_HEADER]}\nSubject:".encode(), 1)
+    )
     snapshot = next(iter(adapter.pull(None)))
     assert [m.own for m in snapshot.messages] == [False, True]
 
 
 def test_a_refusing_smtp_server_parks_the_notice(box, smtp_sink):
     controller, _ = smtp_sink
-    adapter = EmailAdapter(section(box.root, smtp={"host": "127.0.0.1", "port": controller.port,
-                                                   "security": "plain", "sender": "sla-bot@help.example"}))
+    adapter = EmailAdapter(
+        section(
+            box.root,
+            smtp={"host": "127.0.0.1", "port": controller.port, "security": "plain", "sender": "sla-bot@help.example"},
+        )
+    )
     action = Action("k:notify", "k", "email:m1", "notify", {"recipients": ["assignee"], "subject": "s", "body": "b"})
     with pytest.raises(PermanentSourceError, match="nobody to send it to"):
         adapter.apply(action)
-    closed = EmailAdapter(section(box.root, smtp={"host": "127.0.0.1", "port": free_port(), "security": "plain",
-                                                  "sender": "sla-bot@help.example"}))
+    closed = EmailAdapter(
+        section(
+            box.root,
+            smtp={"host": "127.0.0.1", "port": free_port(), "security": "plain", "sender": "sla-bot@help.example"},
+        )
+    )
     from connector.core.errors import TransientSourceError
+
     with pytest.raises(TransientSourceError, match="SMTP 127.0.0.1"):
-        closed.apply(Action("k:notify", "k", "email:m1", "notify", {"recipients": ["a@b.example"], "subject": "s",
-                                                                     "body": "b"}))
+        closed.apply(
+            Action("k:notify", "k", "email:m1", "notify", {"recipients": ["a@b.example"], "subject": "s", "body": "b"})
+        )
 
 
 def test_the_bundled_sample_mailbox_syncs(tmp_path):
     from tests.conftest import ROOT
+
     adapter = EmailAdapter(section(ROOT / "examples" / "mailbox"))
     tickets = list(adapter.pull(None))
     assert len(tickets) >= 25
