@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up ./.venv, installs the servers the integration tests talk to (Dovecot, from Debian's
-# packages, when missing), and runs the whole test suite. The tests start their own server
-# instances on 127.0.0.1 and stop them. Extra arguments go to pytest, e.g. scripts/test.sh -k calendar
+# packages, when missing), checks the layers and the style, and runs the whole test suite. The
+# tests start their own server instances on 127.0.0.1 and stop them. Extra arguments go to pytest, e.g. scripts/test.sh -k calendar
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,11 @@ if [ ! -x /usr/sbin/dovecot ]; then
 fi
 
 scripts/setup.sh test
+# the layers (pyproject.toml's [tool.importlinter]) and the style checks come first: they take seconds
+layers=$(.venv/bin/lint-imports --no-cache 2>&1) || { echo "$layers"; exit 1; }
+echo "$layers" | tail -n 1
+.venv/bin/ruff check --quiet .
+.venv/bin/ruff format --check --quiet .
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 # pytest's 5 means no test was collected: that is a failure here, not a pass

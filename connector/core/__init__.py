@@ -1,0 +1,5 @@
+"""The pure core: calendar, durations, model, policy, clocks, escalation, local times, errors.
+
+No I/O and no clock of its own (`now` is passed in): same input, same records. Imports only the
+standard library and the `holidays` package, never another layer.
+"""
