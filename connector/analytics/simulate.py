@@ -1,0 +1,329 @@
+"""Replay the stored history under a proposed policy: compliance, credits and escalation writes,
+current against proposed.
+
+Public API: `proposed_settings(live, path) -> Settings`, `simulate(store, live, proposed, now,
+start, end, group_by) -> Simulation` (its `compliance()`, `credits()`, `escalations()` tables).
+
+"Current" is what the store holds: the records the service decided, as the reports count them.
+"Proposed" is every stored ticket of the period recomputed from scratch, in memory, by the same
+engine under the proposal's calendars, levels, rules and ladder (everything else from the live
+config). Nothing is written: the store is opened query-only, so a write would fail rather than
+happen, and nothing reaches a helpdesk.
+
+Which tickets: those created before the period's end that changed in it, or are still open, or
+still have a running clock: any clock that can be decided in the period belongs to one of them.
+A record counts as the reports count it: met on the day it stopped, failed on the day it became
+due (a running clock past its due time is failed), in the report time zone.
+
+Escalation writes are replayed as a service polling often would have made them: each step's
+actions at the step's time, a met clock taking its tags off again. A priority raise counts when
+the ladder raises above the priority the helpdesk shows now (or an earlier raise in the replay).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connector.config.settings import Settings, cross_check, load_config
+from connector.core.clocks import RecordStatus, SlaRecord, recompute
+from connector.core.errors import ConfigError
+from connector.core.escalation import Escalation, diff, plan
+from connector.core.model import Priority, Ticket
+from connector.core.policy import Policy
+from connector.reports.queries import ZERO_DECIMAL_CURRENCIES, Column, Table, credit_percent
+from connector.store.codec import iso
+from connector.store.database import Store
+from connector.store.tickets import TicketStore
+
+GROUPS = ("date", "week", "month", "department", "agent", "level", "metric", "customer")
+WRITE_KINDS = (
+    ("add_tags", "tags_added"),
+    ("remove_tags", "tags_removed"),
+    ("raise_priority", "priority_raises"),
+    ("add_note", "notes"),
+    ("notify", "emails"),
+)
+SLA_SECTIONS = ("calendars", "levels", "rules", "escalation")
+_MET, _BREACHED, _RUNNING = RecordStatus.MET, RecordStatus.BREACHED, RecordStatus.RUNNING
+
+
+def proposed_settings(live: Settings, path: Path) -> Settings:
+    """The live settings with the proposal's calendars, levels, rules and ladder (and its
+    `[connector] default_level`, where it sets one: the level names may be new)."""
+    proposal = load_config(path)
+    raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    update: dict[str, Any] = {name: getattr(proposal, name) for name in SLA_SECTIONS}
+    if "default_level" in raw.get("connector", {}):
+        update["connector"] = live.connector.model_copy(update={"default_level": proposal.connector.default_level})
+    elif live.connector.default_level not in {level.name for level in proposal.levels}:
+        update["connector"] = live.connector.model_copy(update={"default_level": None})
+    merged = live.model_copy(update=update)
+    problems = cross_check(merged)
+    if problems:
+        raise ConfigError([f"{path}: {problem} (with the live config's other sections)" for problem in problems])
+    return merged
+
+
+@dataclass
+class _Side:
+    """One policy's outcomes: counts per group, per contract and month, writes per week."""
+
+    met: Counter = field(default_factory=Counter)
+    failed: Counter = field(default_factory=Counter)
+    contract_met: Counter = field(default_factory=Counter)
+    contract_failed: Counter = field(default_factory=Counter)
+    writes: Counter = field(default_factory=Counter)  # (week, kind) -> actions
+
+
+class Simulation:
+    def __init__(self, live: Settings, proposed: Settings, now: datetime, start: date, end: date, group_by: str):
+        if group_by not in GROUPS:
+            raise ValueError(f"--group-by {group_by!r} is not one of {', '.join(GROUPS)}")
+        if end < start:
+            raise ValueError(f"--to {end} is before --from {start}")
+        self.live, self.proposed_settings, self.now, self.group_by = live, proposed, now, group_by
+        self.zone = ZoneInfo(live.connector.report_timezone)
+        self.low = datetime.combine(start, time(), self.zone)
+        self.high = datetime.combine(end + timedelta(days=1), time(), self.zone)
+        self.policy = Policy.from_settings(proposed)
+        live_policy = Policy.from_settings(live)
+        self.escalations = (Escalation.from_policy(live_policy, live), Escalation.from_policy(self.policy, proposed))
+        self.current, self.proposed = _Side(), _Side()
+        self.tickets = 0
+        self._local_days: dict[int, date] = {}
+
+    # ---- the replay ------------------------------------------------------------------------------
+
+    def add(self, ticket: Ticket, messages: list, stored: list[SlaRecord]) -> None:
+        self.tickets += 1
+        proposed = recompute(ticket, messages, self.policy, (), self.now)
+        for side, records, escalation in (
+            (self.current, stored, self.escalations[0]),
+            (self.proposed, proposed, self.escalations[1]),
+        ):
+            self._count(side, ticket, records)
+            self._writes(side, ticket, records, escalation)
+
+    def _outcome(self, record: SlaRecord) -> tuple[str, datetime] | None:
+        status = record.status
+        if status is _MET:
+            return "met", record.stop
+        if status is _BREACHED or (status is _RUNNING and record.due <= self.now):
+            return "failed", record.due
+        return None
+
+    def _count(self, side: _Side, ticket: Ticket, records: Iterable[SlaRecord]) -> None:
+        contracts = None
+        for record in records:
+            decided = self._outcome(record)
+            if decided is None or not (self.low <= decided[1] < self.high):
+                continue
+            outcome, at = decided
+            key = self._group(ticket, record, at)
+            (side.met if outcome == "met" else side.failed)[key] += 1
+            if contracts is None:
+                contracts = _contracts_of(ticket, self.live.contracts)
+            for contract in contracts:
+                if contract.level is None or contract.level == record.level:
+                    month = f"{self._day(at):%Y-%m}"
+                    (side.contract_met if outcome == "met" else side.contract_failed)[contract.customer, month] += 1
+
+    def _day(self, at: datetime) -> date:
+        hour = int(at.timestamp()) // 3600  # local dates change on whole hours in every zone we know
+        found = self._local_days.get(hour)
+        if found is None:
+            found = self._local_days[hour] = at.astimezone(self.zone).date()
+        return found
+
+    def _group(self, ticket: Ticket, record: SlaRecord, at: datetime) -> str:
+        by = self.group_by
+        if by == "date":
+            return self._day(at).isoformat()
+        if by == "week":
+            year, week, _ = self._day(at).isocalendar()
+            return f"{year}-W{week:02d}"
+        if by == "month":
+            return f"{self._day(at):%Y-%m}"
+        if by == "department":
+            value = ticket.department
+        elif by == "agent":
+            value = ticket.assignee
+        elif by == "customer":
+            value = _customer(ticket)
+        else:
+            value = getattr(record, by)
+        return value if value else "(none)"
+
+    def _writes(self, side: _Side, ticket: Ticket, records: list[SlaRecord], escalation: Escalation) -> None:
+        events = [
+            e
+            for e in diff((), records, self.now)
+            if (e.kind == "met" or e.kind.startswith("step:")) and self.low <= e.at < self.high
+        ]
+        if not events:
+            return
+        events.sort(key=lambda e: (e.at, e.key))
+        rank = ticket.priority.rank if ticket.priority else 0
+        for event in events:
+            at = event.at
+            then = [_as_of(r, at) for r in records]
+            record = _as_of(event.record, at)
+            shown = replace(ticket, priority=Priority(rank)) if rank else replace(ticket, priority=None)
+            for action in plan([replace(event, record=record)], escalation, shown, at, then):
+                year, week, _ = self._day(at).isocalendar()
+                side.writes[f"{year}-W{week:02d}", action.kind] += 1
+                if action.kind == "raise_priority":
+                    rank = max(rank, action.payload["rank"])
+
+    # ---- the tables --------------------------------------------------------------------------------
+
+    def compliance(self) -> Table:
+        columns = [
+            Column(self.group_by, "label"),
+            Column("current_met", "int"),
+            Column("current_failed", "int"),
+            Column("current_compliance", "percent"),
+            Column("proposed_met", "int"),
+            Column("proposed_failed", "int"),
+            Column("proposed_compliance", "percent"),
+            Column("difference", "percent"),
+        ]
+        keys = sorted(
+            set(self.current.met) | set(self.current.failed) | set(self.proposed.met) | set(self.proposed.failed)
+        )
+        rows = []
+        for key in keys:
+            now_ = _compliance(self.current.met[key], self.current.failed[key])
+            then = _compliance(self.proposed.met[key], self.proposed.failed[key])
+            rows.append(
+                [
+                    key,
+                    self.current.met[key],
+                    self.current.failed[key],
+                    now_,
+                    self.proposed.met[key],
+                    self.proposed.failed[key],
+                    then,
+                    None if now_ is None or then is None else then - now_,
+                ]
+            )
+        return Table(columns, rows)
+
+    def credits(self) -> Table:
+        columns = [
+            Column("customer"),
+            Column("month", "label"),
+            Column("current_compliance", "percent"),
+            Column("current_credit", "money"),
+            Column("proposed_compliance", "percent"),
+            Column("proposed_credit", "money"),
+            Column("difference", "money"),
+            Column("currency", "label"),
+        ]
+        months = sorted({f"{d:%Y-%m}" for d in _days(self.low.date(), (self.high - timedelta(days=1)).date())})
+        rows = []
+        for contract in self.live.contracts:
+            for month in months:
+                key = contract.customer, month
+                cells = []
+                for side in (self.current, self.proposed):
+                    met, failed = side.contract_met[key], side.contract_failed[key]
+                    compliance = _compliance(met, failed)
+                    exponent = Decimal("1") if contract.currency in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
+                    percent = credit_percent(contract, compliance, failed)
+                    amount = (contract.monthly_fee * percent / 100).quantize(exponent, rounding=ROUND_HALF_UP)
+                    cells.append((compliance, amount))
+                (c_now, a_now), (c_then, a_then) = cells
+                rows.append([contract.customer, month, c_now, a_now, c_then, a_then, a_then - a_now, contract.currency])
+        return Table(columns, rows)
+
+    def escalation_writes(self) -> Table:
+        columns = [Column("week", "label")]
+        for _, name in WRITE_KINDS:
+            columns += [Column(f"current_{name}", "int"), Column(f"proposed_{name}", "int")]
+        weeks = sorted({week for week, _ in self.current.writes} | {week for week, _ in self.proposed.writes})
+        rows = []
+        for week in weeks:
+            row: list[Any] = [week]
+            for kind, _ in WRITE_KINDS:
+                row += [self.current.writes[week, kind], self.proposed.writes[week, kind]]
+            rows.append(row)
+        return Table(columns, rows)
+
+
+def simulate(
+    store: Store,
+    live: Settings,
+    proposed: Settings,
+    now: datetime,
+    start: date,
+    end: date,
+    group_by: str = "level",
+) -> Simulation:
+    """Replay the stored tickets of the period; the store is only read."""
+    simulation = Simulation(live, proposed, now, start, end, group_by)
+    store.db.execute("PRAGMA query_only = ON")
+    try:
+        ids = [
+            row[0]
+            for row in store.db.execute(
+                "SELECT id FROM tickets WHERE created_at < ? AND (updated_at >= ? OR status NOT IN ('solved', 'closed') "
+                "OR id IN (SELECT ticket_id FROM sla_records WHERE stopped_at IS NULL)) ORDER BY id",
+                [iso(simulation.high), iso(simulation.low)],
+            )
+        ]
+        for _, ticket, messages, records in TicketStore(store).load_many(ids):
+            simulation.add(ticket, messages, records)
+    finally:
+        store.db.execute("PRAGMA query_only = OFF")
+    return simulation
+
+
+def _as_of(record: SlaRecord, at: datetime) -> SlaRecord:
+    """The record as a service saw it at `at`: not yet stopped, only the steps reached by then."""
+    if record.stop is None or record.stop <= at:
+        return record
+    status = _BREACHED if record.due <= at else _RUNNING
+    fired = tuple(f for f in record.steps_fired if f[1] <= at)
+    return record._replace(stop=None, status=status, steps_fired=fired)
+
+
+def _customer(ticket: Ticket) -> str | None:
+    """As the reports name a customer: the organization, else the requester's e-mail domain."""
+    if ticket.organization:
+        return ticket.organization
+    email = ticket.requester.email if ticket.requester else None
+    return email[email.find("@") + 1 :].lower() if email else None
+
+
+def _contracts_of(ticket: Ticket, contracts: Iterable[Any]) -> list[Any]:
+    organization = (ticket.organization or "").lower()
+    email = ticket.requester.email if ticket.requester else None
+    domain = email[email.find("@") + 1 :].lower() if email else None
+    found = []
+    for contract in contracts:
+        if (organization and organization in [o.lower() for o in contract.organizations]) or (
+            domain and domain in [d.lower() for d in contract.domains]
+        ):
+            found.append(contract)
+    return found
+
+
+def _compliance(met: int, failed: int) -> Decimal | None:
+    total = met + failed
+    return (Decimal(met) * 100 / total).quantize(Decimal("0.01")) if total else None
+
+
+def _days(first: date, last: date) -> Iterable[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
