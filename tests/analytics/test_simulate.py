@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,8 +18,11 @@ from hypothesis import strategies as st
 from connector.analytics.simulate import proposed_settings, simulate
 from connector.cli.main import main
 from connector.config.settings import load_config
+from connector.core.clocks import RecordStatus, recompute
 from connector.core.errors import ConfigError
+from connector.core.escalation import Escalation, diff, plan
 from connector.core.model import Person, Priority, Status
+from connector.core.policy import Policy
 from connector.reports.queries import Filters, Reports
 from tests.support.engine_helpers import CALENDARS, agent, customer, history, t, ticket
 from tests.support.history import fill, write_config
@@ -262,4 +267,59 @@ def test_the_live_config_as_proposal_reproduces_the_live_figures(tmp_path_factor
     report = Reports(store, settings_, now).compliance(Filters(start=first, end=last), group_by)
     expected = {str(r[0] or "(none)"): (r[1], r[5], r[9]) for r in report.rows}
     assert {r[0]: (r[1], r[2], r[3]) for r in result.compliance().rows} == expected
+    store.close()
+
+
+# ---- the counted writes are the writes `plan` makes ----------------------------------------------
+
+
+def _as_of(record, at):
+    """The record as a service polling often saw it at `at`: not yet stopped, the steps reached."""
+    if record.stop is not None and record.stop <= at:
+        return record
+    fired = tuple(f for f in record.steps_fired if f[1] <= at)
+    if record.stop is None:
+        return record._replace(steps_fired=fired)
+    status = RecordStatus.BREACHED if record.due <= at else RecordStatus.RUNNING
+    return record._replace(stop=None, status=status, steps_fired=fired)
+
+
+def planned_writes(ticket_, records, escalation, low, high, zone):
+    """Writes per (week, kind) from `diff` and `plan` themselves, event by event."""
+    counts = Counter()
+    events = sorted(
+        (e for e in diff((), records, high) if (e.kind == "met" or e.kind.startswith("step:")) and low <= e.at < high),
+        key=lambda e: (e.at, e.key),
+    )
+    shown = ticket_
+    for event in events:
+        then = [_as_of(r, event.at) for r in records]
+        for action in plan([replace(event, record=_as_of(event.record, event.at))], escalation, shown, event.at, then):
+            year, week, _ = event.at.astimezone(zone).date().isocalendar()
+            counts[f"{year}-W{week:02d}", action.kind] += 1
+            if action.kind == "raise_priority":
+                shown = replace(shown, priority=Priority(action.payload["rank"]))
+    return counts
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(one_ticket, min_size=1, max_size=8))
+def test_the_counted_writes_are_the_writes_plan_makes(tmp_path_factory, drawn):
+    folder = tmp_path_factory.mktemp("writes")
+    live = write_config(folder, RANDOM_LIVE)
+    proposal = folder / "proposed.toml"
+    proposal.write_text(RANDOM_LIVE.replace('first_reply = "2h"', 'first_reply = "1h"').replace('"+1h"', '"+3h"'))
+    now = t(20, 12)
+    cases = random_cases(drawn)
+    store = fill(live, cases, now)
+    live_settings = load_config(live)
+    proposed = proposed_settings(live_settings, proposal)
+    result = simulate(store, live_settings, proposed, now, date(2026, 11, 1), date(2026, 11, 30))
+    policy = Policy.from_settings(proposed)
+    escalation = Escalation.from_policy(policy, proposed)
+    expected = Counter()
+    for ticket_, messages in cases:
+        records = recompute(ticket_, messages, policy, (), now)
+        expected += planned_writes(ticket_, records, escalation, result.low, result.high, result.zone)
+    assert +result.proposed.writes == expected
     store.close()
