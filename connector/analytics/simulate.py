@@ -100,6 +100,7 @@ class Simulation:
         self.current, self.proposed = _Side(), _Side()
         self.tickets = 0
         self._local_days: dict[int, date] = {}
+        self._weeks: dict[int, str] = {}
 
     # ---- the replay ------------------------------------------------------------------------------
 
@@ -173,25 +174,27 @@ class Simulation:
         for record in records:
             if record.status is _CANCELLED:
                 continue  # cancelled clocks write nothing
-            base = f"{record.ticket_key}:{record.metric}:{record.seq}:"
+            # ordered as `plan` sees them: by time, then by event key (ticket, metric, seq, point)
+            base = (record.metric, record.seq)
             for index, at, point in record.steps_fired:
                 if low <= at < high:
-                    events.append((at, f"{base}step@{point}", index, record))
-            if record.status is _MET and low <= record.stop < high and escalation.remove_tags_when_met:
-                events.append((record.stop, f"{base}met@{iso(record.stop)}", -1, record))
+                    events.append((at, base, point or "", index, record))
+            if record.status is _MET and escalation.remove_tags_when_met and low <= record.stop < high:
+                events.append((record.stop, base, "", -1, record))
         if not events:
             return
-        events.sort(key=lambda e: (e[0], e[1]))
-        ladders, writes = escalation.ladders, side.writes
+        if len(events) > 1:
+            events.sort(key=_event_order)
+        ladders, writes, week_of = escalation.ladders, side.writes, self._week
         rank = ticket.priority.rank if ticket.priority else 0
-        for at, _, index, record in events:
+        for at, _, _, index, record in events:
             ladder = ladders.get(record.level, ())
-            year, week, _ = self._day(at).isocalendar()
-            label = f"{year}-W{week:02d}"
+            label = week_of(at)
             if index < 0:  # met: the tags its steps left come off, unless another clock holds them
-                tags = _held(record, ladder, at) - _held_by_others(record, records, ladders, at)
-                if tags:
-                    writes[label, "remove_tags"] += 1
+                if record.steps_fired:
+                    tags = _held(record, ladder, at) - _held_by_others(record, records, ladders, at)
+                    if tags:
+                        writes[label, "remove_tags"] += 1
                 continue
             if index >= len(ladder):
                 continue
@@ -211,6 +214,14 @@ class Simulation:
                 writes[label, "add_note"] += 1
             if step.notify:
                 writes[label, "notify"] += 1
+
+    def _week(self, at: datetime) -> str:
+        hour = int(at.timestamp()) // 3600
+        found = self._weeks.get(hour)
+        if found is None:
+            year, week, _ = self._day(at).isocalendar()
+            found = self._weeks[hour] = f"{year}-W{week:02d}"
+        return found
 
     # ---- the tables --------------------------------------------------------------------------------
 
@@ -314,6 +325,10 @@ def simulate(
     finally:
         store.db.execute("PRAGMA query_only = OFF")
     return simulation
+
+
+def _event_order(event: tuple) -> tuple:
+    return event[0], event[1], event[2]
 
 
 def _held(record: SlaRecord, ladder: tuple, until: datetime) -> set[str]:
