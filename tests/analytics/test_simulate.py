@@ -323,3 +323,15 @@ def test_the_counted_writes_are_the_writes_plan_makes(tmp_path_factory, drawn):
         expected += planned_writes(ticket_, records, escalation, result.low, result.high, result.zone)
     assert +result.proposed.writes == expected
     store.close()
+
+
+def test_worker_processes_count_what_one_process_counts(counted):
+    store, live, proposal = counted
+    settings_ = load_config(live)
+    proposed = proposed_settings(settings_, proposal)
+    period = (date(2026, 11, 1), date(2026, 11, 30), "metric")
+    one = simulate(store, settings_, proposed, NOW, *period, workers=1)
+    two = simulate(store, settings_, proposed, NOW, *period, workers=2)
+    assert two.tickets == one.tickets == 5
+    for table in ("compliance", "credits", "escalation_writes"):
+        assert list(getattr(two, table)().rows) == list(getattr(one, table)().rows)
