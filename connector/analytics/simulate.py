@@ -23,6 +23,7 @@ the ladder raises above the priority the helpdesk shows now (or an earlier raise
 from __future__ import annotations
 
 import copy
+import gc
 import multiprocessing
 import os
 import tomllib
@@ -121,22 +122,20 @@ class Simulation:
             self._count(side, ticket, records)
             self._writes(side, ticket, records, escalation)
 
-    def _outcome(self, record: SlaRecord) -> tuple[str, datetime] | None:
-        status = record.status
-        if status is _MET:
-            return "met", record.stop
-        if status is _BREACHED or (status is _RUNNING and record.due <= self.now):
-            return "failed", record.due
-        return None
-
     def _count(self, side: _Side, ticket: Ticket, records: Iterable[SlaRecord]) -> None:
         contracts = None
+        low, high, now, by_level = self.low, self.high, self.now, self.group_by == "level"
         for record in records:
-            decided = self._outcome(record)
-            if decided is None or not (self.low <= decided[1] < self.high):
+            status = record.status  # counted as the reports count: met at its stop, failed at its due time
+            if status is _MET:
+                outcome, at = "met", record.stop
+            elif status is _BREACHED or (status is _RUNNING and record.due <= now):
+                outcome, at = "failed", record.due
+            else:
                 continue
-            outcome, at = decided
-            key = self._group(ticket, record, at)
+            if not (low <= at < high):
+                continue
+            key = record.level if by_level else self._group(ticket, record, at)
             (side.met if outcome == "met" else side.failed)[key] += 1
             if contracts is None:
                 contracts = _contracts_of(ticket, self.live.contracts)
@@ -146,10 +145,10 @@ class Simulation:
                     (side.contract_met if outcome == "met" else side.contract_failed)[contract.customer, month] += 1
 
     def _day(self, at: datetime) -> date:
-        hour = int(at.timestamp()) // 3600  # local dates change on whole hours in every zone we know
-        found = self._local_days.get(hour)
+        quarter = int(at.timestamp()) // 900  # every zone's offset is a whole number of quarter hours
+        found = self._local_days.get(quarter)
         if found is None:
-            found = self._local_days[hour] = at.astimezone(self.zone).date()
+            found = self._local_days[quarter] = at.astimezone(self.zone).date()
         return found
 
     def _group(self, ticket: Ticket, record: SlaRecord, at: datetime) -> str:
@@ -223,11 +222,11 @@ class Simulation:
                 writes[label, "notify"] += 1
 
     def _week(self, at: datetime) -> str:
-        hour = int(at.timestamp()) // 3600
-        found = self._weeks.get(hour)
+        quarter = int(at.timestamp()) // 900
+        found = self._weeks.get(quarter)
         if found is None:
             year, week, _ = self._day(at).isocalendar()
-            found = self._weeks[hour] = f"{year}-W{week:02d}"
+            found = self._weeks[quarter] = f"{year}-W{week:02d}"
         return found
 
     # ---- the tables --------------------------------------------------------------------------------
@@ -356,8 +355,16 @@ _JOB: tuple[Path, Simulation] | None = None
 
 
 def _replay(simulation: Simulation, store: Store, ids: list[int]) -> None:
-    for _, ticket, messages, records in TicketStore(store).load_many(ids):
-        simulation.add(ticket, messages, records)
+    # every ticket's objects are freed by reference counting as the next one is read; the cycle
+    # collector would only walk the ever larger heap, again and again
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for _, ticket, messages, records in TicketStore(store).load_many(ids):
+            simulation.add(ticket, messages, records)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _replay_share(ids: list[int]) -> tuple[int, _Side, _Side]:
