@@ -16,6 +16,7 @@ simulation is shown as a multiple of that floor.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -128,6 +129,9 @@ def main() -> int:
         floor = time.perf_counter() - started
         print(
             f"the engine alone on the same tickets, in memory: {floor:.1f} s; the simulation takes {seconds / floor:.1f}x that"
+        )
+        print(
+            f"load average while it ran: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine is slower)"
         )
         ok = seconds < TARGET_SECONDS and bool(rows)
         print(f"target: {'met' if ok else 'NOT met'}")
