@@ -35,7 +35,7 @@ from adapters.zammad.cache import TicketCache
 from adapters.zammad.client import NotFound, OutcomeUnknown, ZammadClient
 from adapters.zammad.mapping import Lookups, map_article, map_ticket, note_marker, parse_time
 from connector.config.sources import ZammadSection
-from connector.core.errors import PermanentSourceError, SourceError
+from connector.core.errors import AuthFailed, PermanentSourceError, SourceError
 from connector.core.escalation import Action
 
 log = logging.getLogger("sla_connector.zammad")
@@ -95,7 +95,7 @@ class ZammadAdapter:
         me = self.client.get("users/me")
         permissions = me.get("permissions")
         if permissions is not None and "ticket.agent" not in permissions and "ticket.agent" not in str(permissions):
-            raise PermanentSourceError(f"{self.name}: the token of {me.get('login')} lacks ticket.agent")
+            raise AuthFailed(f"{self.name}: the token of {me.get('login')} lacks the permission ticket.agent")
         self.lookups.load()  # needs ticket.agent: a 403 here says the token lacks it
         mode, why = self.detect_search()
         line = f"zammad {self.section.base_url} as {me.get('login')}: ticket.agent ok; search: {mode}, {why}"
