@@ -88,7 +88,7 @@ class ZammadClient:
         if section.act_as:
             self.session.headers["From"] = section.act_as
         self.session.verify = str(section.ca_bundle) if section.ca_bundle else section.verify_tls
-        self.timeout = section.timeout.total_seconds()
+        self.timeout = section.timeout
         self.interval = 1.0 / section.requests_per_second
         self._last: float | None = None
         self.requests_made = 0

@@ -96,7 +96,7 @@ class ZammadSection(SourceSection):
     act_as: str | None = None  # the From: header: write as this user (needs admin.user)
     verify_tls: bool = True
     ca_bundle: ConfigPath | None = None  # a CA file for a private certificate authority
-    timeout: Duration = timedelta(seconds=30)
+    timeout: float = Field(default=30.0, gt=0)  # seconds per request
     requests_per_second: float = Field(default=5.0, gt=0)
     page_size: int = Field(default=100, ge=1, le=200)  # search pages; Zammad caps them at 200
     search: Literal["auto", "field", "condition", "paging"] = "auto"
