@@ -13,6 +13,7 @@ import sys
 from importlib.metadata import version
 
 from connector.cli import calendar as cli_calendar
+from connector.cli import imports as cli_imports
 from connector.cli import report as cli_report
 from connector.cli import service as cli_service
 from connector.config.settings import ENV_CONFIG_PATH, Settings, config_path, load_config
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_report.add_parser(commands)
     cli_calendar.add_parser(commands)
+    cli_imports.add_parser(commands)
     return parser
 
 
