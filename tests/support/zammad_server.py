@@ -101,6 +101,7 @@ class ZammadServer:
         self.lock = threading.RLock()
         self.tickets: dict[int, dict] = {}
         self.articles: dict[int, dict] = {}
+        self.ticket_articles: dict[int, list[int]] = {}  # ticket id -> its article ids
         self.tags: dict[int, list[str]] = {}
         self.history: dict[int, list[dict]] = {}
         self.changed: dict[int, datetime] = {}  # server time of a ticket's last change (index lag)
@@ -261,6 +262,7 @@ class ZammadServer:
                 "attachments": [],
             }
             self.articles[ident] = article
+            self.ticket_articles.setdefault(ticket_id, []).append(ident)
             if sender != "System":
                 ticket["article_count"] += 1
             if not internal and kind != "note":
@@ -288,7 +290,7 @@ class ZammadServer:
     def delete_ticket(self, ticket_id: int) -> None:
         with self.lock:
             self.tickets.pop(ticket_id)
-            for ident in [a for a, article in self.articles.items() if article["ticket_id"] == ticket_id]:
+            for ident in self.ticket_articles.pop(ticket_id, []):
                 del self.articles[ident]
 
     def break_ticket(self, ticket_id: int, **fields) -> None:
@@ -298,7 +300,10 @@ class ZammadServer:
 
     def notes(self, ticket_id: int) -> list[dict]:
         with self.lock:
-            return [a for a in self.articles.values() if a["ticket_id"] == ticket_id and a["type"] == "note"]
+            return [a for a in self._articles_of(ticket_id) if a["type"] == "note"]
+
+    def _articles_of(self, ticket_id: int) -> list[dict]:
+        return [self.articles[a] for a in self.ticket_articles.get(ticket_id, [])]
 
     def _touch(self, ticket_id: int, at: datetime, by: int) -> None:
         ticket = self.tickets[ticket_id]
@@ -322,9 +327,7 @@ class ZammadServer:
 
     def render(self, ticket: dict, expand: bool) -> dict:
         out = dict(ticket)
-        out["article_ids"] = sorted(
-            (a for a, x in self.articles.items() if x["ticket_id"] == ticket["id"]), reverse=True
-        )
+        out["article_ids"] = sorted(self.ticket_articles.get(ticket["id"], []), reverse=True)
         if expand:
             out["state"] = self._state_by_id(ticket["state_id"])["name"]
             out["priority"] = next(p["name"] for p in PRIORITIES if p["id"] == ticket["priority_id"])
@@ -546,7 +549,7 @@ class _Handler(BaseHTTPRequestHandler):
             ident = int(match.group(1))
             if ident not in z.tickets:
                 return not_found("Ticket", ident)
-            return 200, [a for a in z.articles.values() if a["ticket_id"] == ident], {}
+            return 200, z._articles_of(ident), {}
         if path == "/api/v1/ticket_articles" and method == "POST":
             ticket_id = body.get("ticket_id")
             if ticket_id not in z.tickets:
