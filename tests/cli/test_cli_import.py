@@ -103,3 +103,26 @@ def test_the_command_reads_the_source_and_prints_toml(write_config, capsys, tmp_
         assert main(["--config", str(path), "import", "zammad", "--source", "nope"]) == 2
     finally:
         server.stop()
+
+
+def test_check_and_a_sync_cycle_on_two_zammad_instances(write_config, capsys, tmp_path, monkeypatch):
+    from tests.support.engine_helpers import DEFAULT_POLICY
+
+    servers = [ZammadServer().start(), ZammadServer(field_search=False).start()]
+    try:
+        for server in servers:
+            server.add_ticket("Printer broken")
+        monkeypatch.setenv("SLA_CONNECTOR__CONNECTOR__DATABASE", str(tmp_path / "sla.db"))
+        text = DEFAULT_POLICY + "".join(
+            f'\n[[zammad]]\nname = "{name}"\nurl = "{server.url}"\ntoken = "{TOKEN}"\nrequests_per_second = 1000\n'
+            for name, server in zip(("eu", "us"), servers)
+        )
+        path = write_config(text)
+        assert main(["--config", str(path), "check"]) == 0
+        out = capsys.readouterr().out
+        assert "source eu" in out and "search: field," in out and "search: condition," in out
+        assert main(["--config", str(path), "sync", "--once"]) == 0
+        assert all(server.count("GET", "by_ticket") == 1 for server in servers)
+    finally:
+        for server in servers:
+            server.stop()
