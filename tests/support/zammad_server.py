@@ -21,7 +21,7 @@ What it imitates (see the facts it follows in the Zammad reference notes):
   search yet; `GET /tickets` sees it at once.
 - Every write moves `updated_at` (tags added or removed, notes, priority), and states, tags and
   priorities leave history entries; a no-op PUT moves nothing.
-- Faults, each for the next matching requests: "500", "502", "503", "504", "429" (no header),
+- Faults, each for the next matching requests: "403" (Not authorized), "500", "502", "503", "504", "429" (no header),
   "429:<seconds>" (Retry-After), "slow:<seconds>", "drop" (connection closed, nothing done),
   "lost" (the request is carried out, then the connection is closed before the answer).
 """
@@ -428,6 +428,8 @@ class _Handler(BaseHTTPRequestHandler):
             z._release.wait(float(kind.split(":")[1]))
         if kind in ("500", "502", "503", "504"):
             return self._json(int(kind), {"error": "Error ID AbC123xY: Please contact your administrator."})
+        if kind == "403":  # a ticket in a group the token cannot read
+            return self._json(403, {"error": "Not authorized"}, {"X-Failure": "Not authorized"})
         if kind.startswith("429"):
             headers = {"Retry-After": kind.split(":")[1]} if ":" in kind else {}
             return self._send(429, b"Retry later", "text/plain", headers)
