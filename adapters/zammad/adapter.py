@@ -9,7 +9,8 @@ deduplicated on id and `updated_at`), filtered by a field query where Elasticsea
 else by a `condition`, else by paging through all tickets. Every `full_reconcile_every`, and on
 the first pull, all tickets are read in id order: that finds what the index missed, and deleted
 tickets (their clocks are cancelled). Per changed ticket: its tags, its articles only when
-`article_count` or the last contact moved, its state history only when the state changed. The
+`article_count` or the last contact moved, its state history (a ticket may have been pending
+and back between two cycles, and that pause counts). The
 cursor ("<updated_at>|<id>") never passes the cycle's start minus `skew`, so a change the index
 has not shown yet is read by a later cycle.
 
@@ -281,11 +282,9 @@ class ZammadAdapter:
             articles = [_slim(a) for a in self.client.get(f"ticket_articles/by_ticket/{ident}")]
         tags = self.client.get("tags", object="Ticket", o_id=ident).get("tags", [])
         state_type = self.lookups.state(row["state_id"])[1]
-        if cached and old.get("state_id") == row.get("state_id"):
-            history = cached["history"]
-        elif not cached and state_type == "new":
+        if not cached and state_type == "new":
             history = []  # still in the state it was created in
-        else:
+        else:  # also when the state looks unchanged: pending and back between two cycles is a pause
             answer = self.client.get(f"ticket_history/{ident}")
             history = [_slim_history(h) for h in answer.get("history", []) if h.get("attribute") == "state"]
         return {"articles": articles, "tags": tags, "history": history}

@@ -195,3 +195,19 @@ def test_an_unknown_search_answer_shape_fails_loudly(zammad, clock, sleeps):
     with pytest.raises(Exception, match="unknown shape"):
         adapter._rows({"hits": []})
     assert cursor
+
+
+def test_a_pause_between_two_cycles_is_seen_though_the_state_looks_unchanged(zammad, clock, sleeps):
+    ident = zammad.add_ticket("Printer broken", at=t(2, 9))
+    zammad.set_state(ident, "open", at=t(2, 9, 30))
+    adapter = make_adapter(zammad, clock, sleeps)
+    clock.now = t(2, 10)
+    cursor = max(s.cursor for s in adapter.pull(None))
+    zammad.set_state(ident, "pending reminder", at=t(2, 10, 5))
+    zammad.set_state(ident, "open", at=t(2, 10, 45))
+    clock.now = t(2, 11)
+    (snapshot,) = [s for s in adapter.pull(cursor) if s.ticket.external_id == str(ident)]
+    assert [(c.at, c.status) for c in snapshot.ticket.status_history][-2:] == [
+        (t(2, 10, 5), Status.PENDING),
+        (t(2, 10, 45), Status.OPEN),
+    ]
