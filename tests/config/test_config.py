@@ -291,6 +291,7 @@ def test_several_zammad_instances_and_one_shared_smtp_section(write_config, tmp_
     eu, us = [s for s in settings.sources() if s.kind == "zammad"]
     assert (eu.name, eu.smtp.host) == ("eu", "smtp.example.com")
     assert (us.name, us.smtp.host) == ("us", "smtp.us.example")
+    assert settings.email.smtp.host == "smtp.example.com"  # the mailbox uses the shared one too
 
 
 def test_two_zammad_instances_need_names_of_their_own(write_config):
