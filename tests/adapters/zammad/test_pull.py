@@ -206,3 +206,18 @@ def test_a_pause_between_two_cycles_is_seen_though_the_state_looks_unchanged(zam
         (t(2, 10, 5), Status.PENDING),
         (t(2, 10, 45), Status.OPEN),
     ]
+
+
+def test_the_full_pass_brings_what_the_search_index_never_showed(zammad, clock, sleeps, tmp_path):
+    zammad.add_ticket("Indexed", at=t(2, 9))
+    adapter = make_adapter(zammad, clock, sleeps, tmp_path, full_reconcile_every="1h", search="field")
+    clock.now = t(2, 9, 5)
+    cursor = max(s.cursor for s in adapter.pull(None))
+    zammad.index_lag = timedelta(days=365)  # the index stopped: search answers nothing, silently
+    zammad.add_ticket("Missed", at=t(2, 9, 20))
+    clock.now = t(2, 9, 30)
+    assert "Missed" not in [s.ticket.title for s in adapter.pull(cursor)]
+    clock.now = t(2, 10, 30)
+    pulled = list(adapter.pull(cursor))
+    assert [s.ticket.title for s in pulled][-1] == "Missed"  # (the cursor's own ticket may repeat)
+    assert all(s.cursor >= cursor for s in pulled)
