@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from connector.config.sources import SmtpSection
 from tests.adapters.contract import AdapterContract
 from tests.adapters.zammad.conftest import make_adapter
+from tests.support.dovecot import free_port
 
 
 class ZammadHost:
@@ -24,7 +26,25 @@ class ZammadHost:
         return f"ticket id {ident}"
 
     def notify_to(self) -> list[str]:
-        return []
+        return ["lead@help.example"]
+
+
+@pytest.fixture(scope="module")
+def mail_sink():
+    """Notices go to a real SMTP server on 127.0.0.1 (one for the module: it is slow to start)."""
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        messages: list = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append(envelope.rcpt_tos)
+            return "250 OK"
+
+    controller = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
 
 
 @pytest.mark.parametrize("shape", ["array", "records", "classic"])
@@ -35,5 +55,6 @@ class TestZammadContract(AdapterContract):
         return ZammadHost(zammad, clock)
 
     @pytest.fixture
-    def adapter(self, host, zammad, clock, sleeps, tmp_path):
-        return make_adapter(zammad, clock, sleeps, tmp_path)
+    def adapter(self, host, zammad, clock, sleeps, tmp_path, mail_sink):
+        smtp = SmtpSection(host="127.0.0.1", port=mail_sink.port, security="plain", sender="sla-bot@help.example")
+        return make_adapter(zammad, clock, sleeps, tmp_path, smtp=smtp)
