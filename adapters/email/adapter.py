@@ -13,6 +13,13 @@ Two kinds of mailbox, one logic:
   recorded as skipped). The cursor is the latest change time (ctime) of a conversation's files:
   a new message, a flag change or a move to another folder all renew it.
 Escalation notices go out by SMTP when `[email.smtp]` is configured.
+
+Delivery: the keyword writes (channel "imap") and the notices (channel "smtp") are separate
+channels, so a refused SMTP password holds only the notices. Inside `delivery()` (one cycle's
+writes) one IMAP and one SMTP connection serve every write. With an IMAP mailbox and a sent
+folder, each notice is saved there (APPEND, with its stable Message-ID) once the SMTP server has
+taken it, and `already_delivered` looks for that Message-ID before a notice whose outcome is
+unknown is sent again.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,10 +36,10 @@ from adapters.email.cache import CacheIndex, MailCache
 from adapters.email.imap import ImapClient
 from adapters.email.maildir import folder_paths, is_maildir, read_maildir
 from adapters.email.parse import parse_mail
-from adapters.email.smtp import send_notice
+from adapters.email.smtp import SmtpSender, build_notice, notice_message_id, notice_outcome
 from adapters.email.threads import Roles, States, Thread, assign_threads, build_threads, to_snapshot
 from connector.config.sources import EmailSection
-from connector.core.errors import PermanentSourceError
+from connector.core.errors import PermanentSourceError, SourceError, TransientSourceError
 from connector.core.escalation import Action
 
 log = logging.getLogger("sla_connector.email")
@@ -55,6 +63,9 @@ class EmailAdapter:
         self._cache: MailCache | None = None
         self.keywords_supported: bool | None = None  # known once the server was asked
         self.imap_commands = 0
+        self._sender: SmtpSender | None = None  # inside delivery(): the cycle's SMTP connection
+        self._writer: ImapClient | None = None  # inside delivery(): the cycle's IMAP connection
+        self._in_delivery = False
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -117,6 +128,23 @@ class EmailAdapter:
         for latest, _, (ticket, messages) in sorted(ready, key=lambda item: item[:2]):
             yield Snapshot(ticket, messages, f"{latest:020d}")  # padded: cursors also sort as text
 
+    def channel(self, action: Action) -> str:
+        return "smtp" if action.kind == "notify" else "imap"
+
+    @contextmanager
+    def delivery(self) -> Iterator[None]:
+        """One cycle's writes over one IMAP and one SMTP connection."""
+        self._in_delivery = True
+        self._sender = SmtpSender(self.section.smtp) if self.section.smtp is not None else None
+        try:
+            yield
+        finally:
+            self._in_delivery = False
+            if self._sender is not None:
+                self._sender.close()
+                self._sender = None
+            self._drop_writer()
+
     def apply(self, action: Action) -> None:
         if action.kind in ("add_tags", "remove_tags", "raise_priority") and self.section.imap is not None:
             self._flag_thread(action)
@@ -126,7 +154,62 @@ class EmailAdapter:
         recipients = []
         for who in action.payload["recipients"]:
             recipients += list(self.section.notify_to) if who == "assignee" else [who]
-        send_notice(self.section.smtp, action, external_id(action, self.name), list(dict.fromkeys(recipients)))
+        recipients = list(dict.fromkeys(recipients))
+        if not recipients:
+            raise PermanentSourceError(
+                f"notice {action.key}: nobody to send it to (set escalation.leads or email.notify_to)"
+            )
+        notice = build_notice(self.section.smtp.sender, action, external_id(action, self.name), recipients)
+        sender = self._sender or SmtpSender(self.section.smtp)
+        try:
+            refused = sender.send(notice, recipients)
+        finally:
+            if sender is not self._sender:
+                sender.close()
+        if len(refused) < len(recipients):
+            self._save_copy(notice)
+        notice_outcome(action, sender.where, recipients, refused)
+
+    def already_delivered(self, action: Action) -> bool | None:
+        """Whether a notice is in the sent folder (None: this mailbox keeps no copies)."""
+        folder = self.section.sent_folder
+        if action.kind != "notify" or self.section.imap is None or not folder:
+            return None
+        with self._imap_writer() as client:
+            return client.has_message_id(folder, notice_message_id(action))
+
+    def _save_copy(self, notice) -> None:
+        """The sent folder's copy of a notice the SMTP server took: what a restart looks for.
+        A failure here must not fail the notice, which has gone out."""
+        folder = self.section.sent_folder
+        if self.section.imap is None or not folder:
+            return
+        try:
+            with self._imap_writer() as client:
+                client.append(folder, ["\\Seen"], notice.as_bytes())
+        except SourceError as exc:
+            self._warn(f"cannot save notices into {folder} ({exc}); a notice interrupted in flight may be sent twice")
+
+    @contextmanager
+    def _imap_writer(self) -> Iterator[ImapClient]:
+        """The delivery's IMAP connection (a dropped one is opened again by the next write), or
+        a connection of its own outside a delivery."""
+        if not self._in_delivery:
+            with ImapClient(self.section.imap) as client:
+                yield client
+            return
+        if self._writer is None:
+            self._writer = ImapClient(self.section.imap).__enter__()
+        try:
+            yield self._writer
+        except TransientSourceError:
+            self._drop_writer()
+            raise
+
+    def _drop_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.__exit__(None, None, None)
+            self._writer = None
 
     # ---- IMAP ----------------------------------------------------------------------------------
 
@@ -208,7 +291,7 @@ class EmailAdapter:
         by_folder: dict[str, list[int]] = {}
         for folder, uid, _ in messages:
             by_folder.setdefault(folder, []).append(uid)
-        with ImapClient(self.section.imap) as client:
+        with self._imap_writer() as client:
             for folder, uids in by_folder.items():
                 client.select(folder)
                 if action.kind != "raise_priority" and not client.supports_keywords:

@@ -40,8 +40,10 @@ def _quote(folder: str) -> str:
 
 
 class ImapClient:
-    def __init__(self, section: Any):
+    def __init__(self, section: Any, timeout: float | None = None):
         self.section = section
+        configured = getattr(section, "timeout", None)
+        self.timeout = timeout or (configured.total_seconds() if configured else TIMEOUT)
         self.where = f"IMAP {section.host}:{section.port}"
         self.commands = 0
         self.condstore = False
@@ -56,10 +58,10 @@ class ImapClient:
         try:
             if section.security == "tls":
                 self._imap = imaplib.IMAP4_SSL(
-                    section.host, section.port, ssl_context=ssl.create_default_context(), timeout=TIMEOUT
+                    section.host, section.port, ssl_context=ssl.create_default_context(), timeout=self.timeout
                 )
             else:
-                self._imap = imaplib.IMAP4(section.host, section.port, timeout=TIMEOUT)
+                self._imap = imaplib.IMAP4(section.host, section.port, timeout=self.timeout)
                 if section.security == "starttls":
                     self._imap.starttls(ssl.create_default_context())
         except (OSError, imaplib.IMAP4.error) as exc:
@@ -168,6 +170,27 @@ class ImapClient:
         return flags
 
     # ---- writing -------------------------------------------------------------------------------
+
+    def has_message_id(self, folder: str, message_id: str) -> bool:
+        """Whether a message with this Message-ID is in the folder (a missing folder has none)."""
+        try:
+            self.select(folder)
+        except PermanentSourceError:
+            return False
+        data = self._call(
+            lambda imap: imap.uid("SEARCH", None, "HEADER", "Message-ID", _quote(message_id)),
+            f" (searching {folder})",
+        )
+        return bool((data[0] or b"").split())
+
+    def append(self, folder: str, flags: list[str], message: bytes) -> None:
+        """Save a message into a folder, creating the folder when it is missing."""
+        spec = f"({' '.join(flags)})"
+        try:
+            self._call(lambda imap: imap.append(_quote(folder), spec, None, message), f" (saving into {folder})")
+        except PermanentSourceError:
+            self._call(lambda imap: imap.create(_quote(folder)), f" (creating {folder})")
+            self._call(lambda imap: imap.append(_quote(folder), spec, None, message), f" (saving into {folder})")
 
     def store(self, uids: list[int], add: bool, flags: list[str]) -> None:
         if not uids or not flags:

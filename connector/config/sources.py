@@ -42,9 +42,13 @@ class ImapSection(Section):
     password: SecretStr | None = None
     password_file: ConfigPath | None = None
 
+    timeout: Duration = timedelta(seconds=30)  # each connect, command and data transfer
+
     @model_validator(mode="after")
     def _secret(self) -> ImapSection:
         _read_secret(self, "password")
+        if self.timeout <= timedelta(0):
+            raise ValueError('timeout must be positive (e.g. "30s")')
         return self
 
 
@@ -57,9 +61,13 @@ class SmtpSection(Section):
     password_file: ConfigPath | None = None
     sender: str
 
+    timeout: Duration = timedelta(seconds=30)  # each connect, command and data transfer
+
     @model_validator(mode="after")
     def _secret(self) -> SmtpSection:
         _read_secret(self, "password")
+        if self.timeout <= timedelta(0):
+            raise ValueError('timeout must be positive (e.g. "30s")')
         return self
 
 
