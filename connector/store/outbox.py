@@ -37,7 +37,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_any,
+    wait_exponential_jitter,
+)
 
 from connector.core.errors import AuthFailed, PartlyDelivered, PermanentSourceError, TransientSourceError
 from connector.core.escalation import Action
@@ -215,17 +222,18 @@ def deliver(
         return report
     session = getattr(adapter, "delivery", None)
     with session() if session is not None else nullcontext():
-        _Delivery(outbox, adapter, now, report, sleep, attempts).run(entries, should_stop, progress)
+        _Delivery(outbox, adapter, now, report, sleep, attempts, should_stop).run(entries, should_stop, progress)
     return report
 
 
 class _Delivery:
-    def __init__(self, outbox, adapter, now, report, sleep, attempts):
+    def __init__(self, outbox, adapter, now, report, sleep, attempts, should_stop):
         self.outbox, self.adapter, self.now, self.report = outbox, adapter, now, report
+        asked = should_stop or (lambda: False)
         self.retrying = Retrying(
             retry=retry_if_exception_type(TransientSourceError),
             wait=wait_for_host,
-            stop=stop_after_attempt(attempts),
+            stop=stop_any(stop_after_attempt(attempts), lambda _: asked()),
             reraise=True,
             **({"sleep": sleep} if sleep else {}),
         )

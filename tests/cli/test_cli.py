@@ -69,6 +69,26 @@ def test_status_lists_configured_sources(example_env, capsys):
     assert "email (email)" in out and "last success: never" in out
 
 
+def test_status_shows_the_cycle_in_progress_and_why_writes_are_held(example_env, capsys):
+    from connector.store.database import Store
+
+    store = Store.open(example_env)
+    with store.atomic():
+        store.set_sync_state(
+            "email",
+            cycle_started_at="2026-11-02T10:00:00+00:00",
+            cycle_phase="delivering",
+            cycle_done=1200,
+            cycle_total=3241,
+            delivery_error="smtp: SMTP mail.example:587: login as bot refused (535)",
+        )
+    store.close()
+    assert main(["--config", str(EXAMPLE_CONFIG), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "cycle started 2026-11-02T10:00:00+00:00, delivering, 1200 of 3241 writes done" in out
+    assert "writes held:  smtp: SMTP mail.example:587: login as bot refused (535)" in out
+
+
 def test_json_logs_are_one_object_per_line(example_env):
     code = (
         "import logging; from connector.service.logs import setup_logging; setup_logging('json'); "
