@@ -17,9 +17,10 @@ Escalation notices go out by SMTP when `[email.smtp]` is configured.
 Delivery: the keyword writes (channel "imap") and the notices (channel "smtp") are separate
 channels, so a refused SMTP password holds only the notices. Inside `delivery()` (one cycle's
 writes) one IMAP and one SMTP connection serve every write. With an IMAP mailbox and a sent
-folder, each notice is saved there (APPEND, with its stable Message-ID) once the SMTP server has
-taken it, and `already_delivered` looks for that Message-ID before a notice whose outcome is
-unknown is sent again.
+folder, each notice is saved there (APPEND, with its stable Message-ID) once its delivery is
+recorded (`save_notices`), and `already_delivered` looks for that Message-ID there before a
+notice whose outcome is unknown is sent again (it finds it too where the mail server files what
+it sends into the sent folder itself).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class EmailAdapter:
         self._sender: SmtpSender | None = None  # inside delivery(): the cycle's SMTP connection
         self._writer: ImapClient | None = None  # inside delivery(): the cycle's IMAP connection
         self._in_delivery = False
+        self._unsaved: dict[str, object] = {}  # notices sent, their copies not saved yet
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -166,9 +168,17 @@ class EmailAdapter:
         finally:
             if sender is not self._sender:
                 sender.close()
-        if len(refused) < len(recipients):
-            self._save_copy(notice)
+        if len(refused) < len(recipients) and self._keeps_copies():
+            self._unsaved[action.key] = notice  # saved once the outbox has recorded the delivery
         notice_outcome(action, sender.where, recipients, refused)
+
+    def after_delivery(self, action: Action) -> None:
+        """Save the copy of a notice whose delivery is recorded. Not before: the copy takes the
+        server a while (an fsync), and the moments between the SMTP server's answer and the
+        record are the only ones in which an interruption leaves the outcome unknown."""
+        notice = self._unsaved.pop(action.key, None)
+        if notice is not None:
+            self._save_copy(notice)
 
     def already_delivered(self, action: Action) -> bool | None:
         """Whether a notice is in the sent folder (None: this mailbox keeps no copies)."""
@@ -178,12 +188,13 @@ class EmailAdapter:
         with self._imap_writer() as client:
             return client.has_message_id(folder, notice_message_id(action))
 
+    def _keeps_copies(self) -> bool:
+        return self.section.imap is not None and bool(self.section.sent_folder) and self.section.save_notices
+
     def _save_copy(self, notice) -> None:
-        """The sent folder's copy of a notice the SMTP server took: what a restart looks for.
-        A failure here must not fail the notice, which has gone out."""
+        """The sent folder's copy of a notice the SMTP server took. A failure here must not fail
+        the notice, which has gone out."""
         folder = self.section.sent_folder
-        if self.section.imap is None or not folder:
-            return
         try:
             with self._imap_writer() as client:
                 client.append(folder, ["\\Seen"], notice.as_bytes())
@@ -278,7 +289,48 @@ class EmailAdapter:
         cache.put_many(folder, uidvalidity, fetched)
         cache.set_folder_state(folder, uidvalidity, max(new | {last}), client.highest_modseq)
 
-    def _flag_thread(self, action: Action) -> None:
+    @property
+    def batch_kinds(self) -> frozenset[str]:
+        """The writes `apply_many` makes together: keywords and \\Flagged on an IMAP mailbox."""
+        return (
+            frozenset({"add_tags", "remove_tags", "raise_priority"}) if self.section.imap is not None else frozenset()
+        )
+
+    def apply_many(self, actions: list[Action]) -> list[SourceError | None]:
+        """Keyword and flag writes of many tickets with one UID STORE per folder and flag set.
+        Returns each action's outcome (None: done); a dropped connection raises for all of them,
+        and repeating them is harmless (adding a keyword twice leaves one)."""
+        outcomes: list[SourceError | None] = [None] * len(actions)
+        groups: dict[tuple[str, bool, tuple[str, ...]], tuple[set[int], list[int]]] = {}
+        for index, action in enumerate(actions):
+            try:
+                for folder, uids, add, flags in self._targets(action):
+                    group = groups.setdefault((folder, add, tuple(flags)), (set(), []))
+                    group[0].update(uids)
+                    group[1].append(index)
+            except PermanentSourceError as exc:
+                outcomes[index] = exc
+        with self._imap_writer() as client:
+            selected = None
+            for (folder, add, flags), (uids, indexes) in sorted(groups.items()):
+                if folder != selected:
+                    client.select(folder)
+                    selected = folder
+                if flags != ("\\Flagged",) and not client.supports_keywords:
+                    self.keywords_supported = False
+                    refused = self._no_keywords(client, folder)
+                    for index in indexes:
+                        outcomes[index] = refused
+                    continue
+                try:
+                    client.store(sorted(uids), add, list(flags))
+                except PermanentSourceError as exc:
+                    for index in indexes:
+                        outcomes[index] = exc
+        return outcomes
+
+    def _targets(self, action: Action) -> list[tuple[str, list[int], bool, list[str]]]:
+        """(folder, UIDs, add, flags) that carry out one keyword or flag write."""
         ticket = external_id(action, self.name)
         messages = self.cache().thread_messages(ticket)
         if not messages:
@@ -291,16 +343,18 @@ class EmailAdapter:
         by_folder: dict[str, list[int]] = {}
         for folder, uid, _ in messages:
             by_folder.setdefault(folder, []).append(uid)
-        with self._imap_writer() as client:
-            for folder, uids in by_folder.items():
-                client.select(folder)
-                if action.kind != "raise_priority" and not client.supports_keywords:
-                    self.keywords_supported = False
-                    raise PermanentSourceError(
-                        f"{self.name}: {client.where} keeps no custom keywords "
-                        f"(no \\* in PERMANENTFLAGS of {folder}); tags cannot be stored"
-                    )
-                client.store(uids, add, flags)
+        return [(folder, uids, add, flags) for folder, uids in by_folder.items()]
+
+    def _no_keywords(self, client: ImapClient, folder: str) -> PermanentSourceError:
+        return PermanentSourceError(
+            f"{self.name}: {client.where} keeps no custom keywords "
+            f"(no \\* in PERMANENTFLAGS of {folder}); tags cannot be stored"
+        )
+
+    def _flag_thread(self, action: Action) -> None:
+        [outcome] = self.apply_many([action])
+        if outcome is not None:
+            raise outcome
 
 
 def keyword(tag: str) -> str:

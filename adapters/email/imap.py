@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import imaplib
 import re
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -66,6 +67,9 @@ class ImapClient:
                     self._imap.starttls(ssl.create_default_context())
         except (OSError, imaplib.IMAP4.error) as exc:
             raise TransientSourceError(f"{self.where}: cannot connect: {exc}") from None
+        # imaplib sends a command and its literal in separate writes: without this, Nagle's
+        # algorithm and the server's delayed ACK hold every APPEND for tens of milliseconds
+        self._imap.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         password = section.password.get_secret_value() if section.password else ""
         try:
             self._call(lambda imap: imap.login(section.user, password))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
+import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -85,6 +86,9 @@ class SmtpSender:
             )
         else:
             client = smtplib.SMTP(section.host, section.port, timeout=self.timeout)
+        # smtplib writes a command and the message in separate pieces: without this, Nagle's
+        # algorithm and the server's delayed ACK hold each message back for milliseconds
+        client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             if section.security == "starttls":
                 client.starttls(context=ssl.create_default_context())

@@ -84,6 +84,7 @@ class EmailSection(SourceSection):
     agent_addresses: list[str] = []
     agent_domains: list[str] = []
     notify_to: list[str] = []  # who receives notices for "assignee" (a mailbox has none)
+    save_notices: bool = True  # with IMAP: a copy of each notice sent goes into sent_folder
 
     @property
     def kind(self) -> str:

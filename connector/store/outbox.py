@@ -57,6 +57,7 @@ ATTEMPTS_PER_CYCLE = 4
 MAX_RETRY_AFTER = 300.0
 STATES = ("queued", "sending", "delivered", "parked", "skipped", "dropped")
 BREAKER_AFTER = 3
+BATCH_LIMIT = 500  # writes in one `apply_many` call
 # writes a host cannot recognise as repeats: their outcome is recorded as unknown while in flight
 UNREPEATABLE = frozenset({"notify"})
 
@@ -156,6 +157,15 @@ class Outbox:
                 [state, error, attempts, iso(now), state, iso(now), entry_id],
             )
 
+    def mark_many(self, marks: list[tuple[int, str, str | None]], now: datetime, attempts: int) -> None:
+        """Several outcomes (id, state, error) in one transaction."""
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "UPDATE outbox SET state = ?, last_error = ?, attempts = attempts + ?, updated_at = ?, "
+                "delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END WHERE id = ?",
+                [(state, error, attempts, iso(now), state, iso(now), entry_id) for entry_id, state, error in marks],
+            )
+
     def list(self, states: Iterable[str] | None = None, source: str | None = None) -> list[dict[str, Any]]:
         clauses, params = [], []
         if states:
@@ -198,6 +208,16 @@ def _action(key: str, event_key: str, kind: str, payload: str) -> Action:
     return Action(key, event_key, ticket_key, kind, data)
 
 
+def _rounds(entries: list) -> Iterable[list]:
+    """Round n holds each ticket's n-th entry, tickets in the order of their first entry."""
+    queues: dict[int, list] = {}
+    for entry in entries:
+        queues.setdefault(entry[2], []).append(entry)
+    depth = max((len(queue) for queue in queues.values()), default=0)
+    for n in range(depth):
+        yield [queue[n] for queue in queues.values() if len(queue) > n]
+
+
 def _channel(adapter: Any, action: Action) -> str:
     pick = getattr(adapter, "channel", None)
     return pick(action) if pick is not None else adapter.name
@@ -238,40 +258,117 @@ class _Delivery:
             **({"sleep": sleep} if sleep else {}),
         )
         self.in_a_row: dict[str, int] = {}  # channel -> transient failures in a row
+        self.interrupted: set[int] = set()  # entries found in flight: their outcome is unknown
         self.held: set[tuple[int, str]] = set()  # (ticket, channel) waiting behind an earlier write
 
     def run(self, entries, should_stop, progress) -> None:
-        report, name = self.report, self.adapter.name
-        for done, (entry_id, action, ticket_id, state) in enumerate(entries):
-            if should_stop is not None and should_stop():
-                report.stopped = True
-                report.held += len(entries) - done
-                log.info("%s: stopping; %d writes stay queued", name, len(entries) - done)
-                return
-            if progress is not None:
-                progress(done, len(entries))
-            if action.kind not in self.adapter.capabilities:
-                self.outbox.mark(entry_id, "skipped", self.now, f"{name} cannot {action.kind.replace('_', ' ')}")
-                report.skipped += 1
-                continue
-            channel = _channel(self.adapter, action)
-            if channel in report.channel_errors or (ticket_id, channel) in self.held:
-                report.held += 1
-                continue
-            if not self.one(entry_id, action, state, channel):
-                self.held.add((ticket_id, channel))
+        """In rounds: each ticket's next write, so a ticket's writes keep their order while the
+        writes of many tickets that an adapter can make in one call (`apply_many`) go together."""
+        report, name, total = self.report, self.adapter.name, len(entries)
+        batch_kinds = getattr(self.adapter, "batch_kinds", frozenset()) if hasattr(self.adapter, "apply_many") else ()
+        self.interrupted = {entry[0] for entry in entries if entry[3] == "sending"}
+        done = 0
+        for round_ in _rounds(entries):
+            # the round's notices are recorded as in flight in one commit, before the first is sent
+            self.outbox.mark_many(
+                [(e[0], "sending", None) for e in round_ if e[1].kind in UNREPEATABLE and e[3] != "sending"],
+                self.now,
+                0,
+            )
+            round_ = [(e[0], e[1], e[2], "sending" if e[1].kind in UNREPEATABLE else e[3]) for e in round_]
+            batch: list[tuple[int, Action, int, str]] = []
+            for entry_id, action, ticket_id, state in round_:
+                if should_stop is not None and should_stop():
+                    report.stopped = True
+                    report.held += total - done
+                    log.info("%s: stopping; %d writes stay queued", name, total - done)
+                    return
+                if progress is not None:
+                    progress(done, total)
+                done += 1
+                if action.kind not in self.adapter.capabilities:
+                    self.outbox.mark(entry_id, "skipped", self.now, f"{name} cannot {action.kind.replace('_', ' ')}")
+                    report.skipped += 1
+                    continue
+                channel = _channel(self.adapter, action)
+                if channel in report.channel_errors or (ticket_id, channel) in self.held:
+                    report.held += 1
+                elif action.kind in batch_kinds:
+                    batch.append((entry_id, action, ticket_id, channel))
+                elif not self.one(entry_id, action, state, channel):
+                    self.held.add((ticket_id, channel))
+            for start in range(0, len(batch), BATCH_LIMIT):
+                self.many(batch[start : start + BATCH_LIMIT])
         if progress is not None:
-            progress(len(entries), len(entries))
+            progress(total, total)
+
+    def many(self, batch: list[tuple[int, Action, int, str]]) -> None:
+        """Writes of different tickets in one call per channel; their outcomes in one commit."""
+        report, name = self.report, self.adapter.name
+        by_channel: dict[str, list[tuple[int, Action, int]]] = {}
+        for entry_id, action, ticket_id, channel in batch:
+            by_channel.setdefault(channel, []).append((entry_id, action, ticket_id))
+        for channel, items in by_channel.items():
+            if channel in report.channel_errors:
+                report.held += len(items)
+                continue
+            actions = [action for _, action, _ in items]
+            tries = 0
+
+            def attempt() -> list:
+                nonlocal tries
+                tries += 1
+                return self.adapter.apply_many(actions)
+
+            retrying = (
+                self.retrying if self.in_a_row.get(channel, 0) == 0 else self.retrying.copy(stop=stop_after_attempt(1))
+            )
+            try:
+                outcomes = retrying(attempt)
+            except (TransientSourceError, AuthFailed) as exc:
+                outcomes = [exc] * len(items)
+            marks = []
+            waited = False
+            for (entry_id, action, ticket_id), outcome in zip(items, outcomes, strict=True):
+                if outcome is None:
+                    marks.append((entry_id, "delivered", None))
+                    report.delivered += 1
+                elif isinstance(outcome, PermanentSourceError):
+                    marks.append((entry_id, "parked", str(outcome)))
+                    report.parked += 1
+                    log.error("%s: action %s parked: %s", name, action.key, outcome)
+                else:
+                    marks.append((entry_id, "queued", str(outcome)))
+                    report.failed += 1
+                    self.held.add((ticket_id, channel))
+                    waited = True
+                    if isinstance(outcome, AuthFailed):
+                        report.channel_errors[channel] = str(outcome)
+            self.outbox.mark_many(marks, self.now, tries)
+            if not waited:
+                self.in_a_row[channel] = 0
+            elif channel not in report.channel_errors:
+                self._failed_again(channel, next(o for o in outcomes if o is not None))
+
+    def _failed_again(self, channel: str, error: Exception) -> None:
+        self.in_a_row[channel] = self.in_a_row.get(channel, 0) + 1
+        if self.in_a_row[channel] >= BREAKER_AFTER:
+            self.report.channel_errors[channel] = f"{self.in_a_row[channel]} writes in a row failed: {error}"
+            log.warning(
+                "%s: %d writes in a row failed on %s (last: %s); its remaining writes stay queued for the next cycle",
+                self.adapter.name,
+                self.in_a_row[channel],
+                channel,
+                error,
+            )
 
     def one(self, entry_id: int, action: Action, state: str, channel: str) -> bool:
         """Deliver one entry; False when it has to wait (later writes of its ticket wait with it)."""
         outbox, now, report, name = self.outbox, self.now, self.report, self.adapter.name
-        if state == "sending" and self._was_delivered(action):
+        if state == "sending" and entry_id in self.interrupted and self._was_delivered(action):
             outbox.mark(entry_id, "delivered", now, "found at the host after an interruption")
             report.delivered += 1
             return True
-        if action.kind in UNREPEATABLE and state != "sending":
-            outbox.mark(entry_id, "sending", now)
         tries = 0
 
         unrepeatable = action.kind in UNREPEATABLE
@@ -292,17 +389,8 @@ class _Delivery:
             # a notice that failed this way may still have reached the host: its outcome is unknown
             outbox.mark(entry_id, "sending" if unrepeatable else "queued", now, str(exc), attempts=tries)
             report.failed += 1
-            self.in_a_row[channel] = self.in_a_row.get(channel, 0) + 1
             log.debug("%s: action %s stays queued after %d attempts: %s", name, action.key, tries, exc)
-            if self.in_a_row[channel] >= BREAKER_AFTER:
-                report.channel_errors[channel] = f"{self.in_a_row[channel]} writes in a row failed: {exc}"
-                log.warning(
-                    "%s: %d writes in a row failed on %s (last: %s); its remaining writes stay queued for the next cycle",
-                    name,
-                    self.in_a_row[channel],
-                    channel,
-                    exc,
-                )
+            self._failed_again(channel, exc)
             return False
         except AuthFailed as exc:
             outbox.mark(entry_id, "queued", now, str(exc), attempts=tries)
@@ -313,6 +401,8 @@ class _Delivery:
         except PartlyDelivered as exc:
             outbox.split(entry_id, action, exc, now)
             report.delivered += exc.delivered
+            if exc.delivered:
+                self._after(action)
             report.parked += sum(1 for part_state, _, _ in exc.parts if part_state == "parked")
             log.warning("%s: %s", name, exc)
         except PermanentSourceError as exc:
@@ -322,8 +412,15 @@ class _Delivery:
         else:
             outbox.mark(entry_id, "delivered", now, attempts=tries)
             report.delivered += 1
+            self._after(action)
         self.in_a_row[channel] = 0
         return True
+
+    def _after(self, action: Action) -> None:
+        """The adapter's follow-up of a recorded delivery (a mailbox saves the notice's copy)."""
+        follow_up = getattr(self.adapter, "after_delivery", None)
+        if follow_up is not None:
+            follow_up(action)
 
     def _was_delivered(self, action: Action) -> bool:
         """For an entry whose earlier attempt may have reached the host: did it?"""
