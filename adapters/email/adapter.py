@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -67,6 +68,7 @@ class EmailAdapter:
         self._sender: SmtpSender | None = None  # inside delivery(): the cycle's SMTP connection
         self._writer: ImapClient | None = None  # inside delivery(): the cycle's IMAP connection
         self._in_delivery = False
+        self._rebuilt = False
         self._unsaved: dict[str, object] = {}  # notices sent, their copies not saved yet
 
     @property
@@ -226,7 +228,20 @@ class EmailAdapter:
 
     def cache(self) -> MailCache:
         if self._cache is None:
-            self._cache = MailCache((self.state_dir or Path(".")) / f"{self.name}-mail-cache.db")
+            path = (self.state_dir or Path(".")) / f"{self.name}-mail-cache.db"
+            try:
+                self._cache = MailCache(path)
+            except sqlite3.DatabaseError as exc:
+                # only a copy of the mailbox: set the broken one aside and read the mailbox again
+                log.warning(
+                    "%s: the mail cache %s is unreadable (%s); rebuilding it from the mailbox", self.name, path, exc
+                )
+                for suffix in ("", "-wal", "-shm"):
+                    broken = Path(f"{path}{suffix}")
+                    if broken.exists():
+                        broken.replace(f"{path}{suffix}.broken")
+                self._cache = MailCache(path)
+                self._rebuilt = True
         return self._cache
 
     def _check_imap(self) -> str:
@@ -247,6 +262,8 @@ class EmailAdapter:
         """Fetch what is new into the cache, thread only the new messages, and hand over the
         conversations that changed since the cursor: work in proportion to the change."""
         cache = self.cache()
+        if self._rebuilt:  # the cursor counted changes of the old cache: everything is new now
+            since, self._rebuilt = None, False
         with ImapClient(self.section.imap) as client:
             for folder in self.section.folders or client.folders():
                 with cache.atomic():

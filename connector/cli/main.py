@@ -87,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `... | head` closed the pipe: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # the last resort: one line for the operator, the traceback in the log
+        log.debug("%s failed", args.command, exc_info=True)
+        where = "" if logging.getLogger().isEnabledFor(logging.DEBUG) else " (--log-level debug shows where)"
+        print(f"error: {args.command} failed unexpectedly: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def load_settings(args: argparse.Namespace) -> Settings:

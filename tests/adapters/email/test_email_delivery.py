@@ -131,3 +131,18 @@ def test_dropped_connections_leave_the_mailbox_as_a_fault_free_run_does(dovecot,
     (clean, _), (faulty, dropped) = results
     assert dropped >= 1
     assert faulty == clean == {1: {"sla_breached", "\\Flagged"}}
+
+
+def test_a_broken_mail_cache_is_said_in_one_line_and_rebuilt(account, tmp_path, caplog):
+    account.append("INBOX", mail("ada@acme.example", "Printer broken", t(2, 9), "a1"), t(2, 9))
+    first = EmailAdapter(account.section(), tmp_path)
+    cursor = max(s.cursor for s in first.pull(None))
+    (tmp_path / "email-mail-cache.db").write_bytes(b"not a database" * 1000)
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"email-mail-cache.db{suffix}").unlink(missing_ok=True)
+    with caplog.at_level("WARNING"):
+        again = list(EmailAdapter(account.section(), tmp_path).pull(cursor))
+    assert [s.ticket.title for s in again] == ["Printer broken"]  # read again whole, whatever the cursor
+    [line] = [r.message for r in caplog.records if "mail cache" in r.message]
+    assert "unreadable" in line and "rebuilding it from the mailbox" in line
+    assert (tmp_path / "email-mail-cache.db.broken").exists()
