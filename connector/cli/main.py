@@ -126,6 +126,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     width = max(len(name) for _, name, _ in results)
     for outcome, name, detail in results:
         print(f"{outcome:<4}  {name:<{width}}  {detail}")
+    if not sources:  # nothing to serve is a configuration problem, as `sync` says too
+        return EXIT_CONFIG
     return EXIT_OK if all(outcome == "ok" for outcome, _, _ in results) else EXIT_FAILED
 
 

@@ -20,6 +20,12 @@ class SourceSection(Section):
     name: str = ""
     poll_interval: Duration | None = None
 
+    @model_validator(mode="after")
+    def _poll_often_enough(self) -> SourceSection:
+        if self.poll_interval is not None and self.poll_interval < timedelta(seconds=5):
+            raise ValueError('poll_interval is at least 5 seconds (e.g. "1m")')
+        return self
+
     @property
     def kind(self) -> str:
         raise NotImplementedError

@@ -47,7 +47,7 @@ maildir = "not-a-maildir"
 
 def test_check_reports_a_config_without_sources(write_config, capsys):
     path = write_config("")
-    assert main(["--config", str(path), "check"]) == 1
+    assert main(["--config", str(path), "check"]) == 2
     assert "FAIL  sources" in capsys.readouterr().out
 
 
