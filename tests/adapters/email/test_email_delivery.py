@@ -146,3 +146,17 @@ def test_a_broken_mail_cache_is_said_in_one_line_and_rebuilt(account, tmp_path, 
     [line] = [r.message for r in caplog.records if "mail cache" in r.message]
     assert "unreadable" in line and "rebuilding it from the mailbox" in line
     assert (tmp_path / "email-mail-cache.db.broken").exists()
+
+
+def test_notices_not_tried_after_the_channel_failed_stay_queued_not_in_flight(account, tmp_path, store):
+    sink = SmtpSink(password="right").start()
+    try:
+        section = account.section(smtp=smtp(sink, user="bot", password="wrong"))
+        outbox = Outbox(store)
+        for n in range(3):  # three tickets: one round
+            outbox.add("email", n + 1, [notice(n, ["lead@x.example"])], t(2, 9))
+        report = deliver(outbox, EmailAdapter(section, tmp_path), t(2, 9))
+        assert (report.failed, report.held) == (1, 2)
+        assert {row["state"] for row in rows(store).values()} == {"queued"}
+    finally:
+        sink.stop()
