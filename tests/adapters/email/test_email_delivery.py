@@ -160,3 +160,35 @@ def test_notices_not_tried_after_the_channel_failed_stay_queued_not_in_flight(ac
         assert {row["state"] for row in rows(store).values()} == {"queued"}
     finally:
         sink.stop()
+
+
+@pytest.mark.parametrize(
+    ("point", "copies"),
+    [
+        ("before_send", 1),  # in flight, not sent: sent once on restart
+        ("after_accepted", 2),  # the server took it, the record did not happen: the one repeat
+        ("after_record", 1),  # recorded: never sent again, though its copy was not saved
+    ],
+)
+def test_a_notice_killed_at_any_point_is_delivered_and_repeated_at_most_once(
+    account, smtp_server, tmp_path, point, copies
+):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.support.notice_crash_runner import section
+
+    database = tmp_path / "sla.db"
+    store = Store.open(database)
+    Outbox(store).add("email", 1, [notice(1, ["lead@x.example"])], t(2, 9))
+    store.close()
+    args = [str(database), str(tmp_path), str(account.server.port), account.user, str(smtp_server.port), point]
+    killed = subprocess.run([sys.executable, "-m", "tests.support.notice_crash_runner", *args], cwd=ROOT, timeout=60)
+    assert killed.returncode == -9
+    store = Store.open(database)
+    deliver(
+        Outbox(store), EmailAdapter(section(account.server.port, account.user, smtp_server.port), tmp_path), t(2, 10)
+    )
+    assert len(smtp_server.messages) == copies
+    assert {row["state"] for row in rows(store).values()} == {"delivered"}
