@@ -104,6 +104,7 @@ class _Health:
     failures: int = 0
     retry_at: datetime | None = None
     stopped: bool = False
+    writes_failing: bool = False  # said once when writes start failing, once when they recover
 
 
 class Service:
@@ -165,9 +166,27 @@ class Service:
         if health.failures:
             log.info("%s: recovered after %d failed cycles", name, health.failures)
         health.failures, health.retry_at = 0, None
+        self._delivery_health(name, health, summary)
         # an idle cycle is a debug line: at a one-minute poll, info would be 1,440 lines a day
         log.log(logging.DEBUG if summary.idle else logging.INFO, "%s", summary.line())
         return summary
+
+    @staticmethod
+    def _delivery_health(name: str, health: _Health, summary: CycleSummary) -> None:
+        """Writes that keep failing are one warning, not one a cycle; their recovery one line."""
+        delivery = summary.delivery
+        problems = "; ".join(f"{channel}: {why}" for channel, why in delivery.channel_errors.items())
+        if delivery.failed or problems:
+            if not health.writes_failing:
+                log.warning(
+                    "%s: writes are failing (%s); they stay queued and are tried again every cycle",
+                    name,
+                    problems or f"{delivery.failed} failed",
+                )
+            health.writes_failing = True
+        elif health.writes_failing and delivery.delivered:
+            log.info("%s: writes go out again", name)
+            health.writes_failing = False
 
     def _failed(self, name: str, health: _Health, error: Exception, now: datetime) -> None:
         health.failures += 1

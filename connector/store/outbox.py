@@ -374,7 +374,7 @@ class _Delivery:
         self.in_a_row[channel] = self.in_a_row.get(channel, 0) + 1
         if self.in_a_row[channel] >= BREAKER_AFTER:
             self.report.channel_errors[channel] = f"{self.in_a_row[channel]} writes in a row failed: {error}"
-            log.warning(
+            log.info(
                 "%s: %d writes in a row failed on %s (last: %s); its remaining writes stay queued for the next cycle",
                 self.adapter.name,
                 self.in_a_row[channel],
@@ -416,7 +416,7 @@ class _Delivery:
             outbox.mark(entry_id, "queued", now, str(exc), attempts=tries)
             report.failed += 1
             report.channel_errors[channel] = str(exc)
-            log.error("%s: %s; its writes over %s stay queued", name, exc, channel)
+            log.info("%s: %s; its writes over %s stay queued", name, exc, channel)
             return False
         except PartlyDelivered as exc:
             outbox.split(entry_id, action, exc, now)

@@ -269,3 +269,31 @@ def test_a_dry_run_service_keeps_nothing_at_start(store, host):
     summary = service.tick("scripted")
     assert summary.breaches == 1 and summary.delivery.would_write
     assert store.meta(CONFIG_HASH_KEY) is None and store.db["tickets"].count == 0 and host.writes() == []
+
+
+def test_writes_that_keep_failing_are_one_warning_and_their_recovery_one_line(store, tmp_path, caplog):
+    host = ScriptedHost(tmp_path / "many.json")
+    for n in range(3):
+        host.put_ticket(str(n), t(2, 10), t(2, 10), [(f"m{n}", t(2, 10), "customer", True)])
+    clock = Clock(t(2, 10, 30))
+    service = Service(
+        SETTINGS,
+        store,
+        {"scripted": ScriptedAdapter(host)},
+        Engine.from_settings(SETTINGS),
+        now=clock,
+        sleep=lambda _: None,
+    )
+    service.tick("scripted")
+    host.fail_next(*["500"] * 1000)
+    with caplog.at_level(logging.INFO, logger="sla_connector"):
+        for minute in (50, 51, 52):
+            clock.moment = t(2, 10, minute)
+            service.tick("scripted")
+        host.save({**host.load(), "failures": []})
+        clock.moment = t(2, 10, 53)
+        service.tick("scripted")
+    warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "writes are failing" in warnings[0]
+    assert sum("writes go out again" in r.message for r in caplog.records) == 1
+    assert len(host.writes()) == 3

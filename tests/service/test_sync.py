@@ -161,7 +161,7 @@ def test_after_a_few_failures_in_a_row_the_rest_waits_for_the_next_cycle(store, 
     adapter = ScriptedAdapter(host)
     cycle(store, adapter, t(2, 10, 30))
     host.fail_next(*["500"] * 100)
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("INFO"):
         down = cycle(store, adapter, t(2, 10, 50))  # ten warnings due, the host is down
     # the first write gets its retries, the next ones one try each, then the breaker opens
     assert down.delivery.failed == BREAKER_AFTER and down.delivery.held == 10 - BREAKER_AFTER
