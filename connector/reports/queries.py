@@ -16,20 +16,29 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.core.calendar import BusinessCalendar
 from connector.core.local_times import local_times
+from connector.reports.customers import Customers
 from connector.store.codec import iso
 from connector.store.database import Store
 
 _US = 1_000_000
 _MICROSECOND = timedelta(microseconds=1)
-GROUPS = ("date", "week", "month", "department", "agent", "level", "metric", "customer")
-CUSTOMER_SQL = (
-    "COALESCE(NULLIF(t.organization, ''), lower(substr(t.requester_email, instr(t.requester_email, '@') + 1)))"
-)
+GROUPS = ("date", "week", "month", "department", "agent", "level", "metric", "customer", "channel", "priority", "tag")
+CUSTOMER_SQL = "sla_customer(t.organization, t.requester_email)"
+# what a group-by or filter on a ticket's field reads
+TICKET_KEYS = {
+    "department": "t.department",
+    "agent": "t.assignee",
+    "customer": CUSTOMER_SQL,
+    "channel": "t.channel",
+    "priority": "t.priority_name",
+}
+NONE_LABEL = "(none)"  # the group of records whose department (agent, ...) is empty or unknown
 SORTABLE = {
     "requester": "t.requester_email",
     "ticket": "t.number",
@@ -42,7 +51,6 @@ SORTABLE = {
     "stopped": "r.stopped_at",
     "status": "r.status",
 }
-ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "CLP", "ISK", "VND", "HUF"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,12 @@ class Filters:
     customer: str | None = None
     metric: str | None = None
     status: str | None = None
+    channel: str | None = None  # email, web, chat, phone, ...
+    priority: str | None = None  # the helpdesk's priority name
+    tag: str | None = None  # tickets that carry this tag
+
+    def touches_tickets(self) -> bool:
+        return any((self.department, self.agent, self.customer, self.channel, self.priority, self.tag))
 
 
 def month_range(month: str) -> tuple[date, date]:
@@ -83,6 +97,8 @@ class Reports:
         self._local = local_times(self.zone)
         self._calendars = {c.name: c for c in settings.calendars}
         self._built: dict[str, BusinessCalendar] = {}
+        self.customers = Customers(settings.contracts)
+        self.customers.register(self.db.conn)
 
     # ---- helpers -------------------------------------------------------------------------------
 
@@ -102,13 +118,17 @@ class Reports:
         if time_column is not None:
             start, end = self._bounds(filters)
             clauses, params = [f"{time_column} >= ?", f"{time_column} < ?"], [iso(start), iso(end)]
+        customer = None if filters.customer is None else self.customers.resolve(filters.customer, self.db)
         for value, sql in (
             (filters.department, "t.department = ?"),
             (filters.agent, "t.assignee = ?"),
             (filters.level, "r.level = ?"),
             (filters.metric, "r.metric = ?"),
-            (filters.customer, f"{CUSTOMER_SQL} = ?"),
+            (customer, f"{CUSTOMER_SQL} = ?"),
             (filters.status, "r.status = ?"),
+            (filters.channel, "t.channel = ?"),
+            (filters.priority, "t.priority_name = ?"),
+            (filters.tag, "EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)"),
         ):
             if value is not None:
                 clauses.append(sql)
@@ -168,9 +188,7 @@ class Reports:
         index between that period's local midnights, exact on every zone and DST change."""
         start, end = self._bounds(filters)
         conditions, params = self._where(filters, None)
-        join = (
-            "JOIN tickets t ON t.id = r.ticket_id" if any((filters.department, filters.agent, filters.customer)) else ""
-        )
+        join = "JOIN tickets t ON t.id = r.ticket_id" if filters.touches_tickets() else ""
         queries = [
             (
                 f"SELECT count(*), sum(r.business_us), max(r.business_us), min(r.business_us) FROM sla_records r {join} "
@@ -186,15 +204,14 @@ class Reports:
         return rows
 
     def _compliance_by_key(self, filters: Filters, group_by: str) -> list[tuple]:
-        key = {"agent": "t.assignee", "department": "t.department", "customer": CUSTOMER_SQL}.get(
-            group_by, f"r.{group_by}"
-        )
+        key = "j.value" if group_by == "tag" else TICKET_KEYS.get(group_by, f"r.{group_by}")
+        tags = ", json_each(t.tags) j" if group_by == "tag" else ""
         parts, params = [], []
         for (column, condition), outcome in zip(self._outcomes(), ("met", "failed")):
             clauses, where_params = self._where(filters, column)
             parts.append(
-                f"SELECT {key} AS grp, '{outcome}' AS outcome, r.business_us AS business_us "
-                f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
+                f"SELECT NULLIF({key}, '') AS grp, '{outcome}' AS outcome, r.business_us AS business_us "
+                f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id{tags} "
                 f"WHERE {condition} AND {' AND '.join(clauses)}"
             )
             params += where_params
@@ -284,25 +301,22 @@ class Reports:
 
     # ---- credits and breaches -------------------------------------------------------------------------
 
-    def _contracts(self, customer: str | None) -> list[Any]:
-        contracts = [c for c in self.settings.contracts if customer is None or c.customer == customer]
-        if customer is not None and not contracts:
-            known = ", ".join(c.customer for c in self.settings.contracts) or "none"
-            raise ValueError(f"--customer {customer!r} has no [[contracts]] entry (defined: {known})")
-        return contracts
+    def _contracts(self, customer: str | None) -> list[tuple[int, Any]]:
+        """(index, contract) of every contract, or of the one `--customer` names (any spelling of
+        its name, organizations or domains, in any case)."""
+        contracts = list(enumerate(self.settings.contracts))
+        if customer is None:
+            return contracts
+        wanted = self.customers.resolve(customer, self.db)
+        chosen = [(i, c) for i, c in contracts if c.customer == wanted]
+        if not chosen:
+            known = ", ".join(repr(c.customer) for c in self.settings.contracts) or "none"
+            raise ValueError(f"--customer {customer!r} has no [[contracts]] entry (contracts: {known})")
+        return chosen
 
-    def _contract_where(self, contract: Any) -> tuple[str, list[Any]]:
-        parts, params = [], []
-        if contract.organizations:
-            parts.append(f"lower(t.organization) IN ({', '.join('?' for _ in contract.organizations)})")
-            params += [o.lower() for o in contract.organizations]
-        if contract.domains:
-            parts.append(
-                f"lower(substr(t.requester_email, instr(t.requester_email, '@') + 1)) IN "
-                f"({', '.join('?' for _ in contract.domains)})"
-            )
-            params += [d.lower() for d in contract.domains]
-        where = f"({' OR '.join(parts)})"
+    def _contract_where(self, index: int, contract: Any) -> tuple[str, list[Any]]:
+        """The records a contract is credited for: its tickets (one contract per ticket), its level."""
+        where, params = "sla_contract(t.organization, t.requester_email) = ?", [index]
         if contract.level:
             where += " AND r.level = ?"
             params.append(contract.level)
@@ -322,8 +336,8 @@ class Reports:
             Column("currency", "label"),
         ]
         rows = []
-        for contract in self._contracts(customer):
-            where, params = self._contract_where(contract)
+        for index, contract in self._contracts(customer):
+            where, params = self._contract_where(index, contract)
             sql = (
                 f"SELECT SUM(outcome = 'met'), SUM(outcome = 'failed') FROM ({self._decided()}) r "
                 f"JOIN tickets t ON t.id = r.ticket_id WHERE outcome IS NOT NULL AND r.decided_at >= ? "
@@ -334,17 +348,18 @@ class Reports:
             ).fetchone()
             met, failed = met or 0, failed or 0
             total = met + failed
-            compliance = (Decimal(met) * 100 / total).quantize(Decimal("0.01")) if total else None
-            percent = credit_percent(contract, compliance, failed)
-            exponent = Decimal("1") if contract.currency in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
+            percent = credit_percent(contract, met, total)
+            exponent = Decimal(1).scaleb(-contract.decimals)
             amount = (contract.monthly_fee * percent / 100).quantize(exponent, rounding=ROUND_HALF_UP)
-            rows.append([contract.customer, month, total, met, failed, compliance, percent, amount, contract.currency])
+            rows.append(
+                [contract.customer, month, total, met, failed, _percent(met, total), percent, amount, contract.currency]
+            )
         return Table(columns, rows)
 
     def breaches(self, month: str, customer: str) -> Table:
         first, last = month_range(month)
-        [contract] = self._contracts(customer)
-        where, params = self._contract_where(contract)
+        [(index, contract)] = self._contracts(customer)
+        where, params = self._contract_where(index, contract)
         sql = (
             "SELECT t.number, t.external_id, t.requester_email, t.title, r.level, r.metric, r.seq, "
             "r.start_at, r.due_at, r.stopped_at, r.target_us, r.business_us, r.calendar "
@@ -448,13 +463,16 @@ class Reports:
         return Table(columns, rows())
 
 
-def credit_percent(contract: Any, compliance: Decimal | None, failed: int) -> Decimal:
+def credit_percent(contract: Any, met: int, total: int) -> Decimal:
     """The contract's credit: the best tier the compliance falls below, or a percent per breach;
-    the larger of the two, capped."""
+    the larger of the two, capped. Tiers compare the exact ratio met / total, never the rounded
+    percent shown (970 of 971 is 99.897 %: below 99.9, though it shows as 99.90)."""
     percent = Decimal(0)
-    if compliance is not None:
+    failed = total - met
+    if total:
+        compliance = Fraction(met * 100, total)
         for tier in contract.tiers:
-            if compliance < tier.below:
+            if compliance < Fraction(tier.below):
                 percent = max(percent, tier.credit_percent)
     if contract.per_breach_percent is not None:
         percent = max(percent, contract.per_breach_percent * failed)
@@ -488,7 +506,7 @@ def _compliance_row(row: tuple) -> list[Any]:
     met, failed = met or 0, failed or 0
     total = met + failed
     return [
-        grp,
+        NONE_LABEL if grp is None else grp,
         met,
         _duration(met_sum / met if met else None),
         _duration(met_max),
@@ -497,5 +515,12 @@ def _compliance_row(row: tuple) -> list[Any]:
         _duration(failed_sum / failed if failed else None),
         _duration(failed_max),
         _duration(failed_min),
-        (Decimal(met) * 100 / total).quantize(Decimal("0.01")) if total else None,
+        _percent(met, total),
     ]
+
+
+def _percent(met: int, total: int) -> Decimal | None:
+    """The compliance shown: two decimals, rounded half up (65.625 -> 65.63), like money."""
+    if not total:
+        return None
+    return (Decimal(met) * 100 / Decimal(total)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
