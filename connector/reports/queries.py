@@ -12,8 +12,8 @@ breach) is stored once, under its final state, so it is counted once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -28,6 +28,7 @@ from connector.store.database import Store
 
 _US = 1_000_000
 _MICROSECOND = timedelta(microseconds=1)
+TIME_GROUPS = ("date", "week", "month")
 GROUPS = ("date", "week", "month", "department", "agent", "level", "metric", "customer", "channel", "priority", "tag")
 CUSTOMER_SQL = "sla_customer(t.organization, t.requester_email)"
 # what a group-by or filter on a ticket's field reads
@@ -162,15 +163,25 @@ class Reports:
             f"CASE WHEN {met} THEN r.stopped_at ELSE r.due_at END AS decided_at FROM sla_records r"
         )
 
-    def compliance(self, filters: Filters, group_by: str = "date") -> Table:
-        if group_by not in GROUPS:
-            raise ValueError(f"--group-by {group_by!r} is not one of {', '.join(GROUPS)}")
-        if group_by in ("date", "week", "month"):
-            rows = self._compliance_by_time(filters, group_by)
+    def compliance(self, filters: Filters, group_by: str | Sequence[str] = "date") -> Table:
+        """One row per group, or per pair of groups (`("department", "week")`: at most one of
+        them a time), in the order given; the rows sorted by the first group, then the second."""
+        groups = (group_by,) if isinstance(group_by, str) else tuple(group_by)
+        for group in groups:
+            if group not in GROUPS:
+                raise ValueError(f"--group-by {group!r} is not one of {', '.join(GROUPS)}")
+        times = [g for g in groups if g in TIME_GROUPS]
+        keys = [g for g in groups if g not in TIME_GROUPS]
+        if not 1 <= len(groups) <= 2 or len(times) > 1 or len(set(groups)) != len(groups):
+            raise ValueError("--group-by takes one group or two different ones, at most one of them a time")
+        if not keys:
+            rows = self._compliance_by_time(filters, times[0])
+        elif not times:
+            rows = self._compliance_by_key(filters, keys)
         else:
-            rows = self._compliance_by_key(filters, group_by)
+            rows = self._compliance_by_time_and_key(filters, times[0], keys, time_first=groups[0] in TIME_GROUPS)
         columns = [
-            Column(group_by, "label"),
+            *(Column(group, "label") for group in groups),
             Column("met", "int"),
             Column("met_avg", "duration"),
             Column("met_max", "duration"),
@@ -203,25 +214,45 @@ class Reports:
                 rows.append((label, *met, *failed))
         return rows
 
-    def _compliance_by_key(self, filters: Filters, group_by: str) -> list[tuple]:
-        key = "j.value" if group_by == "tag" else TICKET_KEYS.get(group_by, f"r.{group_by}")
-        tags = ", json_each(t.tags) j" if group_by == "tag" else ""
+    def _compliance_by_time_and_key(
+        self, filters: Filters, unit: str, keys: list[str], time_first: bool
+    ) -> list[tuple]:
+        start, end = self._bounds(filters)
+        rows = []
+        for label, low, high in _periods(start.date(), (end - timedelta(days=1)).date(), unit, self.zone):
+            period = replace(filters, start=low.date(), end=(high - timedelta(days=1)).date())
+            rows += [(label, *row) for row in self._compliance_by_key(period, keys)]
+        if time_first:
+            return rows
+        return sorted(((row[1], row[0], *row[2:]) for row in rows), key=lambda row: (_order(row[0]), row[1]))
+
+    def _compliance_by_key(self, filters: Filters, groups: list[str]) -> list[tuple]:
+        keys, tags = [], ""
+        for group in groups:
+            if group == "tag":
+                keys.append("j.value")
+                tags = " LEFT JOIN json_each(t.tags) j"
+            else:
+                keys.append(TICKET_KEYS.get(group, f"r.{group}"))
+        names = [f"grp{i}" for i in range(len(keys))]
+        selected = ", ".join(f"NULLIF({key}, '') AS {name}" for key, name in zip(keys, names))
         parts, params = [], []
         for (column, condition), outcome in zip(self._outcomes(), ("met", "failed")):
             clauses, where_params = self._where(filters, column)
             parts.append(
-                f"SELECT NULLIF({key}, '') AS grp, '{outcome}' AS outcome, r.business_us AS business_us "
+                f"SELECT {selected}, '{outcome}' AS outcome, r.business_us AS business_us "
                 f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id{tags} "
                 f"WHERE {condition} AND {' AND '.join(clauses)}"
             )
             params += where_params
+        grouped = ", ".join(names)
         sql = (
-            "SELECT grp, "
+            f"SELECT {grouped}, "
             "SUM(outcome = 'met'), SUM(CASE WHEN outcome = 'met' THEN business_us END), "
             "MAX(CASE WHEN outcome = 'met' THEN business_us END), MIN(CASE WHEN outcome = 'met' THEN business_us END), "
             "SUM(outcome = 'failed'), SUM(CASE WHEN outcome = 'failed' THEN business_us END), "
             "MAX(CASE WHEN outcome = 'failed' THEN business_us END), MIN(CASE WHEN outcome = 'failed' THEN business_us END) "
-            f"FROM ({' UNION ALL '.join(parts)}) GROUP BY grp ORDER BY grp"
+            f"FROM ({' UNION ALL '.join(parts)}) GROUP BY {grouped} ORDER BY {grouped}"
         )
         return self.db.execute(sql, params).fetchall()
 
@@ -501,12 +532,17 @@ def _duration(us: float | int | None) -> timedelta | None:
     return None if us is None else timedelta(microseconds=int(us))
 
 
+def _order(label: str | None) -> tuple[int, str]:
+    return (0, "") if label is None else (1, label)
+
+
 def _compliance_row(row: tuple) -> list[Any]:
-    grp, met, met_sum, met_max, met_min, failed, failed_sum, failed_max, failed_min = row
+    labels = [NONE_LABEL if label is None else label for label in row[:-8]]
+    met, met_sum, met_max, met_min, failed, failed_sum, failed_max, failed_min = row[-8:]
     met, failed = met or 0, failed or 0
     total = met + failed
     return [
-        NONE_LABEL if grp is None else grp,
+        *labels,
         met,
         _duration(met_sum / met if met else None),
         _duration(met_max),
