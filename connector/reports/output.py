@@ -166,11 +166,9 @@ def _text(table: Table, stream: TextIO, width: int | None = None) -> int:
     widths = [max([len(header[i])] + [_display_width(row[i]) for row in rows]) for i in range(len(header))]
     right = [column.kind in ("int", "duration", "percent", "money") for column in table.columns]
     if width is not None:
-        floors = [
-            max(MIN_CUT_WIDTH, len(name)) if c.kind == "text" else w
-            for name, c, w in zip(header, table.columns, widths)
-        ]
+        floors = [MIN_CUT_WIDTH if c.kind == "text" else w for c, w in zip(table.columns, widths)]
         widths = _fit(widths, floors, width)
+        header = [_cut(name, w) for name, w in zip(header, widths)]
         rows = [[_cut(cell, w) for cell, w in zip(row, widths)] for row in rows]
 
     def line(cells: list[str]) -> str:

@@ -51,6 +51,7 @@ SORTABLE = {
     "due": "r.due_at",
     "stopped": "r.stopped_at",
     "status": "r.status",
+    "remaining": None,  # computed per row at report time: the rows are sorted in memory
 }
 
 
@@ -261,18 +262,22 @@ class Reports:
     def log(self, filters: Filters, sort: list[str] | None = None, descending: bool = False) -> Table:
         clauses, params = self._where(filters, "r.start_at")
         order = []
-        for name in sort or ["start"]:
+        sort = sort or ["start"]
+        for name in sort:
             if name not in SORTABLE:
                 raise ValueError(f"--sort {name!r} is not one of {', '.join(SORTABLE)}")
-            order.append(f"{SORTABLE[name]} {'DESC' if descending else 'ASC'}")
+            if SORTABLE[name] is not None:
+                order.append(f"{SORTABLE[name]} {'DESC' if descending else 'ASC'}")
+        order.append("r.rowid")
         sql = (
-            "SELECT t.requester_email, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
+            "SELECT t.requester_email, t.requester_name, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
             "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar "
             f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
-            f"ORDER BY {', '.join(order)}, r.rowid"
+            f"ORDER BY {', '.join(order)}"
         )
         columns = [
             Column("requester"),
+            Column("requester_name"),
             Column("ticket"),
             Column("link"),
             Column("department"),
@@ -286,12 +291,17 @@ class Reports:
             Column("remaining", "duration"),
             Column("status", "label"),
         ]
-        return Table(columns, self._log_rows(self.db.execute(sql, params)))
+        rows = self._log_rows(self.db.execute(sql, params))
+        if "remaining" in sort:
+            names = [column.name for column in columns]
+            rows = iter(_sorted_by(list(rows), [names.index(name) for name in sort], descending))
+        return Table(columns, rows)
 
     def _log_rows(self, cursor) -> Iterator[list[Any]]:
         local = self._local
         for (
             requester,
+            requester_name,
             number,
             external,
             link,
@@ -316,6 +326,7 @@ class Reports:
                 remaining = _MICROSECOND * (target_us - business_us)
             yield [
                 requester,
+                requester_name,
                 number or external,
                 link,
                 department,
@@ -453,8 +464,8 @@ class Reports:
         local = self._local
         clauses, params = self._where(filters, None)
         sql = (
-            "SELECT t.number, t.external_id, t.requester_email, t.title, r.level, r.metric, r.seq, "
-            "r.due_at, r.calendar, r.next_step_at, r.status "
+            "SELECT t.number, t.external_id, t.requester_email, t.requester_name, t.title, r.level, r.metric, r.seq, "
+            "r.due_at, r.calendar, r.next_step_at, r.status, r.target_us, r.business_us "
             "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
             "WHERE r.stopped_at IS NULL AND r.status IN ('running', 'paused', 'breached') "
             + "".join(f" AND {c}" for c in clauses)
@@ -463,6 +474,7 @@ class Reports:
         columns = [
             Column("ticket"),
             Column("requester"),
+            Column("requester_name"),
             Column("title"),
             Column("level"),
             Column("metric", "label"),
@@ -477,6 +489,7 @@ class Reports:
                 number,
                 external,
                 requester,
+                requester_name,
                 title,
                 level,
                 metric,
@@ -485,13 +498,31 @@ class Reports:
                 calendar_name,
                 next_step,
                 status,
+                target_us,
+                business_us,
             ) in self.db.execute(sql, params):
-                left = self._signed_left(calendar_name, datetime.fromisoformat(due))
+                if status == "paused":  # its due time moves while it waits: what is left stays
+                    left = _MICROSECOND * (target_us - business_us)
+                else:
+                    left = self._signed_left(calendar_name, datetime.fromisoformat(due))
                 if within is not None and left is not None and left > within:
                     continue
-                yield [number or external, requester, title, level, metric, local(due), left, local(next_step), status]
+                yield [
+                    number or external,
+                    requester,
+                    requester_name,
+                    title,
+                    level,
+                    metric,
+                    local(due),
+                    left,
+                    local(next_step),
+                    status,
+                ]
 
-        return Table(columns, rows())
+        # the queue in the order to answer it: least business time left first (a paused clock
+        # by what it has left, not by its due time, which moves while it waits)
+        return Table(columns, iter(_sorted_by(list(rows()), [7], False)))
 
 
 def credit_percent(contract: Any, met: int, total: int) -> Decimal:
@@ -530,6 +561,22 @@ def _periods(first: date, last: date, unit: str, zone: ZoneInfo) -> Iterator[tup
 
 def _duration(us: float | int | None) -> timedelta | None:
     return None if us is None else timedelta(microseconds=int(us))
+
+
+def _sorted_by(rows: list[list[Any]], indexes: list[int], descending: bool) -> list[list[Any]]:
+    """Rows sorted by the given cells, empty cells last (stable: ties keep their order)."""
+
+    def key(row: list[Any]) -> tuple:
+        return tuple((row[i] is None, row[i] if row[i] is not None else 0) for i in indexes)
+
+    if not descending:
+        return sorted(rows, key=key)
+    # descending, but still with the empty cells last
+    return sorted(
+        rows,
+        key=lambda row: tuple((row[i] is not None, row[i] if row[i] is not None else 0) for i in indexes),
+        reverse=True,
+    )
 
 
 def _order(label: str | None) -> tuple[int, str]:

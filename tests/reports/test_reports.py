@@ -203,6 +203,7 @@ def test_sla_log_rows(reports):
     log = rows(table)
     assert [c.name for c in table.columns] == [
         "requester",
+        "requester_name",
         "ticket",
         "link",
         "department",
@@ -219,6 +220,7 @@ def test_sla_log_rows(reports):
     first = log[1]  # sorted by start: the resolution (07:30) comes first
     assert first == [
         "a@acme.example",
+        None,
         "1001",
         None,
         "Support",
@@ -233,10 +235,10 @@ def test_sla_log_rows(reports):
         "met",
     ]
     assert log[0][-2:] == [-(10 * H + 30 * M), "breached"]
-    running = next(r for r in log if r[1] == "1002" and r[6] == "first_reply")
+    running = next(r for r in log if r[2] == "1002" and r[7] == "first_reply")
     assert running[-2:] == [-(14 * H), "running"]  # overdue since 10:00 UTC on the 5th, on a 24/7 calendar
     assert len(log) == 7
-    assert [r[6] for r in rows(reports.log(NOVEMBER, ["metric", "start"], descending=True))][:2] == [
+    assert [r[7] for r in rows(reports.log(NOVEMBER, ["metric", "start"], descending=True))][:2] == [
         "resolution",
         "next_reply",
     ]
@@ -278,7 +280,7 @@ def test_breach_statement(reports):
 
 def test_due_queue(reports):
     queue = rows(reports.due(Filters()))
-    assert [(r[0], r[4], r[6]) for r in queue] == [
+    assert [(r[0], r[5], r[7]) for r in queue] == [
         ("1002", "first_reply", -14 * H),
         ("1002", "next_reply", 4 * 24 * H + 12 * H),
     ]
