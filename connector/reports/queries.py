@@ -503,6 +503,9 @@ class Reports:
             ) in self.db.execute(sql, params):
                 if status == "paused":  # its due time moves while it waits: what is left stays
                     left = _MICROSECOND * (target_us - business_us)
+                    calendar = self.calendar(calendar_name)
+                    if calendar is not None and left > timedelta(0):
+                        due = iso(calendar.add(self.now, left))  # were it to resume now
                 else:
                     left = self._signed_left(calendar_name, datetime.fromisoformat(due))
                 if within is not None and left is not None and left > within:

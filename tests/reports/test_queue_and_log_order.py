@@ -34,6 +34,7 @@ def test_a_paused_clock_in_the_queue_shows_its_remaining_business_time(tmp_path)
         ("1001", 8 * H, "paused"),
     ]
     assert queue[2][1:3] == ["ann@x.example", "Ann Example"]
+    assert queue[2][6] == "2026-11-10T20:00:00+00:00"  # now + 8 h on a 24/7 calendar, were it to resume now
 
 
 def test_the_log_sorts_by_remaining_time(tmp_path):
