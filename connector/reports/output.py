@@ -71,6 +71,34 @@ def _field(value: str) -> str:
     return '"' + value.replace('"', '""') + '"' if _NEEDS_QUOTES.search(value) else value
 
 
+def _duration_cells(value: timedelta | None) -> tuple[str, str]:
+    if value is None:
+        return "", ""
+    seconds = int(value.total_seconds())
+    return str(seconds), _clock(seconds)
+
+
+def _row_converter(columns: list) -> Any:
+    """A function from a row to its CSV cells: every string through the formula guard, None
+    empty, a duration two cells, anything else its str(). Written out for the table's columns
+    and compiled once (as dataclasses and namedtuple do), since a loop over the cells of every
+    row costs more than the rest of the export together."""
+    names = [f"v{i}" for i in range(len(columns))]
+    cells = []
+    for name, column in zip(names, columns):
+        if column.kind == "duration":
+            cells.append(f"*_duration_cells({name})")
+        else:
+            cells.append(
+                f'(("\'" + {name} if {name}[:1] in _GUARDED else {name}) if {name}.__class__ is str '
+                f"else '' if {name} is None else str({name}))"
+            )
+    source = f"def cells_of(row):\n    {', '.join(names)}, = row\n    return [{', '.join(cells)}]\n"
+    namespace = {"_GUARDED": _FORMULA_START, "_duration_cells": _duration_cells}
+    exec(source, namespace)  # noqa: S102 - the source is built above from column kinds only
+    return namespace["cells_of"]
+
+
 def _csv(table: Table, stream: TextIO, excel: bool = False) -> int:
     end = "\r\n" if excel else "\n"
     if excel:
@@ -79,33 +107,13 @@ def _csv(table: Table, stream: TextIO, excel: bool = False) -> int:
     for column in table.columns:
         header += [f"{column.name}_seconds", column.name] if column.kind == "duration" else [column.name]
     stream.write(",".join(_field(name) for name in header) + end)
-    # from the right, so that splicing in two cells for one keeps the earlier indexes valid
-    durations = [i for i, column in enumerate(table.columns) if column.kind == "duration"][::-1]
-    guarded = _FORMULA_START
+    cells_of = _row_converter(table.columns)
     quote_or_break = _QUOTE_OR_BREAK.search
     commas = len(header) - 1
     write = stream.write
     count = 0
     for row in table.rows:
-        cells = []
-        for value in row:
-            if value.__class__ is str:
-                if value[:1] in guarded:
-                    value = "'" + value
-                cells.append(value)
-            elif value is None:
-                cells.append("")
-            elif value.__class__ is timedelta:
-                cells.append(value)
-            else:
-                cells.append(str(value))
-        for i in durations:
-            value = cells[i]
-            if value == "":
-                cells[i : i + 1] = ("", "")
-            else:
-                seconds = int(value.total_seconds())
-                cells[i : i + 1] = (str(seconds), _clock(seconds))
+        cells = cells_of(row)
         # most lines need no quotes at all: the joined line tells, and only the others are quoted
         # field by field (a comma more than the separators, a quote, a CR or an LF)
         line = ",".join(cells)

@@ -121,3 +121,25 @@ def test_wide_characters_are_aligned_by_display_width():
     write(Table([Column("t"), Column("n", "int")], [["界界", 1], ["ab", 22]]), "table", out)
     lines = out.getvalue().splitlines()
     assert lines[2:] == ["界界   1", "ab    22"]
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        ["department"],
+        ["agent"],
+        ["customer"],
+        ["channel"],
+        ["priority"],
+        ["level"],
+        ["metric"],
+        ["department", "metric"],
+    ],
+)
+def test_grouping_through_the_ticket_map_gives_what_the_join_gives(store, reports, groups):
+    add_ticket(store, 20, department="Support", channel="chat", priority_name="high", organization="Ärzte")
+    add_outcomes(store, 20, met=3, failed=2, day=12)
+    for filters in (NOVEMBER, Filters(start=date(2026, 11, 11), end=date(2026, 11, 30), department="Support")):
+        mapped = reports._compliance_by_key_mapped(filters, groups)
+        assert mapped == reports._compliance_by_key_joined(filters, groups)
+        assert mapped  # something to compare
