@@ -1,8 +1,11 @@
 """The reports, computed from the stored SLA records: compliance, SLA log, credits, breaches, due.
 
-Public API: `Reports(store, settings, now)` with `compliance(filters, group_by)`, `log(filters,
-sort, descending)`, `credits(month, customer)`, `breaches(month, customer)`, `due(filters,
-within)`; each returns a `Table` whose rows are streamed from SQLite. `Filters`, `Column`.
+Public API: `Reports(store, settings, now)` with `compliance(filters, group_by)` (a group or a
+pair, e.g. ("department", "week")), `log(filters, sort, descending)`, `credits(month, customer)`,
+`breaches(month, customer)`, `due(filters, within)`; each returns a `Table` whose rows are
+streamed from SQLite (the queue, and the log sorted by remaining time, are sorted in memory).
+`Filters`, `Column`, `GROUPS`, `TIME_GROUPS`, `SORTABLE`. A bad filter value (an unknown
+customer, group or sort column) is a ValueError that names it.
 
 When a record counts: met on the date it stopped, failed on the date it became due (both in the
 report time zone); a running record already past its due time counts as failed; running records
@@ -58,7 +61,9 @@ SORTABLE = {
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str = "text"  # text (from the helpdesk: neutralized in CSV), int, duration, percent, money, time, label
+    # text (from the helpdesk), int, duration, percent, money, time, label; in CSV every string
+    # passes the formula guard, whatever its kind
+    kind: str = "text"
 
 
 @dataclass
