@@ -97,3 +97,12 @@ def test_two_group_bys_at_once(config, capsys):
     with pytest.raises(SystemExit):
         run(config, "compliance", "--from", "2026-11-01", "--to", "2026-11-30", "--group-by", "date,week")
     assert "at most one of them a time" in capsys.readouterr().err
+
+
+def test_an_output_below_a_file_is_one_line_and_exit_1(config, tmp_path, capsys):
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("")
+    target = blocker / "x.csv"
+    assert run(config, "log", "--from", "2026-11-01", "--to", "2026-11-30", "--output", str(target)) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: cannot write --output {target}: ")
