@@ -251,23 +251,27 @@ class Reports:
         at, looks the group up by ticket id, and sums: no join with the tickets' rows per record."""
         ticket_clauses, ticket_params = self._ticket_where(filters)
         ticket_keys = [TICKET_KEYS[g] if g in TICKET_KEYS else "NULL" for g in groups]
+        # groups of the record alone (metric, level) with no filter on tickets: no lookup at all
+        needed = ticket_clauses or any(group in TICKET_KEYS for group in groups)
         self.db.execute("DROP TABLE IF EXISTS temp.report_groups")
-        self.db.execute("CREATE TEMP TABLE report_groups (id INTEGER PRIMARY KEY, k0, k1)")
-        keys = ", ".join(f"NULLIF({key}, '')" for key in [*ticket_keys, "NULL"][:2])
-        self.db.execute(
-            f"INSERT INTO temp.report_groups SELECT t.id, {keys} FROM tickets t WHERE "
-            + (" AND ".join(ticket_clauses) or "1"),
-            ticket_params,
-        )
+        if needed:
+            self.db.execute("CREATE TEMP TABLE report_groups (id INTEGER PRIMARY KEY, k0, k1)")
+            keys = ", ".join(f"NULLIF({key}, '')" for key in [*ticket_keys, "NULL"][:2])
+            self.db.execute(
+                f"INSERT INTO temp.report_groups SELECT t.id, {keys} FROM tickets t WHERE "
+                + (" AND ".join(ticket_clauses) or "1"),
+                ticket_params,
+            )
         selected = [f"g.k{i}" if group in TICKET_KEYS else f"NULLIF(r.{group}, '')" for i, group in enumerate(groups)]
         record_clauses, record_params = self._record_where(filters)
         start, end = self._bounds(filters)
         totals: dict[tuple, list] = {}
+        join = "JOIN temp.report_groups g ON g.id = r.ticket_id " if needed else ""
         try:
             for slot, (column, condition) in enumerate(self._outcomes()):
                 sql = (
                     f"SELECT {', '.join(selected)}, count(*), sum(r.business_us), max(r.business_us), "
-                    f"min(r.business_us) FROM sla_records r JOIN temp.report_groups g ON g.id = r.ticket_id "
+                    f"min(r.business_us) FROM sla_records r {join}"
                     f"WHERE {column} >= ? AND {column} < ? AND {condition}"
                     + "".join(f" AND {c}" for c in record_clauses)
                     + f" GROUP BY {', '.join(selected)}"
