@@ -447,10 +447,19 @@ class Reports:
             met, failed = met or 0, failed or 0
             total = met + failed
             percent = credit_percent(contract, met, total)
-            exponent = Decimal(1).scaleb(-contract.decimals)
-            amount = (contract.monthly_fee * percent / 100).quantize(exponent, rounding=ROUND_HALF_UP)
+            amount = credit_amount(contract, percent)
             rows.append(
-                [contract.customer, month, total, met, failed, _percent(met, total), percent, amount, contract.currency]
+                [
+                    contract.customer,
+                    month,
+                    total,
+                    met,
+                    failed,
+                    compliance_percent(met, total),
+                    percent,
+                    amount,
+                    contract.currency,
+                ]
             )
         return Table(columns, rows)
 
@@ -584,6 +593,19 @@ class Reports:
         return Table(columns, iter(_sorted_by(list(rows()), [7], False)))
 
 
+def filter_conditions(store: Store, settings: Any, filters: Filters) -> tuple[list[str], list[Any]]:
+    """The SQL conditions of `filters` on records `r` joined with tickets `t`, for other readers
+    of the store (the forecast): the same customer rule and SQL functions as the reports."""
+    reports = Reports(store, settings, datetime.now().astimezone())
+    return reports._where(filters, None)
+
+
+def credit_amount(contract: Any, percent: Decimal) -> Decimal:
+    """`percent` of the contract's fee, rounded half up to its currency's decimals."""
+    exponent = Decimal(1).scaleb(-contract.decimals)
+    return (contract.monthly_fee * percent / 100).quantize(exponent, rounding=ROUND_HALF_UP)
+
+
 def credit_percent(contract: Any, met: int, total: int) -> Decimal:
     """The contract's credit: the best tier the compliance falls below, or a percent per breach;
     the larger of the two, capped. Tiers compare the exact ratio met / total, never the rounded
@@ -662,11 +684,11 @@ def _compliance_row(row: tuple) -> list[Any]:
         _duration(failed_sum / failed if failed else None),
         _duration(failed_max),
         _duration(failed_min),
-        _percent(met, total),
+        compliance_percent(met, total),
     ]
 
 
-def _percent(met: int, total: int) -> Decimal | None:
+def compliance_percent(met: int, total: int) -> Decimal | None:
     """The compliance shown: two decimals, rounded half up (65.625 -> 65.63), like money."""
     if not total:
         return None
