@@ -27,7 +27,7 @@ from adapters.base import Snapshot, external_id
 from adapters.email.cache import CacheIndex, MailCache
 from adapters.email.imap import ImapClient
 from adapters.email.maildir import folder_paths, is_maildir, read_maildir
-from adapters.email.parse import parse_mail
+from adapters.email.parse import parse_mail, prefix_pattern
 from adapters.email.smtp import send_notice
 from adapters.email.threads import Roles, States, Thread, assign_threads, build_threads, to_snapshot
 from connector.config.sources import EmailSection
@@ -51,6 +51,7 @@ class EmailAdapter:
             frozenset(k.lower() for k in section.solved_keywords),
             frozenset(k.lower() for k in section.pending_keywords),
         )
+        self.prefixes = prefix_pattern(section.reply_prefixes)
         self._warned: set[str] = set()
         self._cache: MailCache | None = None
         self.keywords_supported: bool | None = None  # known once the server was asked
@@ -102,7 +103,7 @@ class EmailAdapter:
         if self.section.imap is not None:
             yield from self._pull_imap(since)
             return
-        envelopes = read_maildir(self._mailbox(), self.section.folders, self._warn)
+        envelopes = read_maildir(self._mailbox(), self.section.folders, self._warn, self.prefixes)
         changed = {envelope.key: ctime for envelope, ctime in envelopes}
         threads = build_threads([e for e, _ in envelopes], self.roles, self.section.thread_window)
         after = int(since) - overlap // timedelta(microseconds=1) * 1000 if since else None
@@ -188,7 +189,7 @@ class EmailAdapter:
             cache.set_flags(folder, changed)
         fetched = []
         for uid, flags, arrived, header in client.fetch_headers(sorted(new)):
-            mail = parse_mail(header, f"{folder}/{uid}", arrived)
+            mail = parse_mail(header, f"{folder}/{uid}", arrived, self.prefixes)
             for warning in mail.warnings:
                 self._warn(warning)
             fetched.append((uid, flags, arrived, mail))

@@ -11,6 +11,7 @@ keywords named in that folder's `dovecot-keywords`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +49,9 @@ def _keywords(folder: Path) -> dict[str, str]:
     return letters
 
 
-def read_maildir(root: Path, folders: list[str] | None, warn: Callable[[str], None]) -> list[tuple[Envelope, int]]:
+def read_maildir(
+    root: Path, folders: list[str] | None, warn: Callable[[str], None], prefixes: re.Pattern[str] | None = None
+) -> list[tuple[Envelope, int]]:
     """Every message of the chosen folders, with the time it last changed (ctime, in ns: exact)."""
     envelopes = []
     for name, path in folder_paths(root).items():
@@ -70,7 +73,7 @@ def read_maildir(root: Path, folders: list[str] | None, warn: Callable[[str], No
                 except OSError as exc:  # moved away while we read: the next cycle sees it where it went
                     warn(f"{where}: cannot read ({exc.strerror}); skipped this cycle")
                     continue
-                mail = parse_mail(raw, where, arrived)
+                mail = parse_mail(raw, where, arrived, *([prefixes] if prefixes else []))
                 for warning in mail.warnings:
                     warn(warning)
                 envelopes.append((Envelope(where, name, frozenset(flags), arrived, mail), stat.st_ctime_ns))

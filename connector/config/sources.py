@@ -76,6 +76,7 @@ class EmailSection(SourceSection):
     agent_addresses: list[str] = []
     agent_domains: list[str] = []
     notify_to: list[str] = []  # who receives notices for "assignee" (a mailbox has none)
+    reply_prefixes: list[str] = []  # more reply / forward prefixes than the built-in languages'
 
     @property
     def kind(self) -> str:
