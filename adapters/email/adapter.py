@@ -1,17 +1,20 @@
 """The e-mail source: a shared support mailbox as a helpdesk.
 
-Public API: `EmailAdapter(section, state_dir)` with `check()`, `pull(since, overlap)`,
-`apply(action)`, `capabilities`, `name`, `imap_commands` (sent by the last pull).
+Public API: `EmailAdapter(section, state_dir, clock)` with `check()`, `pull(since, overlap)`,
+`apply(action)`, `capabilities`, `name`, `imap_commands` (sent by the last pull), `maildir_read`
+(files listed, read, renamed, gone by the last pull).
 
-Two kinds of mailbox, one logic:
-- IMAP: each cycle fetches only what is new (per folder, UIDs above the highest seen, a changed
-  UIDVALIDITY meaning a full re-read of that folder) and the flags changed since the stored
-  MODSEQ (CONDSTORE), into a cache of its own (`<state_dir>/<source>-mail-cache.db`). Tags are
-  written as IMAP keywords on the conversation's messages, a raised priority as \\Flagged.
-  The cursor is the cache's change counter.
+Two kinds of mailbox, one logic: the mailbox is read into a cache of the adapter's own
+(`<state_dir>/<source>-mail-cache.db`), new messages are threaded against it, and a cycle hands
+over the conversations that changed since the cursor, the cache's change counter.
+- IMAP: per folder, UIDs above the highest seen (a changed UIDVALIDITY means a full re-read of
+  that folder) and the flags changed since the stored MODSEQ (CONDSTORE). Tags are written as
+  IMAP keywords on the conversation's messages, a raised priority as \\Flagged.
 - A local Maildir, read-only (tags and priority cannot be written back; those actions are
-  recorded as skipped). The cursor is the latest change time (ctime) of a conversation's files:
-  a new message, a flag change or a move to another folder all renew it.
+  recorded as skipped): only files whose unique name is new are read; a rename (flags, or a move
+  to another folder) updates what the cache holds.
+Each conversation's status history (solved, pending, reopened) is kept in the cache with the time
+the mailbox gives for it, so a solve is dated when it happened, not by the conversation's last mail.
 Escalation notices go out by SMTP when `[email.smtp]` is configured.
 """
 
@@ -19,27 +22,33 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from adapters.base import Snapshot, external_id
 from adapters.email.cache import CacheIndex, MailCache
 from adapters.email.imap import ImapClient
-from adapters.email.maildir import folder_paths, is_maildir, read_maildir
+from adapters.email.maildir import folder_paths, is_maildir, scan_maildir
 from adapters.email.parse import parse_mail, prefix_pattern
 from adapters.email.smtp import send_notice
-from adapters.email.threads import Roles, States, Thread, assign_threads, build_threads, to_snapshot
+from adapters.email.threads import Roles, States, Thread, assign_threads, thread_status, to_snapshot
 from connector.config.sources import EmailSection
 from connector.core.errors import PermanentSourceError
 from connector.core.escalation import Action
+from connector.core.model import Status, StatusChange
+
+_CURSOR_DIGITS = 12
 
 log = logging.getLogger("sla_connector.email")
 
 
 class EmailAdapter:
-    def __init__(self, section: EmailSection, state_dir: Path | None = None):
+    def __init__(
+        self, section: EmailSection, state_dir: Path | None = None, clock: Callable[[], datetime] | None = None
+    ):
         self.section = section
+        self.clock = clock or (lambda: datetime.now(UTC))  # when a cycle saw a change the mailbox cannot date
         self.state_dir = state_dir
         self.roles = Roles(
             frozenset(a.lower() for a in section.agent_addresses),
@@ -56,6 +65,7 @@ class EmailAdapter:
         self._cache: MailCache | None = None
         self.keywords_supported: bool | None = None  # known once the server was asked
         self.imap_commands = 0
+        self.maildir_read = (0, 0, 0, 0)  # files listed, read, renamed, gone in the last pull
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -100,23 +110,69 @@ class EmailAdapter:
             log.warning("%s: %s", self.name, text)
 
     def pull(self, since: str | None, overlap: timedelta = timedelta(0)) -> Iterator[Snapshot]:
+        """The conversations changed since the cursor (the cache's change counter; the mailbox is
+        read into the cache first, in proportion to what changed in it)."""
+        cache = self.cache()
+        start = cache.seq()
         if self.section.imap is not None:
-            yield from self._pull_imap(since)
-            return
-        envelopes = read_maildir(self._mailbox(), self.section.folders, self._warn, self.prefixes)
-        changed = {envelope.key: ctime for envelope, ctime in envelopes}
-        threads = build_threads([e for e, _ in envelopes], self.roles, self.section.thread_window)
-        after = int(since) - overlap // timedelta(microseconds=1) * 1000 if since else None
-        ready = []
-        for thread in threads:
-            latest = max(changed[e.key] for e in thread.envelopes)
-            if after is not None and latest < after:
-                continue  # equal is pulled again: file times are coarse, a tie may hide a change
-            mapped = to_snapshot(thread, self.name, self.roles, self.states)
+            self._read_imap(cache)
+        else:
+            self._read_maildir(cache)
+        with cache.atomic():
+            assign_threads(cache.unthreaded(), self.roles, self.section.thread_window, CacheIndex(cache))
+            self._track_status(cache, cache.threads_changed_after(start))
+        # a cursor of an older version (a Maildir's file time, 20 digits) hands everything over once
+        after = int(since) if since and len(since) == _CURSOR_DIGITS else 0
+        for thread, latest in cache.changed_threads(after):
+            envelopes = cache.thread_envelopes(thread)
+            mapped = to_snapshot(
+                Thread(thread, envelopes), self.name, self.roles, self.states, cache.status_log(thread)
+            )
             if mapped is not None:
-                ready.append((latest, thread.ident, mapped))
-        for latest, _, (ticket, messages) in sorted(ready, key=lambda item: item[:2]):
-            yield Snapshot(ticket, messages, f"{latest:020d}")  # padded: cursors also sort as text
+                yield Snapshot(*mapped, f"{latest:0{_CURSOR_DIGITS}d}")  # padded: cursors also sort as text
+
+    def _track_status(self, cache: MailCache, threads: list[str]) -> None:
+        """Record each changed conversation's status change with the best evidence of its time:
+        what the mailbox says (SAVEDATE, a rename's time, a reopening mail), else this cycle's time;
+        never before the previous cycle, which saw the old status, nor after now. On the first read
+        of a mailbox nothing tells, and the time is an estimate (the latest mail), marked so."""
+        now = self.clock()
+        previous = cache.last_cycle()
+        for thread in threads:
+            envelopes = cache.thread_envelopes(thread)
+            status, raw, evidence = thread_status(Thread(thread, envelopes), self.roles, self.states)
+            log_ = cache.status_log(thread)
+            last = log_[-1] if log_ else None
+            if (last.status if last else Status.OPEN) is status:
+                continue
+            estimated = False
+            if previous is None and (evidence is None or status is Status.OPEN):
+                at, estimated = max(e.mail.date for e in envelopes), True
+            else:
+                at = evidence if evidence is not None else now
+                if previous is not None and at < previous:
+                    at = previous
+            at = min(at, now)
+            if last is not None and at < last.at:
+                at = last.at
+            cache.log_status(thread, StatusChange(at, status, raw, len(log_) + 1, estimated))
+        cache.set_last_cycle(now)
+
+    def _read_maildir(self, cache: MailCache) -> None:
+        changes = scan_maildir(
+            self._mailbox(),
+            self.section.folders,
+            cache.maildir_files(),
+            self._warn,
+            self.prefixes,
+            trust_ctime=cache.last_cycle() is not None,
+        )
+        with cache.atomic():
+            cache.put_files(changes.new)
+            for name, folder, info, flags, entered in changes.renamed:
+                cache.move_file(name, folder, info, flags, entered)
+            cache.drop_files(changes.gone)
+        self.maildir_read = (changes.listed, len(changes.new), len(changes.renamed), len(changes.gone))
 
     def apply(self, action: Action) -> None:
         if action.kind in ("add_tags", "remove_tags", "raise_priority") and self.section.imap is not None:
@@ -133,7 +189,8 @@ class EmailAdapter:
 
     def cache(self) -> MailCache:
         if self._cache is None:
-            self._cache = MailCache((self.state_dir or Path(".")) / f"{self.name}-mail-cache.db")
+            where = self.state_dir / f"{self.name}-mail-cache.db" if self.state_dir is not None else None
+            self._cache = MailCache(where)
         return self._cache
 
     def _check_imap(self) -> str:
@@ -150,21 +207,12 @@ class EmailAdapter:
         keywords = "keywords supported" if self.keywords_supported else "no custom keywords: tags will be skipped"
         return f"imap {imap.host}:{imap.port} as {imap.user}: {len(folders)} folders, {keywords}"
 
-    def _pull_imap(self, since: str | None) -> Iterator[Snapshot]:
-        """Fetch what is new into the cache, thread only the new messages, and hand over the
-        conversations that changed since the cursor: work in proportion to the change."""
-        cache = self.cache()
+    def _read_imap(self, cache: MailCache) -> None:
         with ImapClient(self.section.imap) as client:
             for folder in self.section.folders or client.folders():
                 with cache.atomic():
                     self._sync_folder(client, cache, folder)
             self.imap_commands = client.commands
-        with cache.atomic():
-            assign_threads(cache.unthreaded(), self.roles, self.section.thread_window, CacheIndex(cache))
-        for thread, latest in cache.changed_threads(int(since) if since else 0):
-            mapped = to_snapshot(Thread(thread, cache.thread_envelopes(thread)), self.name, self.roles, self.states)
-            if mapped is not None:
-                yield Snapshot(*mapped, f"{latest:012d}")  # padded: cursors also sort as text
 
     def _sync_folder(self, client: ImapClient, cache: MailCache, folder: str) -> None:
         uidvalidity, exists = client.select(folder)
@@ -188,11 +236,11 @@ class EmailAdapter:
             changed = client.fetch_flags(last, state["modseq"])
             cache.set_flags(folder, changed)
         fetched = []
-        for uid, flags, arrived, header in client.fetch_headers(sorted(new)):
+        for uid, flags, arrived, header, saved in client.fetch_headers(sorted(new)):
             mail = parse_mail(header, f"{folder}/{uid}", arrived, self.prefixes)
             for warning in mail.warnings:
                 self._warn(warning)
-            fetched.append((uid, flags, arrived, mail))
+            fetched.append((uid, flags, arrived, mail, saved))
         cache.put_many(folder, uidvalidity, fetched)
         cache.set_folder_state(folder, uidvalidity, max(new | {last}), client.highest_modseq)
 

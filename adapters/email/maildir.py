@@ -1,6 +1,12 @@
 """Reading a local Maildir (Maildir++ folders, Dovecot keyword letters), read-only.
 
-Public API: `read_maildir(root, folders, log) -> list[Envelope]`, `is_maildir(path)`.
+Public API: `scan_maildir(root, folders, known, warn, prefixes, trust_ctime) -> MaildirChanges`
+(what changed since the files `known`, reading only new files), `read_maildir(root, folders, warn)
+-> list[Envelope]` (everything, for a one-off read), `is_maildir(path)`, `folder_paths(root)`.
+
+A file is known by its unique name, the part before `:2,`: a flag change renames only what follows,
+a move to another folder keeps it. So a cycle lists the directories, reads the files whose name
+it has not seen, and for the others only compares folder and flags letters.
 
 A message's arrival time is its file's mtime (what Dovecot uses as INTERNALDATE); its change
 time is the file's ctime, which a move to another folder or a flag change (both renames) also
@@ -13,10 +19,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.email.parse import parse_mail
+from adapters.email.parse import Mail, parse_mail
 from adapters.email.threads import Envelope
 
 STANDARD_FLAGS = {"D": "\\draft", "F": "\\flagged", "P": "\\passed", "R": "\\answered", "S": "\\seen", "T": "\\deleted"}
@@ -78,3 +85,72 @@ def read_maildir(
                     warn(warning)
                 envelopes.append((Envelope(where, name, frozenset(flags), arrived, mail), stat.st_ctime_ns))
     return envelopes
+
+
+@dataclass
+class MaildirChanges:
+    # (unique name, folder, flags suffix, flags, arrival, mail, entered its folder when known)
+    new: list[tuple[str, str, str, frozenset[str], datetime, Mail, datetime | None]] = field(default_factory=list)
+    # (unique name, folder, flags suffix, flags, moved in when: None for a flag change)
+    renamed: list[tuple[str, str, str, frozenset[str], datetime | None]] = field(default_factory=list)
+    gone: set[str] = field(default_factory=set)
+    listed: int = 0
+
+
+def scan_maildir(
+    root: Path,
+    folders: list[str] | None,
+    known: dict[str, tuple[str, str]],
+    warn: Callable[[str], None],
+    prefixes: re.Pattern[str] | None = None,
+    trust_ctime: bool = True,
+) -> MaildirChanges:
+    """What changed since the files `known` (unique name -> folder, flags suffix). A file's change
+    time says when it entered its folder (a move is a rename, and a rename sets it); on a first
+    read (`trust_ctime` false) it may be a copy's or a restore's time, so it is not used."""
+    changes = MaildirChanges()
+    extra = [prefixes] if prefixes else []
+    seen: set[str] = set()
+    for name, path in folder_paths(root).items():
+        if folders is not None and name not in folders:
+            continue
+        letters: dict[str, str] | None = None
+        for sub in ("new", "cur"):
+            for entry in os.scandir(path / sub):
+                if entry.name.startswith("."):
+                    continue
+                base, _, info = entry.name.partition(":2,")
+                seen.add(base)
+                changes.listed += 1
+                before = known.get(base)
+                if before == (name, info):
+                    continue  # most files, most cycles: nothing to read
+                if letters is None:
+                    letters = _keywords(path)
+                flags = frozenset(
+                    {STANDARD_FLAGS[c] for c in info if c in STANDARD_FLAGS}
+                    | {letters[c] for c in info if c in letters}
+                )
+                try:
+                    stat = entry.stat()
+                except OSError:  # moved away meanwhile: the next cycle sees it where it went
+                    seen.discard(base)
+                    continue
+                entered = datetime.fromtimestamp(stat.st_ctime_ns / 1e9, UTC) if trust_ctime else None
+                if before is not None:
+                    changes.renamed.append((base, name, info, flags, entered if before[0] != name else None))
+                    continue
+                where = f"{name}/{base}"
+                try:
+                    raw = Path(entry.path).read_bytes()
+                except OSError as exc:
+                    warn(f"{where}: cannot read ({exc.strerror}); skipped this cycle")
+                    seen.discard(base)
+                    continue
+                arrived = datetime.fromtimestamp(stat.st_mtime, UTC)
+                mail = parse_mail(raw, where, arrived, *extra)
+                for warning in mail.warnings:
+                    warn(warning)
+                changes.new.append((base, name, info, flags, arrived, mail, entered))
+    changes.gone = set(known) - seen
+    return changes

@@ -111,7 +111,7 @@ class _Cycle:
                     old = self.tickets.records(ticket_id, ticket.key)
                 new = recompute(ticket, messages, self.engine.policy, old, self.now)
                 self.summary.records_changed += self.tickets.save_records(ticket_id, old, new, self.now)
-                events = self.tickets.add_events(ticket_id, diff(old, new, self.now), self.now)
+                events = self.tickets.add_events(ticket_id, diff(old, new, self.now, ticket), self.now)
                 self.outbox.add(
                     self.source, ticket_id, plan(events, self.engine.escalation, ticket, self.now, new), self.now
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from adapters.email.parse import OWN_HEADER
 from connector.config.sources import EmailSection
 from connector.core.errors import PermanentSourceError
 from connector.core.escalation import Action
-from connector.core.model import Role, Status
+from connector.core.model import Role, Status, StatusChange
 from connector.service.cycle import Engine, run_cycle
 from connector.store.database import Store
 from tests.support.engine_helpers import load_settings
@@ -105,21 +105,88 @@ def test_status_and_priority_from_folders_keywords_and_headers(box):
     assert got["Waiting one"].ticket.priority.rank == 2
 
 
-def test_incremental_pulls_see_new_mail_and_moves(box):
+class Clock:
+    """The cycles' times, near the real one: a rename's change time is the file system's."""
+
+    def __init__(self):
+        self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, hours: float) -> datetime:
+        self.now += timedelta(hours=hours)
+        return self.now
+
+
+def ctime(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_ctime_ns / 1e9, UTC)
+
+
+def test_incremental_pulls_read_only_new_files_and_renames(box, tmp_path):
     first = box.add("", "ada@acme.example", "Printer broken", t(2, 9), "a1")
     box.add("", "bob@beta.example", "VPN", t(2, 9), "b1")
-    adapter = EmailAdapter(section(box.root))
+    adapter = EmailAdapter(section(box.root), tmp_path, Clock())
     everything = list(adapter.pull(None))
     cursor = everything[-1].cursor
     assert [s.cursor for s in everything] == sorted(s.cursor for s in everything)
-    assert list(adapter.pull(f"{int(cursor) + 3600 * 10**9:020d}")) == []
-    # a change in the same file-system clock tick as the cursor is pulled again, never missed
+    assert adapter.maildir_read == (2, 2, 0, 0)  # listed, read, renamed, gone
+    assert list(adapter.pull(cursor)) == [] and adapter.maildir_read == (2, 0, 0, 0)
     box.add(".Sent", "support@help.example", "Re: VPN", t(2, 10), "b2", ["b1"], to="bob@beta.example")
-    assert "VPN" in [s.ticket.title for s in adapter.pull(cursor)]
+    assert [s.ticket.title for s in adapter.pull(cursor)] == ["VPN"] and adapter.maildir_read == (3, 1, 0, 0)
     cursor = max(s.cursor for s in adapter.pull(None))
-    os.rename(first, box.root / ".Done" / "cur" / first.name)  # an agent moves it to Done
-    moved = {s.ticket.title: s for s in adapter.pull(cursor)}
-    assert moved["Printer broken"].ticket.status is Status.SOLVED
+    seen = first.parent / (first.name.partition(":2,")[0] + ":2,RS")  # read and answered: flags only
+    os.rename(first, seen)
+    [renamed] = adapter.pull(cursor)
+    assert renamed.ticket.title == "Printer broken" and adapter.maildir_read == (3, 0, 1, 0)
+    cursor = renamed.cursor
+    # a new adapter over the same cache (a restart) reads nothing again
+    again = EmailAdapter(section(box.root), tmp_path, Clock())
+    assert list(again.pull(cursor)) == [] and again.maildir_read == (3, 0, 0, 0)
+
+
+def test_a_solve_is_dated_by_the_move_into_done_not_by_the_last_mail(box, tmp_path):
+    """Answered on Thursday, moved to Done later: solved when it was moved."""
+    question = box.add("", "ada@acme.example", "Printer broken", t(5, 9), "a1")
+    box.add(".Sent", "support@help.example", "Re: Printer broken", t(5, 12, 31), "a2", ["a1"], to="ada@acme.example")
+    clock = Clock()
+    adapter = EmailAdapter(section(box.root), tmp_path, clock)
+    [opened] = adapter.pull(None)
+    assert opened.ticket.status is Status.OPEN and opened.ticket.closed_at is None
+    moved = box.root / ".Done" / "cur" / question.name
+    os.rename(question, moved)
+    clock.advance(2)
+    [solved] = adapter.pull(opened.cursor)
+    assert solved.ticket.status is Status.SOLVED
+    assert solved.ticket.closed_at == ctime(moved) != t(5, 12, 31)
+    assert solved.ticket.status_history[-1] == StatusChange(ctime(moved), Status.SOLVED, "Done", 1, False)
+    # the customer writes again: reopened when that mail arrived
+    box.add("", "ada@acme.example", "Re: Printer broken", t(5, 15), "a3", ["a2"])
+    clock.advance(1)
+    [reopened] = adapter.pull(solved.cursor)
+    assert reopened.ticket.status is Status.OPEN and reopened.ticket.closed_at is None
+    assert [c.status for c in reopened.ticket.status_history] == [Status.OPEN, Status.SOLVED, Status.OPEN]
+
+
+def test_a_solved_keyword_set_in_a_mail_client_is_dated_by_the_cycle_that_saw_it(box, tmp_path):
+    (box.root / "dovecot-keywords").write_text("0 pending\n1 urgent\n2 solved\n")
+    question = box.add("", "ada@acme.example", "Printer broken", t(5, 9), "a1")
+    clock = Clock()
+    adapter = EmailAdapter(section(box.root), tmp_path, clock)
+    [opened] = adapter.pull(None)
+    os.rename(question, question.parent / (question.name.partition(":2,")[0] + ":2,Sc"))
+    seen_at = clock.advance(0.5)
+    [solved] = adapter.pull(opened.cursor)
+    assert (solved.ticket.status, solved.ticket.closed_at) == (Status.SOLVED, seen_at)
+    assert solved.ticket.status_history[-1].estimated is False
+
+
+def test_the_first_read_of_an_existing_mailbox_estimates_the_solve_and_says_so(box, tmp_path):
+    box.add(".Done", "ada@acme.example", "Old question", t(2, 9), "o1")
+    box.add(".Sent", "support@help.example", "Re: Old question", t(2, 10), "o2", ["o1"], to="ada@acme.example")
+    [old] = EmailAdapter(section(box.root), tmp_path, Clock()).pull(None)
+    assert old.ticket.status is Status.SOLVED and old.ticket.closed_at == t(2, 10)
+    assert old.ticket.status_history[-1] == StatusChange(t(2, 10), Status.SOLVED, "Done", 1, True)
 
 
 def test_check_names_the_problem(tmp_path, box):
