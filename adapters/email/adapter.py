@@ -62,6 +62,7 @@ class EmailAdapter:
         )
         self.prefixes = prefix_pattern(section.reply_prefixes)
         self._warned: set[str] = set()
+        self._problem_mails: set[str] = set()
         self._cache: MailCache | None = None
         self.keywords_supported: bool | None = None  # known once the server was asked
         self.imap_commands = 0
@@ -107,13 +108,20 @@ class EmailAdapter:
     def _warn(self, text: str) -> None:
         if text not in self._warned:  # a broken mail stays broken: say so once, not every cycle
             self._warned.add(text)
+            self._problem_mails.add(text.partition(": ")[0])  # each warning begins with folder/UID
             log.warning("%s: %s", self.name, text)
+
+    @property
+    def mail_problems(self) -> int:
+        """How many mails the last pull warned about (bad mail, logged with folder and UID)."""
+        return len(self._problem_mails)
 
     def pull(self, since: str | None, overlap: timedelta = timedelta(0)) -> Iterator[Snapshot]:
         """The conversations changed since the cursor (the cache's change counter; the mailbox is
         read into the cache first, in proportion to what changed in it)."""
         cache = self.cache()
         start = cache.seq()
+        self._problem_mails = set()
         if self.section.imap is not None:
             self._read_imap(cache)
         else:

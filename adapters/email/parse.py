@@ -99,6 +99,15 @@ def _header(headers: dict[str, str], name: str, where: str, warnings: list[str])
     if value is None:
         return ""
     text = str(value)
+    if _RAW_BYTES.search(text):  # 8-bit bytes outside RFC 2047 words: UTF-8 (RFC 6532) or broken
+        raw = text.encode("ascii", "surrogateescape")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+            warnings.append(f"{where}: header {name} is neither UTF-8 nor encoded (RFC 2047); read as Latin-1")
+    if "\x00" in text:
+        text = text.replace("\x00", "")
     if "=?" not in text:
         return " ".join(text.split())
     try:
@@ -108,14 +117,18 @@ def _header(headers: dict[str, str], name: str, where: str, warnings: list[str])
         return " ".join(text.split())
 
 
+_RAW_BYTES = re.compile("[\udc80-\udcff]")  # how the parser keeps bytes it could not read as ASCII
 _PARSER = email.parser.BytesParser(policy=email.policy.compat32)  # headers only, and fast
 
 
 def parse_mail(raw: bytes, where: str, fallback_date: datetime, prefixes: re.Pattern[str] = _PREFIX) -> Mail:
     warnings: list[str] = []
+    if b"\x00" in raw:
+        warnings.append(f"{where}: NUL bytes in the mail; left out")
+        raw = raw.replace(b"\x00", b"")
     message = _PARSER.parsebytes(raw, headersonly=True)
     headers: dict[str, str] = {}
-    for name, value in message.items():  # one pass: Message.get() scans every header each time
+    for name, value in message.raw_items():  # one pass (get() scans every header); as stored: 8-bit bytes kept
         headers.setdefault(name.lower(), value)
     header = lambda name: _header(headers, name, where, warnings)  # noqa: E731
     for defect in getattr(message, "defects", [])[:3]:
@@ -139,6 +152,8 @@ def parse_mail(raw: bytes, where: str, fallback_date: datetime, prefixes: re.Pat
         date = fallback_date if date is None else date.replace(tzinfo=UTC)
 
     from_name, from_addr = email.utils.parseaddr(header("From"))
+    if not from_addr:
+        warnings.append(f"{where}: no From address; the sender is unknown")
     to_addrs = [addr.lower() for _, addr in email.utils.getaddresses([header("To"), header("Cc")]) if addr]
     subject = header("Subject")
     token_match = _TOKEN.search(subject)
@@ -158,7 +173,7 @@ def parse_mail(raw: bytes, where: str, fallback_date: datetime, prefixes: re.Pat
         auto=_auto_reason(message, headers, header),
         own_key=header(OWN_HEADER).strip() or None,
         important=important,
-        warnings=warnings,
+        warnings=list(dict.fromkeys(warnings)),  # a header read twice warns once
     )
 
 

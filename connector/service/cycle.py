@@ -66,7 +66,8 @@ class CycleSummary:
     pulled: int = 0
     rechecked: int = 0
     records_changed: int = 0
-    warnings: int = 0
+    warning_steps: int = 0  # escalation steps reached before the due time
+    mail_problems: int = 0  # mails the source warned about (logged with where they are)
     breaches: int = 0
     skipped_tickets: list[str] = field(default_factory=list)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
@@ -75,9 +76,11 @@ class CycleSummary:
         d = self.delivery
         text = (
             f"{self.source}: {self.pulled} tickets pulled, {self.rechecked} rechecked by time, "
-            f"{self.records_changed} records changed, {self.warnings} warnings, {self.breaches} breaches; "
+            f"{self.records_changed} records changed, {self.warning_steps} warning steps, {self.breaches} breaches; "
             f"actions: {d.delivered} delivered, {d.failed} failed, {d.skipped} skipped, {d.parked} parked"
         )
+        if self.mail_problems:
+            text += f"; {self.mail_problems} mail{'s' if self.mail_problems != 1 else ''} with problems, see the log"
         if self.skipped_tickets:
             text += f"; {len(self.skipped_tickets)} tickets skipped"
         return text
@@ -135,7 +138,7 @@ class _Cycle:
             if event.kind == "breached":
                 self.summary.breaches += 1
             elif event.kind.startswith("step:") and event.at < event.record.due:
-                self.summary.warnings += 1
+                self.summary.warning_steps += 1
 
 
 def run_cycle(
@@ -196,6 +199,7 @@ def _pull_and_recheck(
             progress(summary.pulled, summary.pulled / max(time.monotonic() - started, 1e-9))
         if len(batch) < batch_size:
             break
+    summary.mail_problems = getattr(adapter, "mail_problems", 0)  # sources that read mail say how many were bad
     cycle.recheck(cycle.tickets.due_tickets(adapter.name, now, exclude=cycle.touched))
 
 

@@ -298,3 +298,15 @@ def test_the_bundled_sample_mailbox_syncs(tmp_path):
     assert any(s.ticket.status is Status.PENDING for s in tickets)
     assert any("urgent" in s.ticket.tags for s in tickets)
     assert any(m.auto_generated for s in tickets for m in s.messages)
+
+
+def test_the_cycle_summary_counts_warning_steps_and_mails_with_problems_apart(box, tmp_path):
+    box.add("", "ada@acme.example", "Printer broken", t(2, 9), "a1")
+    broken = box.root / "cur" / "1000.Mbad1P1.test:2,S"
+    broken.write_bytes(b"Subject: no sender\nMessage-ID: <bad1@x>\nDate: Mon, 02 Nov 2026 09:00:00 +0000\n\nhi\x00\n")
+    other = box.root / "cur" / "1000.Mbad2P1.test:2,S"
+    other.write_bytes(b"From: cy@gamma.example\nSubject: Caf\xe9\nMessage-ID: <bad2@x>\n\nhi\n")
+    store, engine = Store.open(tmp_path / "sla.db"), Engine.from_settings(load_settings())
+    summary = run_cycle(store, EmailAdapter(section(box.root), tmp_path), engine, t(2, 9, 50))
+    assert summary.mail_problems == 2
+    assert "2 warning steps" in summary.line() and summary.line().endswith("; 2 mails with problems, see the log")
