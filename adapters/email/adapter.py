@@ -134,7 +134,12 @@ class EmailAdapter:
         for thread, latest in cache.changed_threads(after):
             envelopes = cache.thread_envelopes(thread)
             mapped = to_snapshot(
-                Thread(thread, envelopes), self.name, self.roles, self.states, cache.status_log(thread)
+                Thread(thread, envelopes),
+                self.name,
+                self.roles,
+                self.states,
+                cache.status_log(thread),
+                cache.number(thread),
             )
             if mapped is not None:
                 yield Snapshot(*mapped, f"{latest:0{_CURSOR_DIGITS}d}")  # padded: cursors also sort as text
@@ -191,7 +196,8 @@ class EmailAdapter:
         recipients = []
         for who in action.payload["recipients"]:
             recipients += list(self.section.notify_to) if who == "assignee" else [who]
-        send_notice(self.section.smtp, action, external_id(action, self.name), list(dict.fromkeys(recipients)))
+        ticket = str(self.cache().number(external_id(action, self.name)))  # [#1042] in the subject
+        send_notice(self.section.smtp, action, ticket, list(dict.fromkeys(recipients)))
 
     # ---- IMAP ----------------------------------------------------------------------------------
 

@@ -92,6 +92,10 @@ class MailCache:
                     pk=("thread", "n"),
                 )
                 self.db["cycles"].create({"id": int, "last_at": str}, pk="id")
+            if "numbers" not in self.db.table_names():
+                # a short number per conversation, for people: [#1042] in a subject, #1042 in reports
+                self.db.execute("CREATE TABLE numbers (number INTEGER PRIMARY KEY, thread TEXT UNIQUE NOT NULL)")
+                self.db.execute("INSERT INTO numbers (number, thread) VALUES (1000, '')")  # the first is 1001
 
     def atomic(self):
         return self.db.atomic()
@@ -255,6 +259,15 @@ class MailCache:
             )
         ]
 
+    def number(self, thread: str) -> int:
+        """The conversation's short number, given on first asking and never changed."""
+        self.db.execute("INSERT OR IGNORE INTO numbers (thread) VALUES (?)", [thread])
+        return self.db.execute("SELECT number FROM numbers WHERE thread = ?", [thread]).fetchone()[0]
+
+    def thread_of_number(self, number: int) -> str | None:
+        row = self.db.execute("SELECT thread FROM numbers WHERE number = ? AND thread != ''", [number]).fetchone()
+        return row[0] if row else None
+
     # ---- status history ------------------------------------------------------------------------
 
     def last_cycle(self) -> datetime | None:
@@ -302,7 +315,7 @@ class CacheIndex:
     """The conversations seen so far, as the cache remembers them (a `ThreadIndex`)."""
 
     def __init__(self, cache: MailCache):
-        self.db = cache.db
+        self.cache, self.db = cache, cache.db
 
     def thread_of(self, message_id: str) -> str | None:
         row = self.db.execute(
@@ -312,6 +325,12 @@ class CacheIndex:
 
     def exists(self, thread: str) -> bool:
         return self.db.execute("SELECT 1 FROM envelopes WHERE thread = ? LIMIT 1", [thread]).fetchone() is not None
+
+    def thread_of_token(self, token: str) -> str | None:
+        """The conversation a subject's `[#1042]` (or an older `[#m98554ed56e]`) names."""
+        if token.isdigit():
+            return self.cache.thread_of_number(int(token))
+        return token if self.exists(token) else None
 
     def by_subject(self, base_subject: str, counterpart: str) -> tuple[str, datetime] | None:
         row = self.db.execute(

@@ -47,6 +47,9 @@ class ThreadIndex(Protocol):
 
     def exists(self, thread: str) -> bool: ...
 
+    def thread_of_token(self, token: str) -> str | None:
+        """The conversation a subject's `[#...]` token names, if any."""
+
     def by_subject(self, base_subject: str, counterpart: str) -> tuple[str, datetime] | None:
         """The conversation last seen with this subject and customer, and its latest message's time."""
 
@@ -67,6 +70,9 @@ class MemoryIndex:
 
     def exists(self, thread: str) -> bool:
         return thread in self.threads
+
+    def thread_of_token(self, token: str) -> str | None:
+        return token if token in self.threads else None
 
     def by_subject(self, base_subject: str, counterpart: str) -> tuple[str, datetime] | None:
         thread = self._by_subject.get((base_subject, counterpart))
@@ -122,8 +128,8 @@ def assign_threads(envelopes: Iterable[Envelope], roles: Roles, window: timedelt
             index.record(envelope, None, counterpart)
             continue
         found = next((t for t in map(index.thread_of, mail.in_reply_to + mail.references[::-1]) if t), None)
-        if found is None and mail.token and index.exists(mail.token):
-            found = mail.token
+        if found is None and mail.token:
+            found = index.thread_of_token(mail.token)
         if found is None and mail.base_subject:
             candidate = index.by_subject(mail.base_subject, counterpart)
             if candidate is not None and mail.date - candidate[1] <= window:
@@ -162,11 +168,16 @@ def thread_status(thread: Thread, roles: Roles, states: States) -> tuple[Status,
 
 
 def to_snapshot(
-    thread: Thread, source: str, roles: Roles, states: States, history: list[StatusChange] | None = None
+    thread: Thread,
+    source: str,
+    roles: Roles,
+    states: States,
+    history: list[StatusChange] | None = None,
+    number: int | None = None,
 ) -> tuple[Ticket, tuple[Message, ...]] | None:
     """The thread as a ticket; None while no customer has written in it. `history` is the
     conversation's status changes as the adapter saw them; without it the solve time is an
-    estimate, the latest message's time."""
+    estimate, the latest message's time. `number` is its short number for people."""
     human_customers = _human_customers(thread, roles)
     if not human_customers:
         return None
@@ -198,7 +209,7 @@ def to_snapshot(
     ticket = Ticket(
         source=source,
         external_id=thread.ident,
-        number=thread.ident,
+        number=str(number) if number is not None else thread.ident,
         title=opener.mail.subject,
         channel=Channel.EMAIL,
         created_at=first.mail.date,

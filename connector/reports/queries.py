@@ -220,7 +220,7 @@ class Reports:
         sql = (
             "SELECT t.requester_email, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
             "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar, "
-            f"{_STOP_NOTES} "
+            f"{_STOP_NOTES}, t.title "
             f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
             f"ORDER BY {', '.join(order)}, r.rowid"
         )
@@ -239,6 +239,7 @@ class Reports:
             Column("remaining", "duration"),
             Column("status", "label"),
             Column("stop_note"),
+            Column("title"),
         ]
         return Table(columns, self._log_rows(self.db.execute(sql, params)))
 
@@ -263,6 +264,7 @@ class Reports:
             calendar_name,
             estimated,
             corrected_from,
+            title,
         ) in cursor:
             if status == "cancelled":
                 remaining = None
@@ -285,6 +287,7 @@ class Reports:
                 remaining,
                 status,
                 self._stop_note(estimated, corrected_from),
+                title,
             ]
 
     def _stop_note(self, estimated: int | None, corrected_from: str | None) -> str:

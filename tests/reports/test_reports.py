@@ -215,6 +215,7 @@ def test_sla_log_rows(reports):
         "remaining",
         "status",
         "stop_note",
+        "title",
     ]
     first = log[1]  # sorted by start: the resolution (07:30) comes first
     assert first == [
@@ -232,10 +233,11 @@ def test_sla_log_rows(reports):
         30 * M,
         "met",
         "",
+        "Printer on fire",
     ]
-    assert log[0][-3:] == [-(10 * H + 30 * M), "breached", ""]
+    assert log[0][-4:-1] == [-(10 * H + 30 * M), "breached", ""]
     running = next(r for r in log if r[1] == "1002" and r[6] == "first_reply")
-    assert running[-3:-1] == [-(14 * H), "running"]  # overdue since 10:00 UTC on the 5th, on a 24/7 calendar
+    assert running[-4:-2] == [-(14 * H), "running"]  # overdue since 10:00 UTC on the 5th, on a 24/7 calendar
     assert len(log) == 7
     assert [r[6] for r in rows(reports.log(NOVEMBER, ["metric", "start"], descending=True))][:2] == [
         "resolution",
@@ -407,5 +409,5 @@ def test_the_log_and_the_breach_statement_say_when_a_stop_was_estimated_or_corre
     reports = Reports(store, load_settings(SETTINGS_TEXT), NOW)
     note = "estimated; corrected, was 2026-11-02T23:00:00+01:00"
     [resolution] = [r for r in rows(reports.log(NOVEMBER)) if r[1] == "1001" and r[6] == "resolution"]
-    assert resolution[-1] == note
+    assert resolution[-2:] == [note, "Printer on fire"]
     assert rows(reports.breaches("2026-11", "ACME Corp"))[0][-1] == note

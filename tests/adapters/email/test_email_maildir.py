@@ -252,7 +252,7 @@ def test_a_breach_notice_reaches_the_lead_once_and_its_echo_moves_no_clock(box, 
     assert sender == "sla-bot@help.example" and recipients == ["lead@help.example", "oncall@help.example"]
     assert notice["Auto-Submitted"] == "auto-generated" and notice["X-Auto-Response-Suppress"] == "All"
     assert notice[OWN_HEADER].endswith("first_reply:1:step@+2h:notify")
-    assert notice["Subject"].startswith("SLA first_reply breached on ticket ") and "[#m" in notice["Subject"]
+    assert notice["Subject"] == "SLA first_reply breached on ticket 1001 [#1001]"
     assert run_cycle(store, adapter, engine, t(2, 12, 10)).delivery.delivered == 0
     # the notice comes back into the shared mailbox (the lead replied-all): it starts no clock
     echo = box.add("", "sla-bot@help.example", notice["Subject"], t(2, 12, 6), "echo1", ["a1"])
@@ -261,6 +261,21 @@ def test_a_breach_notice_reaches_the_lead_once_and_its_echo_moves_no_clock(box, 
     )
     snapshot = next(iter(adapter.pull(None)))
     assert [m.own for m in snapshot.messages] == [False, True]
+    # the lead forwards it to the customer, who answers from another address: the number threads it
+    box.add("", "ada.home@example.org", "Re: Fwd: " + notice["Subject"], t(2, 13), "x1")
+    [joined] = [s for s in adapter.pull(None) if s.ticket.number == "1001"]
+    assert [m.external_id for m in joined.messages][-1] == "x1"
+
+
+def test_each_conversation_keeps_its_short_number_across_cycles_and_restarts(box, tmp_path):
+    box.add("", "ada@acme.example", "Printer broken", t(2, 9), "a1")
+    box.add("", "bob@beta.example", "VPN", t(2, 10), "b1")
+    first = {s.ticket.title: s.ticket.number for s in EmailAdapter(section(box.root), tmp_path).pull(None)}
+    assert sorted(first.values()) == ["1001", "1002"]
+    box.add("", "cy@gamma.example", "Invoice", t(2, 11), "c1")
+    box.add("", "ada@acme.example", "Re: Printer broken", t(2, 12), "a2", ["a1"])
+    again = {s.ticket.title: s.ticket.number for s in EmailAdapter(section(box.root), tmp_path).pull(None)}
+    assert again == {**first, "Invoice": "1003"}
 
 
 def test_a_refusing_smtp_server_parks_the_notice(box, smtp_sink):
