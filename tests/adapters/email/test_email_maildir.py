@@ -325,3 +325,26 @@ def test_the_cycle_summary_counts_warning_steps_and_mails_with_problems_apart(bo
     summary = run_cycle(store, EmailAdapter(section(box.root), tmp_path), engine, t(2, 9, 50))
     assert summary.mail_problems == 2
     assert "2 warning steps" in summary.line() and summary.line().endswith("; 2 mails with problems, see the log")
+
+
+def test_a_conversation_moved_to_done_after_its_breach_stays_breached(box, tmp_path):
+    """Answered in time for the first reply, moved to Done an hour after the resolution's due
+    time: the breach stands, no `met` dated before it appears."""
+    clock = Clock()
+    start = clock.now - timedelta(hours=8)  # the resolution target is 8 h on a 24/7 calendar
+    question = box.add("", "ada@acme.example", "Printer broken", start, "a1")
+    reply_at = start + timedelta(minutes=30)
+    box.add(".Sent", "support@help.example", "Re: Printer broken", reply_at, "a2", ["a1"], to="ada@acme.example")
+    store, engine = Store.open(tmp_path / "sla.db"), Engine.from_settings(load_settings())
+    adapter = EmailAdapter(section(box.root), tmp_path, clock)
+    run_cycle(store, adapter, engine, clock.advance(-0.5))
+    assert run_cycle(store, adapter, engine, clock.advance(1)).breaches == 1  # due at `clock.now - 0.5 h`
+    moved = box.root / ".Done" / "cur" / question.name
+    os.rename(question, moved)
+    run_cycle(store, adapter, engine, clock.advance(1.5))
+    [(status, stopped)] = store.db.execute(
+        "SELECT status, stopped_at FROM sla_records WHERE metric = 'resolution'"
+    ).fetchall()
+    assert (status, datetime.fromisoformat(stopped)) == ("breached", ctime(moved))
+    kinds = [k for (k,) in store.db.execute("SELECT kind FROM sla_events WHERE metric = 'resolution'")]
+    assert "met" not in kinds and "corrected" not in kinds
