@@ -28,6 +28,7 @@ from bisect import bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from itertools import takewhile
 from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -191,7 +192,10 @@ def _reply_spans(ticket: Ticket, messages: Iterable[Message], targets: dict[str,
         # an agent's message stamped just before the creation (mail servers' clocks differ) is a
         # reply at the creation, after the customer's opening message, not the ticket's opening
         early = created - CREATION_SKEW
-        human.sort(key=lambda m: (m.at if m.at > created else created, m.role is _AGENT and m.at >= early))
+        if any(m.role is _AGENT and m.at >= early for m in takewhile(lambda m: m.at <= created, human)):
+            human.sort(
+                key=lambda m: (m.at if m.at > created else created, m.role is _AGENT and early <= m.at <= created)
+            )
     # an agent wrote first, publicly or in an internal note: the agent opened it, no first reply
     outbound = bool(human) and human[0].role is _AGENT
     counted = [m for m in human if m.public]  # `Message.counts`, inlined
