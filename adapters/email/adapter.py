@@ -176,6 +176,7 @@ class EmailAdapter:
             self._mailbox(),
             self.section.folders,
             cache.maildir_files(),
+            cache.maildir_file,
             self._warn,
             self.prefixes,
             trust_ctime=cache.last_cycle() is not None,

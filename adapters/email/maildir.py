@@ -100,57 +100,67 @@ class MaildirChanges:
 def scan_maildir(
     root: Path,
     folders: list[str] | None,
-    known: dict[str, tuple[str, str]],
+    known: dict[str, set[str]],
+    lookup: Callable[[str], tuple[str, str] | None],
     warn: Callable[[str], None],
     prefixes: re.Pattern[str] | None = None,
     trust_ctime: bool = True,
 ) -> MaildirChanges:
-    """What changed since the files `known` (unique name -> folder, flags suffix). A file's change
-    time says when it entered its folder (a move is a rename, and a rename sets it); on a first
-    read (`trust_ctime` false) it may be a copy's or a restore's time, so it is not used."""
+    """What changed since the files `known` (folder -> file names read); `lookup` gives a unique
+    name's folder and flags suffix as read. Each folder's listing is compared with what was read
+    as sets, so unchanged files cost no Python work. A file's change time says when it entered
+    its folder (a move is a rename, and a rename sets it); on a first read (`trust_ctime` false)
+    it may be a copy's or a restore's time, so it is not used. Flags suffixes are kept with their
+    `:2,` (a file in new/ has none)."""
     changes = MaildirChanges()
     extra = [prefixes] if prefixes else []
-    seen: set[str] = set()
+    appeared: dict[str, tuple[str, str, str]] = {}  # unique name -> folder, file name, path
+    vanished: set[str] = set()
+    keywords: dict[Path, dict[str, str]] = {}
     for name, path in folder_paths(root).items():
         if folders is not None and name not in folders:
             continue
-        letters: dict[str, str] | None = None
+        listing: dict[str, str] = {}
         for sub in ("new", "cur"):
-            for entry in os.scandir(path / sub):
-                if entry.name.startswith("."):
-                    continue
-                base, _, info = entry.name.partition(":2,")
-                seen.add(base)
-                changes.listed += 1
-                before = known.get(base)
-                if before == (name, info):
-                    continue  # most files, most cycles: nothing to read
-                if letters is None:
-                    letters = _keywords(path)
-                flags = frozenset(
-                    {STANDARD_FLAGS[c] for c in info if c in STANDARD_FLAGS}
-                    | {letters[c] for c in info if c in letters}
-                )
-                try:
-                    stat = entry.stat()
-                except OSError:  # moved away meanwhile: the next cycle sees it where it went
-                    seen.discard(base)
-                    continue
-                entered = datetime.fromtimestamp(stat.st_ctime_ns / 1e9, UTC) if trust_ctime else None
-                if before is not None:
-                    changes.renamed.append((base, name, info, flags, entered if before[0] != name else None))
-                    continue
-                where = f"{name}/{base}"
-                try:
-                    raw = Path(entry.path).read_bytes()
-                except OSError as exc:
-                    warn(f"{where}: cannot read ({exc.strerror}); skipped this cycle")
-                    seen.discard(base)
-                    continue
-                arrived = datetime.fromtimestamp(stat.st_mtime, UTC)
-                mail = parse_mail(raw, where, arrived, *extra)
-                for warning in mail.warnings:
-                    warn(warning)
-                changes.new.append((base, name, info, flags, arrived, mail, entered))
-    changes.gone = set(known) - seen
+            files = os.listdir(path / sub)
+            changes.listed += len(files)
+            listing.update(dict.fromkeys(files, sub))
+        before = known.get(name, set())
+        for file in listing.keys() - before:
+            if not file.startswith("."):
+                appeared[file.partition(":2,")[0]] = (name, file, str(path / listing[file] / file))
+        vanished.update(file.partition(":2,")[0] for file in before - listing.keys())
+    for base, (name, file, full) in appeared.items():
+        info = file[len(base) :]
+        folder_dir = Path(full).parent.parent
+        if folder_dir not in keywords:
+            keywords[folder_dir] = _keywords(folder_dir)
+        letters = keywords[folder_dir]
+        flagged = info.partition(":2,")[2]
+        flags = frozenset(
+            {STANDARD_FLAGS[c] for c in flagged if c in STANDARD_FLAGS} | {letters[c] for c in flagged if c in letters}
+        )
+        try:
+            stat = os.stat(full)
+        except OSError:  # moved away meanwhile: the next cycle sees it where it went
+            vanished.discard(base)
+            continue
+        entered = datetime.fromtimestamp(stat.st_ctime_ns / 1e9, UTC) if trust_ctime else None
+        was = lookup(base) if known else None  # a first read: nothing to look up
+        if was is not None:
+            changes.renamed.append((base, name, info, flags, entered if was[0] != name else None))
+            vanished.discard(base)
+            continue
+        where = f"{name}/{base}"
+        try:
+            raw = Path(full).read_bytes()
+        except OSError as exc:
+            warn(f"{where}: cannot read ({exc.strerror}); skipped this cycle")
+            continue
+        arrived = datetime.fromtimestamp(stat.st_mtime, UTC)
+        mail = parse_mail(raw, where, arrived, *extra)
+        for warning in mail.warnings:
+            warn(warning)
+        changes.new.append((base, name, info, flags, arrived, mail, entered))
+    changes.gone = vanished - appeared.keys()
     return changes
