@@ -126,12 +126,14 @@ class EmailAdapter:
             self._read_imap(cache)
         else:
             self._read_maildir(cache)
+        # a cursor of an older version (a Maildir's file time, 20 digits) hands everything over once
+        after = int(since) if since and len(since) == _CURSOR_DIGITS else 0
         with cache.atomic():
             assign_threads(cache.unthreaded(), self.roles, self.section.thread_window, CacheIndex(cache))
             self._track_status(cache, cache.threads_changed_after(start))
-        # a cursor of an older version (a Maildir's file time, 20 digits) hands everything over once
-        after = int(since) if since and len(since) == _CURSOR_DIGITS else 0
-        for thread, latest in cache.changed_threads(after):
+            changed = cache.changed_threads(after)
+            numbers = {thread: cache.number(thread) for thread, _ in changed}  # written before anyone sees them
+        for thread, latest in changed:
             envelopes = cache.thread_envelopes(thread)
             mapped = to_snapshot(
                 Thread(thread, envelopes),
@@ -139,7 +141,7 @@ class EmailAdapter:
                 self.roles,
                 self.states,
                 cache.status_log(thread),
-                cache.number(thread),
+                numbers[thread],
             )
             if mapped is not None:
                 yield Snapshot(*mapped, f"{latest:0{_CURSOR_DIGITS}d}")  # padded: cursors also sort as text
@@ -197,7 +199,8 @@ class EmailAdapter:
         recipients = []
         for who in action.payload["recipients"]:
             recipients += list(self.section.notify_to) if who == "assignee" else [who]
-        ticket = str(self.cache().number(external_id(action, self.name)))  # [#1042] in the subject
+        with self.cache().atomic():
+            ticket = str(self.cache().number(external_id(action, self.name)))  # [#1042] in the subject
         send_notice(self.section.smtp, action, ticket, list(dict.fromkeys(recipients)))
 
     # ---- IMAP ----------------------------------------------------------------------------------

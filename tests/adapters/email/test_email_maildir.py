@@ -270,12 +270,14 @@ def test_a_breach_notice_reaches_the_lead_once_and_its_echo_moves_no_clock(box, 
 def test_each_conversation_keeps_its_short_number_across_cycles_and_restarts(box, tmp_path):
     box.add("", "ada@acme.example", "Printer broken", t(2, 9), "a1")
     box.add("", "bob@beta.example", "VPN", t(2, 10), "b1")
-    first = {s.ticket.title: s.ticket.number for s in EmailAdapter(section(box.root), tmp_path).pull(None)}
+    running = EmailAdapter(section(box.root), tmp_path)  # still open: what it wrote is committed
+    first = {s.ticket.title: s.ticket.number for s in running.pull(None)}
     assert sorted(first.values()) == ["1001", "1002"]
     box.add("", "cy@gamma.example", "Invoice", t(2, 11), "c1")
     box.add("", "ada@acme.example", "Re: Printer broken", t(2, 12), "a2", ["a1"])
     again = {s.ticket.title: s.ticket.number for s in EmailAdapter(section(box.root), tmp_path).pull(None)}
     assert again == {**first, "Invoice": "1003"}
+    assert running.cache().number("m-a-new-one") == 1004
 
 
 def test_a_refusing_smtp_server_parks_the_notice(box, smtp_sink):
