@@ -1,6 +1,7 @@
 """E-mail adapter speed on a real, local Dovecot (installed by scripts/test.sh).
 
     .venv/bin/python bench/email_bench.py [MESSAGES] [THREADS]
+    .venv/bin/python bench/email_bench.py maildir [MESSAGES]
 
 A mailbox of MESSAGES messages (default 20,000) in THREADS conversations (default 5,000) is
 written as a Maildir for a fresh Dovecot user, then the adapter's first sync pulls it over IMAP;
@@ -9,6 +10,12 @@ per second, the IMAP commands each sync sent, and the time of each.
 
 Target: first sync at least 2,000 messages per second; an incremental sync sends a number of
 commands that does not grow with the mailbox.
+
+`maildir`: a local Maildir of MESSAGES messages (default 100,000), all written within the same
+minutes (a copy, a restore): the first read, then a cycle with no change, then one after 100 new
+mails, beside a full read of every file for comparison. Target: the cycle with no change under
+1 s; the cycle after 100 new mails reads those 100 files only, and takes no more than the cycle
+with no change plus three times what 100 mails cost in the first read.
 """
 
 from __future__ import annotations
@@ -69,7 +76,49 @@ def write_maildir(root: Path, messages: int, threads: int) -> None:
                 os.chown(os.path.join(folder, name), nobody.pw_uid, nobody.pw_gid)
 
 
+def maildir_main(messages: int) -> int:
+    from adapters.email.maildir import read_maildir
+
+    with tempfile.TemporaryDirectory() as work:
+        root, state = Path(work) / "mail", Path(work) / "state"
+        state.mkdir()
+        write_maildir(root, messages, messages // 4)
+        section = EmailSection(maildir=str(root), agent_addresses=["support@help.example"])
+        adapter = EmailAdapter(section, state)
+
+        def cycle(cursor):
+            started = time.perf_counter()
+            pulled = list(adapter.pull(cursor))
+            return pulled, time.perf_counter() - started
+
+        snapshots, first = cycle(None)
+        cursor = max(s.cursor for s in snapshots)
+        print(f"maildir first read: {messages:,} messages in {len(snapshots):,} tickets in {first:.2f} s")
+        idle_runs = []
+        for _ in range(3):
+            pulled, took = cycle(cursor)
+            idle_runs.append(took)
+        idle = min(idle_runs)
+        print(f"cycle with no change: {len(pulled)} tickets, {adapter.maildir_read[1]} files read, {idle:.3f} s")
+        when = datetime(2026, 11, 20, 9, tzinfo=UTC)
+        for n in range(100):
+            (root / "new" / f"{int(when.timestamp())}.N{n}P2.bench").write_bytes(message(99, n, when, agent=False))
+        pulled, after_new = cycle(cursor)
+        read_new = adapter.maildir_read[1]
+        print(f"cycle after 100 new mails: {len(pulled)} tickets, {read_new} files read, {after_new:.3f} s")
+        started = time.perf_counter()
+        everything = read_maildir(root, None, lambda text: None)
+        full = time.perf_counter() - started
+        print(f"for comparison, reading every file as a cycle did before: {len(everything):,} files in {full:.2f} s")
+    budget = idle + 3 * first * 100 / messages
+    ok = idle < 1.0 and read_new == 100 and after_new <= budget
+    print(f"targets (no change < 1 s; after 100 new: 100 files read, <= {budget:.3f} s): {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "maildir":
+        return maildir_main(int(sys.argv[2]) if len(sys.argv) > 2 else 100_000)
     messages = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 5_000
     server = Dovecot().start()

@@ -1,17 +1,20 @@
 """The e-mail source: a shared support mailbox as a helpdesk.
 
-Public API: `EmailAdapter(section, state_dir)` with `check()`, `pull(since, overlap)`,
-`apply(action)`, `capabilities`, `name`, `imap_commands` (sent by the last pull).
+Public API: `EmailAdapter(section, state_dir, clock)` with `check()`, `pull(since, overlap)`,
+`apply(action)`, `capabilities`, `name`, `imap_commands` (sent by the last pull), `maildir_read`
+(files listed, read, renamed, gone by the last pull).
 
-Two kinds of mailbox, one logic:
-- IMAP: each cycle fetches only what is new (per folder, UIDs above the highest seen, a changed
-  UIDVALIDITY meaning a full re-read of that folder) and the flags changed since the stored
-  MODSEQ (CONDSTORE), into a cache of its own (`<state_dir>/<source>-mail-cache.db`). Tags are
-  written as IMAP keywords on the conversation's messages, a raised priority as \\Flagged.
-  The cursor is the cache's change counter.
+Two kinds of mailbox, one logic: the mailbox is read into a cache of the adapter's own
+(`<state_dir>/<source>-mail-cache.db`), new messages are threaded against it, and a cycle hands
+over the conversations that changed since the cursor, the cache's change counter.
+- IMAP: per folder, UIDs above the highest seen (a changed UIDVALIDITY means a full re-read of
+  that folder) and the flags changed since the stored MODSEQ (CONDSTORE). Tags are written as
+  IMAP keywords on the conversation's messages, a raised priority as \\Flagged.
 - A local Maildir, read-only (tags and priority cannot be written back; those actions are
-  recorded as skipped). The cursor is the latest change time (ctime) of a conversation's files:
-  a new message, a flag change or a move to another folder all renew it.
+  recorded as skipped): only files whose unique name is new are read; a rename (flags, or a move
+  to another folder) updates what the cache holds.
+Each conversation's status history (solved, pending, reopened) is kept in the cache with the time
+the mailbox gives for it, so a solve is dated when it happened, not by the conversation's last mail.
 Escalation notices go out by SMTP when `[email.smtp]` is configured.
 
 Delivery: the keyword writes (channel "imap") and the notices (channel "smtp") are separate
@@ -28,28 +31,34 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from adapters.base import Snapshot, external_id
 from adapters.email.cache import CacheIndex, MailCache
 from adapters.email.imap import ImapClient
-from adapters.email.maildir import folder_paths, is_maildir, read_maildir
-from adapters.email.parse import parse_mail
+from adapters.email.maildir import folder_paths, is_maildir, scan_maildir
+from adapters.email.parse import parse_mail, prefix_pattern
 from adapters.email.smtp import SmtpSender, build_notice, notice_message_id, notice_outcome
-from adapters.email.threads import Roles, States, Thread, assign_threads, build_threads, to_snapshot
+from adapters.email.threads import Roles, States, Thread, assign_threads, thread_status, to_snapshot
 from connector.config.sources import EmailSection
 from connector.core.errors import PermanentSourceError, SourceError, TransientSourceError
 from connector.core.escalation import Action
+from connector.core.model import Status, StatusChange
+
+_CURSOR_DIGITS = 12
 
 log = logging.getLogger("sla_connector.email")
 
 
 class EmailAdapter:
-    def __init__(self, section: EmailSection, state_dir: Path | None = None):
+    def __init__(
+        self, section: EmailSection, state_dir: Path | None = None, clock: Callable[[], datetime] | None = None
+    ):
         self.section = section
+        self.clock = clock or (lambda: datetime.now(UTC))  # when a cycle saw a change the mailbox cannot date
         self.state_dir = state_dir
         self.roles = Roles(
             frozenset(a.lower() for a in section.agent_addresses),
@@ -61,7 +70,9 @@ class EmailAdapter:
             frozenset(k.lower() for k in section.solved_keywords),
             frozenset(k.lower() for k in section.pending_keywords),
         )
+        self.prefixes = prefix_pattern(section.reply_prefixes)
         self._warned: set[str] = set()
+        self._problem_mails: set[str] = set()
         self._cache: MailCache | None = None
         self.keywords_supported: bool | None = None  # known once the server was asked
         self.imap_commands = 0
@@ -70,6 +81,7 @@ class EmailAdapter:
         self._in_delivery = False
         self._rebuilt = False
         self._unsaved: dict[str, object] = {}  # notices sent, their copies not saved yet
+        self.maildir_read = (0, 0, 0, 0)  # files listed, read, renamed, gone in the last pull
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -111,26 +123,89 @@ class EmailAdapter:
     def _warn(self, text: str) -> None:
         if text not in self._warned:  # a broken mail stays broken: say so once, not every cycle
             self._warned.add(text)
+            self._problem_mails.add(text.partition(": ")[0])  # each warning begins with folder/UID
             log.warning("%s: %s", self.name, text)
 
+    @property
+    def mail_problems(self) -> int:
+        """How many mails the last pull warned about (bad mail, logged with folder and UID)."""
+        return len(self._problem_mails)
+
     def pull(self, since: str | None, overlap: timedelta = timedelta(0)) -> Iterator[Snapshot]:
+        """The conversations changed since the cursor (the cache's change counter; the mailbox is
+        read into the cache first, in proportion to what changed in it)."""
+        cache = self.cache()
+        if self._rebuilt:  # the cursor counted changes of the old cache: everything is new now
+            since, self._rebuilt = None, False
+        start = cache.seq()
+        self._problem_mails = set()
         if self.section.imap is not None:
-            yield from self._pull_imap(since)
-            return
-        envelopes = read_maildir(self._mailbox(), self.section.folders, self._warn)
-        changed = {envelope.key: ctime for envelope, ctime in envelopes}
-        threads = build_threads([e for e, _ in envelopes], self.roles, self.section.thread_window)
-        after = int(since) - overlap // timedelta(microseconds=1) * 1000 if since else None
-        ready = []
-        for thread in threads:
-            latest = max(changed[e.key] for e in thread.envelopes)
-            if after is not None and latest < after:
-                continue  # equal is pulled again: file times are coarse, a tie may hide a change
-            mapped = to_snapshot(thread, self.name, self.roles, self.states)
+            self._read_imap(cache)
+        else:
+            self._read_maildir(cache)
+        # a cursor of an older version (a Maildir's file time, 20 digits) hands everything over once
+        after = int(since) if since and len(since) == _CURSOR_DIGITS else 0
+        with cache.atomic():
+            assign_threads(cache.unthreaded(), self.roles, self.section.thread_window, CacheIndex(cache))
+            self._track_status(cache, cache.threads_changed_after(start))
+            changed = cache.changed_threads(after)
+            numbers = {thread: cache.number(thread) for thread, _ in changed}  # written before anyone sees them
+        for thread, latest in changed:
+            envelopes = cache.thread_envelopes(thread)
+            mapped = to_snapshot(
+                Thread(thread, envelopes),
+                self.name,
+                self.roles,
+                self.states,
+                cache.status_log(thread),
+                numbers[thread],
+            )
             if mapped is not None:
-                ready.append((latest, thread.ident, mapped))
-        for latest, _, (ticket, messages) in sorted(ready, key=lambda item: item[:2]):
-            yield Snapshot(ticket, messages, f"{latest:020d}")  # padded: cursors also sort as text
+                yield Snapshot(*mapped, f"{latest:0{_CURSOR_DIGITS}d}")  # padded: cursors also sort as text
+
+    def _track_status(self, cache: MailCache, threads: list[str]) -> None:
+        """Record each changed conversation's status change with the best evidence of its time:
+        what the mailbox says (SAVEDATE, a rename's time, a reopening mail), else this cycle's time;
+        never before the previous cycle, which saw the old status, nor after now. On the first read
+        of a mailbox nothing tells, and the time is an estimate (the latest mail), marked so."""
+        now = self.clock()
+        previous = cache.last_cycle()
+        for thread in threads:
+            envelopes = cache.thread_envelopes(thread)
+            status, raw, evidence = thread_status(Thread(thread, envelopes), self.roles, self.states)
+            log_ = cache.status_log(thread)
+            last = log_[-1] if log_ else None
+            if (last.status if last else Status.OPEN) is status:
+                continue
+            estimated = False
+            if previous is None and (evidence is None or status is Status.OPEN):
+                at, estimated = max(e.mail.date for e in envelopes), True
+            else:
+                at = evidence if evidence is not None else now
+                if previous is not None and at < previous:
+                    at = previous
+            at = min(at, now)
+            if last is not None and at < last.at:
+                at = last.at
+            cache.log_status(thread, StatusChange(at, status, raw, len(log_) + 1, estimated))
+        cache.set_last_cycle(now)
+
+    def _read_maildir(self, cache: MailCache) -> None:
+        changes = scan_maildir(
+            self._mailbox(),
+            self.section.folders,
+            cache.maildir_files(),
+            cache.maildir_file,
+            self._warn,
+            self.prefixes,
+            trust_ctime=cache.last_cycle() is not None,
+        )
+        with cache.atomic():
+            cache.put_files(changes.new)
+            for name, folder, info, flags, entered in changes.renamed:
+                cache.move_file(name, folder, info, flags, entered)
+            cache.drop_files(changes.gone)
+        self.maildir_read = (changes.listed, len(changes.new), len(changes.renamed), len(changes.gone))
 
     def channel(self, action: Action) -> str:
         return "smtp" if action.kind == "notify" else "imap"
@@ -163,7 +238,9 @@ class EmailAdapter:
             raise PermanentSourceError(
                 f"notice {action.key}: nobody to send it to (set escalation.leads or email.notify_to)"
             )
-        notice = build_notice(self.section.smtp.sender, action, external_id(action, self.name), recipients)
+        with self.cache().atomic():
+            ticket = str(self.cache().number(external_id(action, self.name)))  # [#1042] in the subject
+        notice = build_notice(self.section.smtp.sender, action, ticket, recipients)
         sender = self._sender or SmtpSender(self.section.smtp)
         try:
             refused = sender.send(notice, recipients)
@@ -228,7 +305,10 @@ class EmailAdapter:
 
     def cache(self) -> MailCache:
         if self._cache is None:
-            path = (self.state_dir or Path(".")) / f"{self.name}-mail-cache.db"
+            if self.state_dir is None:  # nowhere to keep it: a cache for this process only
+                self._cache = MailCache(None)
+                return self._cache
+            path = self.state_dir / f"{self.name}-mail-cache.db"
             try:
                 self._cache = MailCache(path)
             except sqlite3.DatabaseError as exc:
@@ -258,23 +338,12 @@ class EmailAdapter:
         keywords = "keywords supported" if self.keywords_supported else "no custom keywords: tags will be skipped"
         return f"imap {imap.host}:{imap.port} as {imap.user}: {len(folders)} folders, {keywords}"
 
-    def _pull_imap(self, since: str | None) -> Iterator[Snapshot]:
-        """Fetch what is new into the cache, thread only the new messages, and hand over the
-        conversations that changed since the cursor: work in proportion to the change."""
-        cache = self.cache()
-        if self._rebuilt:  # the cursor counted changes of the old cache: everything is new now
-            since, self._rebuilt = None, False
+    def _read_imap(self, cache: MailCache) -> None:
         with ImapClient(self.section.imap) as client:
             for folder in self.section.folders or client.folders():
                 with cache.atomic():
                     self._sync_folder(client, cache, folder)
             self.imap_commands = client.commands
-        with cache.atomic():
-            assign_threads(cache.unthreaded(), self.roles, self.section.thread_window, CacheIndex(cache))
-        for thread, latest in cache.changed_threads(int(since) if since else 0):
-            mapped = to_snapshot(Thread(thread, cache.thread_envelopes(thread)), self.name, self.roles, self.states)
-            if mapped is not None:
-                yield Snapshot(*mapped, f"{latest:012d}")  # padded: cursors also sort as text
 
     def _sync_folder(self, client: ImapClient, cache: MailCache, folder: str) -> None:
         uidvalidity, exists = client.select(folder)
@@ -298,11 +367,11 @@ class EmailAdapter:
             changed = client.fetch_flags(last, state["modseq"])
             cache.set_flags(folder, changed)
         fetched = []
-        for uid, flags, arrived, header in client.fetch_headers(sorted(new)):
-            mail = parse_mail(header, f"{folder}/{uid}", arrived)
+        for uid, flags, arrived, header, saved in client.fetch_headers(sorted(new)):
+            mail = parse_mail(header, f"{folder}/{uid}", arrived, self.prefixes)
             for warning in mail.warnings:
                 self._warn(warning)
-            fetched.append((uid, flags, arrived, mail))
+            fetched.append((uid, flags, arrived, mail, saved))
         cache.put_many(folder, uidvalidity, fetched)
         cache.set_folder_state(folder, uidvalidity, max(new | {last}), client.highest_modseq)
 

@@ -3,7 +3,9 @@ what is new or changed, and conversations can be rebuilt without reading the mai
 
 Public API: `MailCache(path)` with `folder_state`, `set_folder_state`, `put_many`, `set_flags`,
 `forget`, `forget_folder`, `count`, `envelopes`, `unthreaded`, `changed_threads`,
-`thread_envelopes`, `thread_messages`, `atomic`; `CacheIndex(cache)`, the thread index threading
+`thread_envelopes`, `thread_messages`, `atomic`; for Maildir `put_files`, `maildir_files`,
+`move_file`, `drop_files`; each conversation's status history (`status_log`, `log_status`) and
+the previous cycle's time (`last_cycle`, `set_last_cycle`); `CacheIndex(cache)`, the thread index threading
 uses, so that a cycle threads only the new messages against what the cache knows.
 
 Every insert or change takes the next number of a counter; a conversation's cursor is the
@@ -23,6 +25,7 @@ from sqlite_utils import Database
 
 from adapters.email.parse import Mail
 from adapters.email.threads import Envelope
+from connector.core.model import Status, StatusChange
 
 _FIELDS = [name for name in Mail.__dataclass_fields__ if name != "warnings"]
 
@@ -40,9 +43,11 @@ def _mail_from_json(text: str) -> Mail:
 
 
 class MailCache:
-    def __init__(self, path: Path):
-        self.db = Database(path)
-        self.db.enable_wal()
+    def __init__(self, path: Path | None):
+        """A cache in the file `path`; None: in memory, for one adapter's life (a one-off read)."""
+        self.db = Database(path) if path is not None else Database(memory=True)
+        if path is not None:
+            self.db.enable_wal()
         if "envelopes" not in self.db.table_names():
             with self.db.atomic():
                 self.db["envelopes"].create(
@@ -70,6 +75,28 @@ class MailCache:
                 self.db["counter"].create({"id": int, "seq": int}, pk="id")
                 self.db["counter"].insert({"id": 1, "seq": 0})
 
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """What later versions keep, added to a cache made by an earlier one."""
+        with self.db.atomic():
+            columns = self.db["envelopes"].columns_dict
+            for name in ("name", "info", "saved_at"):  # Maildir unique name, its flags suffix; saved into its folder
+                if name not in columns:
+                    self.db["envelopes"].add_column(name, str)
+            # covering: a cycle compares every Maildir file's folder and flags with what was read
+            self.db["envelopes"].create_index(["name", "folder", "info"], if_not_exists=True)
+            if "status_log" not in self.db.table_names():
+                self.db["status_log"].create(
+                    {"thread": str, "n": int, "at": str, "status": str, "raw": str, "estimated": int},
+                    pk=("thread", "n"),
+                )
+                self.db["cycles"].create({"id": int, "last_at": str}, pk="id")
+            if "numbers" not in self.db.table_names():
+                # a short number per conversation, for people: [#1042] in a subject, #1042 in reports
+                self.db.execute("CREATE TABLE numbers (number INTEGER PRIMARY KEY, thread TEXT UNIQUE NOT NULL)")
+                self.db.execute("INSERT INTO numbers (number, thread) VALUES (1000, '')")  # the first is 1001
+
     def atomic(self):
         return self.db.atomic()
 
@@ -86,12 +113,18 @@ class MailCache:
             {"name": folder, "uidvalidity": uidvalidity, "last_uid": last_uid, "modseq": modseq}, pk="name"
         )
 
+    def seq(self) -> int:
+        """The change counter now: what a cycle changes comes after it."""
+        return self.db.execute("SELECT seq FROM counter WHERE id = 1").fetchone()[0]
+
     def put_many(
-        self, folder: str, uidvalidity: int, messages: Iterable[tuple[int, frozenset[str], datetime, Mail]]
+        self,
+        folder: str,
+        uidvalidity: int,
+        messages: Iterable[tuple[int, frozenset[str], datetime, Mail, datetime | None]],
     ) -> int:
-        """Store fetched messages (UID, flags, arrival, parsed mail) in bulk; return how many."""
-        first = self.db.execute("SELECT seq FROM counter WHERE id = 1").fetchone()[0]
-        rows = [
+        """Store fetched messages (UID, flags, arrival, parsed mail, SAVEDATE) in bulk; return how many."""
+        return self._put(
             {
                 "key": f"{folder}/{uidvalidity}/{uid}",
                 "folder": folder,
@@ -100,12 +133,65 @@ class MailCache:
                 "flags": json.dumps(sorted(flags)),
                 "arrived": arrived.isoformat(),
                 "mail": _mail_to_json(mail),
-                "seq": first + n + 1,
                 "message_id": mail.message_id,
                 "date": mail.date.isoformat(),
+                "saved_at": saved.isoformat() if saved else None,
             }
-            for n, (uid, flags, arrived, mail) in enumerate(messages)
-        ]
+            for uid, flags, arrived, mail, saved in messages
+        )
+
+    def put_files(self, files: Iterable[tuple[str, str, str, frozenset[str], datetime, Mail, datetime | None]]) -> int:
+        """Store Maildir files read (unique name, folder, flags suffix, flags, arrival, mail, when it
+        entered its folder when known) in bulk; return how many."""
+        return self._put(
+            {
+                "key": name,
+                "folder": folder,
+                "uidvalidity": 0,
+                "uid": 0,
+                "flags": json.dumps(sorted(flags)),
+                "arrived": arrived.isoformat(),
+                "mail": _mail_to_json(mail),
+                "message_id": mail.message_id,
+                "date": mail.date.isoformat(),
+                "name": name,
+                "info": info,
+                "saved_at": saved.isoformat() if saved else None,
+            }
+            for name, folder, info, flags, arrived, mail, saved in files
+        )
+
+    def maildir_files(self) -> dict[str, set[str]]:
+        """Folder -> the file names (unique name and flags suffix) read so far, as one set per
+        folder: a cycle compares them with the directories' listings as sets, at C speed."""
+        return {
+            folder: set(names.split("/"))  # a file name never holds a slash
+            for folder, names in self.db.execute(
+                "SELECT folder, group_concat(name || info, '/') FROM envelopes WHERE name IS NOT NULL GROUP BY folder"
+            )
+        }
+
+    def maildir_file(self, name: str) -> tuple[str, str] | None:
+        """(folder, flags suffix) of the file with this unique name, if it was read."""
+        row = self.db.execute("SELECT folder, info FROM envelopes WHERE name = ?", [name]).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def move_file(self, name: str, folder: str, info: str, flags: frozenset[str], saved: datetime | None) -> None:
+        """A Maildir file renamed: to another folder (with when, when known) or to other flags."""
+        self.db.execute(
+            "UPDATE envelopes SET folder = ?, info = ?, flags = ?, saved_at = coalesce(?, saved_at), seq = ? "
+            "WHERE key = ?",
+            [folder, info, json.dumps(sorted(flags)), saved.isoformat() if saved else None, self._next(), name],
+        )
+
+    def drop_files(self, names: Iterable[str]) -> int:
+        names = list(names)
+        self.db.conn.executemany("DELETE FROM envelopes WHERE key = ?", [[n] for n in names])
+        return len(names)
+
+    def _put(self, rows: Iterable[dict[str, Any]]) -> int:
+        first = self.seq()
+        rows = [{**row, "seq": first + n + 1} for n, row in enumerate(rows)]
         if rows:
             self.db["envelopes"].upsert_all(rows, pk="key")
             self.db.execute("UPDATE counter SET seq = ? WHERE id = 1", [first + len(rows)])
@@ -144,11 +230,16 @@ class MailCache:
         return self.db.execute("SELECT count(*) FROM envelopes WHERE folder = ?", [folder]).fetchone()[0]
 
     def _envelopes(self, where: str, params: list[Any]) -> Iterator[Envelope]:
-        for key, folder, flags, arrived, mail in self.db.execute(
-            f"SELECT key, folder, flags, arrived, mail FROM envelopes WHERE {where}", params
+        for key, folder, flags, arrived, mail, saved in self.db.execute(
+            f"SELECT key, folder, flags, arrived, mail, saved_at FROM envelopes WHERE {where}", params
         ):
             yield Envelope(
-                key, folder, frozenset(json.loads(flags)), datetime.fromisoformat(arrived), _mail_from_json(mail)
+                key,
+                folder,
+                frozenset(json.loads(flags)),
+                datetime.fromisoformat(arrived),
+                _mail_from_json(mail),
+                datetime.fromisoformat(saved) if saved else None,
             )
 
     def envelopes(self) -> list[Envelope]:
@@ -161,10 +252,59 @@ class MailCache:
     def changed_threads(self, after: int) -> list[tuple[str, int]]:
         """(conversation, its latest change) of the conversations changed after `after`, in order."""
         return self.db.execute(
-            "SELECT thread, max(seq) AS latest FROM envelopes WHERE seq > ? AND thread != '' GROUP BY thread "
-            "ORDER BY latest",
+            # by the change counter's index: a cycle with few changes reads few rows
+            "SELECT thread, max(seq) AS latest FROM envelopes INDEXED BY idx_envelopes_seq "
+            "WHERE seq > ? AND thread != '' GROUP BY thread ORDER BY latest",
             [after],
         ).fetchall()
+
+    def threads_changed_after(self, seq: int) -> list[str]:
+        return [
+            thread
+            for (thread,) in self.db.execute(
+                "SELECT DISTINCT thread FROM envelopes INDEXED BY idx_envelopes_seq WHERE seq > ? AND thread != ''",
+                [seq],
+            )
+        ]
+
+    def number(self, thread: str) -> int:
+        """The conversation's short number, given on first asking and never changed."""
+        self.db.execute("INSERT OR IGNORE INTO numbers (thread) VALUES (?)", [thread])
+        return self.db.execute("SELECT number FROM numbers WHERE thread = ?", [thread]).fetchone()[0]
+
+    def thread_of_number(self, number: int) -> str | None:
+        row = self.db.execute("SELECT thread FROM numbers WHERE number = ? AND thread != ''", [number]).fetchone()
+        return row[0] if row else None
+
+    # ---- status history ------------------------------------------------------------------------
+
+    def last_cycle(self) -> datetime | None:
+        """When the previous cycle read the mailbox (None: never, the first sync)."""
+        row = self.db.execute("SELECT last_at FROM cycles WHERE id = 1").fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def set_last_cycle(self, at: datetime) -> None:
+        self.db["cycles"].upsert({"id": 1, "last_at": at.isoformat()}, pk="id")
+
+    def status_log(self, thread: str) -> list[StatusChange]:
+        return [
+            StatusChange(datetime.fromisoformat(at), Status(status), raw, n, bool(estimated))
+            for n, at, status, raw, estimated in self.db.execute(
+                "SELECT n, at, status, raw, estimated FROM status_log WHERE thread = ? ORDER BY n", [thread]
+            )
+        ]
+
+    def log_status(self, thread: str, change: StatusChange) -> None:
+        self.db["status_log"].insert(
+            {
+                "thread": thread,
+                "n": change.seq,
+                "at": change.at.isoformat(),
+                "status": change.status.value,
+                "raw": change.raw_status,
+                "estimated": int(change.estimated),
+            }
+        )
 
     def thread_envelopes(self, thread: str) -> list[Envelope]:
         return sorted(self._envelopes("thread = ?", [thread]), key=lambda e: (e.mail.date, e.key))
@@ -183,7 +323,7 @@ class CacheIndex:
     """The conversations seen so far, as the cache remembers them (a `ThreadIndex`)."""
 
     def __init__(self, cache: MailCache):
-        self.db = cache.db
+        self.cache, self.db = cache, cache.db
 
     def thread_of(self, message_id: str) -> str | None:
         row = self.db.execute(
@@ -193,6 +333,12 @@ class CacheIndex:
 
     def exists(self, thread: str) -> bool:
         return self.db.execute("SELECT 1 FROM envelopes WHERE thread = ? LIMIT 1", [thread]).fetchone() is not None
+
+    def thread_of_token(self, token: str) -> str | None:
+        """The conversation a subject's `[#1042]` (or an older `[#m98554ed56e]`) names."""
+        if token.isdigit():
+            return self.cache.thread_of_number(int(token))
+        return token if self.exists(token) else None
 
     def by_subject(self, base_subject: str, counterpart: str) -> tuple[str, datetime] | None:
         row = self.db.execute(

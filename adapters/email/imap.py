@@ -1,7 +1,7 @@
 """A thin IMAP client over the standard library's imaplib, with errors translated in one place.
 
 Public API: `ImapClient(section)` (a context manager) with `folders()`, `select(folder)`,
-`fetch_headers(uids)`, `fetch_flags(last_uid, changed_since)`, `all_uids()`, `uids_after(uid)`,
+`fetch_headers(uids)` (with SAVEDATE where the server has it), `fetch_flags(last_uid, changed_since)`, `all_uids()`, `uids_after(uid)`,
 `store(uids, add, flags)`, `supports_keywords`, `condstore`, and `commands` (how many IMAP
 commands this connection sent).
 
@@ -27,6 +27,7 @@ CHUNK = 2000  # UIDs per FETCH: bounds the memory of a first sync
 _UID = re.compile(rb"UID (\d+)")
 _FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
 _MODSEQ = re.compile(rb"MODSEQ \((\d+)\)")
+_SAVEDATE = re.compile(rb'SAVEDATE "([^"]+)"')
 _LIST = re.compile(rb'\((?P<attrs>[^)]*)\) (?:"(?P<delim>[^"]*)"|NIL) (?P<name>.+)')
 
 
@@ -34,6 +35,12 @@ def _flags(meta: bytes) -> frozenset[str]:
     found = _FLAGS.search(meta)
     names = found.group(1).decode("ascii", "replace").split() if found else []
     return frozenset(name.lower() for name in names if name.lower() != "\\recent")
+
+
+def _savedate(meta: bytes) -> datetime | None:
+    found = _SAVEDATE.search(meta)  # NIL where the server keeps none for this message
+    parsed = imaplib.Internaldate2tuple(b'INTERNALDATE "' + found.group(1) + b'"') if found else None
+    return datetime(*parsed[:6]).astimezone(UTC) if parsed else None
 
 
 def _quote(folder: str) -> str:
@@ -48,6 +55,7 @@ class ImapClient:
         self.where = f"IMAP {section.host}:{section.port}"
         self.commands = 0
         self.condstore = False
+        self.savedate = False  # RFC 8514: when a message was saved into its folder (a move too)
         self.supports_keywords = False
         self.highest_modseq: int | None = None
         self._imap: imaplib.IMAP4 | None = None
@@ -81,6 +89,7 @@ class ImapClient:
         if "CONDSTORE" in capabilities:
             self._call(lambda imap: imap._simple_command("ENABLE", "CONDSTORE"))
             self.condstore = True
+        self.savedate = "SAVEDATE" in capabilities
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -136,14 +145,16 @@ class ImapClient:
         data = self._call(lambda imap: imap.uid("SEARCH", None, "UID", f"{last_uid + 1}:*"))
         return {int(uid) for uid in (data[0] or b"").split() if int(uid) > last_uid}
 
-    def fetch_headers(self, uids: list[int]) -> Iterator[tuple[int, frozenset[str], datetime, bytes]]:
-        """(UID, flags, INTERNALDATE, raw header) of the given messages, in chunks."""
+    def fetch_headers(self, uids: list[int]) -> Iterator[tuple[int, frozenset[str], datetime, bytes, datetime | None]]:
+        """(UID, flags, INTERNALDATE, raw header, SAVEDATE or None) of the given messages, in chunks."""
         wanted = set(uids)
         ordered = sorted(wanted)
+        items = "(UID FLAGS INTERNALDATE SAVEDATE BODY.PEEK[HEADER])" if self.savedate else None
+        items = items or "(UID FLAGS INTERNALDATE BODY.PEEK[HEADER])"
         for start in range(0, len(ordered), CHUNK):
             chunk = ordered[start : start + CHUNK]
             spec = f"{chunk[0]}:{chunk[-1]}"
-            data = self._call(lambda imap: imap.uid("FETCH", spec, "(UID FLAGS INTERNALDATE BODY.PEEK[HEADER])"))
+            data = self._call(lambda imap: imap.uid("FETCH", spec, items))
             for item in data:
                 if not isinstance(item, tuple):
                     continue
@@ -153,7 +164,7 @@ class ImapClient:
                     continue  # `n:*` always includes the highest UID, even one below n
                 arrived = imaplib.Internaldate2tuple(meta)
                 when = datetime(*arrived[:6]).astimezone(UTC) if arrived else datetime.now(UTC)
-                yield int(uid_match.group(1)), _flags(meta), when, header
+                yield int(uid_match.group(1)), _flags(meta), when, header, _savedate(meta)
 
     def fetch_flags(self, last_uid: int, changed_since: int | None) -> dict[int, frozenset[str]]:
         """Flags of messages up to `last_uid`; with CONDSTORE only of those changed since a MODSEQ."""

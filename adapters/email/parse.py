@@ -1,7 +1,7 @@
 """One e-mail's facts for a helpdesk: who, when, which thread, and whether a human wrote it.
 
-Public API: `parse_mail(raw, where, fallback_date) -> Mail`, `base_subject(subject)`,
-`OWN_HEADER`. Never raises on bad mail: a missing or broken field gets a best-effort value and a
+Public API: `parse_mail(raw, where, fallback_date, prefixes) -> Mail`, `base_subject(subject,
+prefixes)`, `prefix_pattern(extra)`, `REPLY_PREFIXES`, `OWN_HEADER`. Never raises on bad mail: a missing or broken field gets a best-effort value and a
 warning that names `where` (the folder and UID or file).
 """
 
@@ -17,9 +17,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 OWN_HEADER = "X-SLA-Connector-Key"  # carried by the connector's own notices, with the action's key
-_PREFIX = re.compile(
-    r"^\s*((re|fwd?|aw|wg|sv|vs|antw|r|tr|réf|rif|odp|vá|ynt)(\[\d+\]|\(\d+\))?\s*:\s*|\[[^\]#]*\]\s*)", re.IGNORECASE
-)
+# reply and forward prefixes as mail clients write them, in their languages (Outlook, Gmail,
+# Thunderbird, Apple Mail and the regional ones): English, German, Nordic, Dutch, Italian,
+# Polish, Spanish / Portuguese, Croatian, Hungarian, Turkish, Greek, Russian, Chinese, Japanese,
+# Korean, Arabic, Hebrew, French
+REPLY_PREFIXES = (
+    "Re", "Fw", "Fwd", "AW", "WG", "SV", "VS", "VB", "Antw", "Doorst", "R", "RIF", "I", "Odp", "PD",
+    "Odg", "Vá", "Továbbítás", "Ynt", "İlt", "Ilt", "RES", "ENC", "RV", "Απ", "Σχετ", "ΠΡΘ", "ПЕР",
+    "Ответ", "Отв", "回复", "回覆", "答复", "转发", "轉寄", "返信", "転送", "회신", "답장", "전달", "رد",
+    "تحويل", "תשובה", "Réf", "TR",
+)  # fmt: skip
+
+
+def prefix_pattern(extra: tuple[str, ...] | list[str] = ()) -> re.Pattern[str]:
+    """One leading prefix (any case, with a counter: `Re[2]:`, `RE^2:`, `Re(2):`, an ASCII or a
+    full-width colon) or a `[list tag]`; longer words first, so `Antw` is not read as `A`."""
+    words = sorted({w.strip().rstrip(":：").strip() for w in (*REPLY_PREFIXES, *extra)} - {""}, key=len, reverse=True)
+    names = "|".join(re.escape(w) for w in words)
+    return re.compile(rf"^\s*((?:{names})\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]\s*|\[[^\]#]*\]\s*)", re.IGNORECASE)
+
+
+_PREFIX = prefix_pattern()
 _TOKEN = re.compile(r"\[#([A-Za-z0-9._-]+)\]")
 _IDS = re.compile(r"<([^<>\s]+)>")
 _AUTO_HEADERS = (
@@ -59,11 +77,12 @@ class Mail:
     warnings: list[str] = field(default_factory=list)
 
 
-def base_subject(subject: str) -> str:
-    """The subject without reply / forward prefixes and list tags, folded for comparison."""
+def base_subject(subject: str, prefixes: re.Pattern[str] = _PREFIX) -> str:
+    """The subject without reply / forward prefixes (any combination) and list tags, folded for
+    comparison."""
     text = _TOKEN.sub("", subject or "")
     while True:
-        stripped = _PREFIX.sub("", text, count=1)
+        stripped = prefixes.sub("", text, count=1)
         if stripped == text:
             break
         text = stripped
@@ -80,6 +99,15 @@ def _header(headers: dict[str, str], name: str, where: str, warnings: list[str])
     if value is None:
         return ""
     text = str(value)
+    if _RAW_BYTES.search(text):  # 8-bit bytes outside RFC 2047 words: UTF-8 (RFC 6532) or broken
+        raw = text.encode("ascii", "surrogateescape")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+            warnings.append(f"{where}: header {name} is neither UTF-8 nor encoded (RFC 2047); read as Latin-1")
+    if "\x00" in text:
+        text = text.replace("\x00", "")
     if "=?" not in text:
         return " ".join(text.split())
     try:
@@ -89,14 +117,18 @@ def _header(headers: dict[str, str], name: str, where: str, warnings: list[str])
         return " ".join(text.split())
 
 
+_RAW_BYTES = re.compile("[\udc80-\udcff]")  # how the parser keeps bytes it could not read as ASCII
 _PARSER = email.parser.BytesParser(policy=email.policy.compat32)  # headers only, and fast
 
 
-def parse_mail(raw: bytes, where: str, fallback_date: datetime) -> Mail:
+def parse_mail(raw: bytes, where: str, fallback_date: datetime, prefixes: re.Pattern[str] = _PREFIX) -> Mail:
     warnings: list[str] = []
+    if b"\x00" in raw:
+        warnings.append(f"{where}: NUL bytes in the mail; left out")
+        raw = raw.replace(b"\x00", b"")
     message = _PARSER.parsebytes(raw, headersonly=True)
     headers: dict[str, str] = {}
-    for name, value in message.items():  # one pass: Message.get() scans every header each time
+    for name, value in message.raw_items():  # one pass (get() scans every header); as stored: 8-bit bytes kept
         headers.setdefault(name.lower(), value)
     header = lambda name: _header(headers, name, where, warnings)  # noqa: E731
     for defect in getattr(message, "defects", [])[:3]:
@@ -120,6 +152,8 @@ def parse_mail(raw: bytes, where: str, fallback_date: datetime) -> Mail:
         date = fallback_date if date is None else date.replace(tzinfo=UTC)
 
     from_name, from_addr = email.utils.parseaddr(header("From"))
+    if not from_addr:
+        warnings.append(f"{where}: no From address; the sender is unknown")
     to_addrs = [addr.lower() for _, addr in email.utils.getaddresses([header("To"), header("Cc")]) if addr]
     subject = header("Subject")
     token_match = _TOKEN.search(subject)
@@ -130,7 +164,7 @@ def parse_mail(raw: bytes, where: str, fallback_date: datetime) -> Mail:
         in_reply_to=_ids(header("In-Reply-To")),
         references=_ids(header("References")),
         subject=subject,
-        base_subject=base_subject(subject),
+        base_subject=base_subject(subject, prefixes),
         token=token_match.group(1) if token_match else None,
         from_addr=from_addr.lower(),
         from_name=from_name,
@@ -139,7 +173,7 @@ def parse_mail(raw: bytes, where: str, fallback_date: datetime) -> Mail:
         auto=_auto_reason(message, headers, header),
         own_key=header(OWN_HEADER).strip() or None,
         important=important,
-        warnings=warnings,
+        warnings=list(dict.fromkeys(warnings)),  # a header read twice warns once
     )
 
 

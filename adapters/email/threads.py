@@ -2,7 +2,7 @@
 
 Public API: `Envelope`, `Thread`, `Roles`, `States`, `ThreadIndex`, `MemoryIndex`,
 `assign_threads(envelopes, roles, window, index)`, `build_threads(envelopes, roles, window)`,
-`to_snapshot(thread, source, roles, states)`.
+`thread_status(thread, roles, states)`, `to_snapshot(thread, source, roles, states, history)`.
 
 Threading order: a known Message-ID in In-Reply-To or References; then a `[#id]` token in the
 subject; then the same base subject (reply and forward prefixes stripped) with the same customer
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from adapters.email.parse import Mail
-from connector.core.model import Channel, Message, Person, Priority, Role, Status, Ticket
+from connector.core.model import Channel, Message, Person, Priority, Role, Status, StatusChange, Ticket
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Envelope:
     flags: frozenset[str]  # system flags (\\Flagged) and keywords, keywords lower-cased
     arrived: datetime
     mail: Mail
+    saved: datetime | None = None  # when it entered its folder, where the mailbox tells (SAVEDATE, a rename)
 
 
 @dataclass
@@ -45,6 +46,9 @@ class ThreadIndex(Protocol):
     def thread_of(self, message_id: str) -> str | None: ...
 
     def exists(self, thread: str) -> bool: ...
+
+    def thread_of_token(self, token: str) -> str | None:
+        """The conversation a subject's `[#...]` token names, if any."""
 
     def by_subject(self, base_subject: str, counterpart: str) -> tuple[str, datetime] | None:
         """The conversation last seen with this subject and customer, and its latest message's time."""
@@ -66,6 +70,9 @@ class MemoryIndex:
 
     def exists(self, thread: str) -> bool:
         return thread in self.threads
+
+    def thread_of_token(self, token: str) -> str | None:
+        return token if token in self.threads else None
 
     def by_subject(self, base_subject: str, counterpart: str) -> tuple[str, datetime] | None:
         thread = self._by_subject.get((base_subject, counterpart))
@@ -121,8 +128,8 @@ def assign_threads(envelopes: Iterable[Envelope], roles: Roles, window: timedelt
             index.record(envelope, None, counterpart)
             continue
         found = next((t for t in map(index.thread_of, mail.in_reply_to + mail.references[::-1]) if t), None)
-        if found is None and mail.token and index.exists(mail.token):
-            found = mail.token
+        if found is None and mail.token:
+            found = index.thread_of_token(mail.token)
         if found is None and mail.base_subject:
             candidate = index.by_subject(mail.base_subject, counterpart)
             if candidate is not None and mail.date - candidate[1] <= window:
@@ -137,24 +144,55 @@ def build_threads(envelopes: list[Envelope], roles: Roles, window: timedelta) ->
     return list(index.threads.values())
 
 
-def to_snapshot(thread: Thread, source: str, roles: Roles, states: States) -> tuple[Ticket, tuple[Message, ...]] | None:
-    """The thread as a ticket; None while no customer has written in it."""
-    human_customers = [
-        e for e in thread.envelopes if not roles.is_agent(e) and e.mail.auto is None and not e.mail.own_key
-    ]
+def _human_customers(thread: Thread, roles: Roles) -> list[Envelope]:
+    return [e for e in thread.envelopes if not roles.is_agent(e) and e.mail.auto is None and not e.mail.own_key]
+
+
+def thread_status(thread: Thread, roles: Roles, states: States) -> tuple[Status, str, datetime | None]:
+    """The conversation's status now, as the host names it, and when the mailbox says it entered
+    it (a move's SAVEDATE or rename time, a reopening mail's arrival; None: the mailbox cannot
+    tell, as for a keyword set in a mail client)."""
+    human = _human_customers(thread, roles)
+    if not human:
+        return Status.OPEN, Status.OPEN.value, None
+    last = human[-1]
+    flags = frozenset().union(*(e.flags for e in thread.envelopes))
+    # moving a conversation to a "Done" folder moves the customer's mails; the replies stay in Sent
+    if last.folder in states.solved_folders:
+        return Status.SOLVED, last.folder, last.saved
+    if flags & states.solved_keywords:
+        return Status.SOLVED, sorted(flags & states.solved_keywords)[0], None
+    if flags & states.pending_keywords:
+        return Status.PENDING, Status.PENDING.value, None
+    return Status.OPEN, Status.OPEN.value, last.saved or last.arrived
+
+
+def to_snapshot(
+    thread: Thread,
+    source: str,
+    roles: Roles,
+    states: States,
+    history: list[StatusChange] | None = None,
+    number: int | None = None,
+) -> tuple[Ticket, tuple[Message, ...]] | None:
+    """The thread as a ticket; None while no customer has written in it. `history` is the
+    conversation's status changes as the adapter saw them; without it the solve time is an
+    estimate, the latest message's time. `number` is its short number for people."""
+    human_customers = _human_customers(thread, roles)
     if not human_customers:
         return None
     first = thread.envelopes[0]
     opener = human_customers[0]
     flags = frozenset().union(*(e.flags for e in thread.envelopes))
     latest = thread.envelopes[-1]
-    # moving a conversation to a "Done" folder moves the customer's mails; the replies stay in Sent
-    if human_customers[-1].folder in states.solved_folders or flags & states.solved_keywords:
-        status = Status.SOLVED
-    elif flags & states.pending_keywords:
-        status = Status.PENDING
+    status, raw, _ = thread_status(thread, roles, states)
+    if history is None:
+        changes: tuple[StatusChange, ...] = ()
+        closed_at = latest.mail.date if status is Status.SOLVED else None
     else:
-        status = Status.OPEN
+        changes = (StatusChange(first.mail.date, Status.OPEN, Status.OPEN.value, 0), *history)
+        done = [c for c in changes if c.status.is_done]
+        closed_at = done[-1].at if status.is_done and done else None
     important = "\\flagged" in flags or any(e.mail.important for e in human_customers)
     messages = tuple(
         Message(
@@ -171,17 +209,18 @@ def to_snapshot(thread: Thread, source: str, roles: Roles, states: States) -> tu
     ticket = Ticket(
         source=source,
         external_id=thread.ident,
-        number=thread.ident,
+        number=str(number) if number is not None else thread.ident,
         title=opener.mail.subject,
         channel=Channel.EMAIL,
         created_at=first.mail.date,
         updated_at=latest.mail.date,
         status=status,
-        raw_status=latest.folder if status is Status.SOLVED else status.value,
+        raw_status=raw,
+        status_history=changes,
         priority=Priority(3 if important else 2, "high" if important else "normal"),
         requester=Person(opener.mail.from_name or None, opener.mail.from_addr),
         organization=None,
         tags=frozenset(f for f in flags if not f.startswith("\\")),
-        closed_at=latest.mail.date if status is Status.SOLVED else None,
+        closed_at=closed_at,
     )
     return ticket, messages

@@ -92,6 +92,7 @@ class EmailSection(SourceSection):
     agent_domains: list[str] = []
     notify_to: list[str] = []  # who receives notices for "assignee" (a mailbox has none)
     save_notices: bool = True  # with IMAP: a copy of each notice sent goes into sent_folder
+    reply_prefixes: list[str] = []  # more reply / forward prefixes than the built-in languages'
 
     @property
     def kind(self) -> str:

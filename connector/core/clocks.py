@@ -8,7 +8,9 @@ the level and target they were decided under, cancels when no level applies), `S
 `RecordStatus`.
 
 Metrics:
-- first_reply: creation to the first public agent message; none when an agent wrote first.
+- first_reply: creation to the first public agent message; none when an agent wrote first (an
+  internal note included). An agent's message stamped within `CREATION_SKEW` before the creation
+  is a reply at the creation.
 - next_reply: the first public customer message after a public agent reply, to the next public
   agent reply; customer messages in a row belong to one record.
 - chat_reply / call_reply: replace first_reply and next_reply for chat / phone tickets when the
@@ -26,6 +28,7 @@ from bisect import bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from itertools import takewhile
 from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -182,14 +185,22 @@ def _cancelled(record: SlaRecord) -> SlaRecord:
 
 def _reply_spans(ticket: Ticket, messages: Iterable[Message], targets: dict[str, Target]):
     """(metric, seq, start, stop or None) for every reply clock the conversation starts."""
-    counted = [
-        m for m in messages if m.public and not m.auto_generated and not m.own and m.role is not _SYSTEM
-    ]  # `Message.counts`, inlined
-    counted.sort(key=message_order)
+    created = ticket.created_at
+    human = [m for m in messages if not m.auto_generated and not m.own and m.role is not _SYSTEM]
+    human.sort(key=message_order)
+    if len(human) > 1 and human[0].at <= created:
+        # an agent's message stamped just before the creation (mail servers' clocks differ) is a
+        # reply at the creation, after the customer's opening message, not the ticket's opening
+        early = created - CREATION_SKEW
+        if any(m.role is _AGENT and m.at >= early for m in takewhile(lambda m: m.at <= created, human)):
+            human.sort(
+                key=lambda m: (m.at if m.at > created else created, m.role is _AGENT and early <= m.at <= created)
+            )
+    # an agent wrote first, publicly or in an internal note: the agent opened it, no first reply
+    outbound = bool(human) and human[0].role is _AGENT
+    counted = [m for m in human if m.public]  # `Message.counts`, inlined
     own = _OWN_REPLY_METRIC.get(ticket.channel)
     first, follow = (own, own) if own and targets.get(own) else ("first_reply", "next_reply")
-    created = ticket.created_at
-    outbound = bool(counted) and counted[0].role is _AGENT  # an agent wrote first: no first reply
     open_start, open_metric = (None, follow) if outbound else (created, first)
     spans: list[tuple[str, int, datetime, datetime | None]] = []
     seqs: dict[str, int] = {}
@@ -208,6 +219,8 @@ def _reply_spans(ticket: Ticket, messages: Iterable[Message], targets: dict[str,
 
 
 _change_time = attrgetter("at")
+_change_order = attrgetter("at", "seq")  # the same instant: the host's order
+CREATION_SKEW = timedelta(minutes=2)  # how far mail servers' clocks are allowed to disagree
 _OWN_REPLY_METRIC = {Channel.CHAT: "chat_reply", Channel.PHONE: "call_reply"}
 # enum members as plain names: reading `Role.AGENT` costs a lookup through the enum's class
 _AGENT, _SYSTEM = Role.AGENT, Role.SYSTEM
@@ -220,7 +233,7 @@ def _status_periods(ticket: Ticket, now: datetime) -> list[Period]:
     """The ticket's statuses from creation on, in time order."""
     created = ticket.created_at
     created_us = _to_us(created)
-    history = sorted(ticket.status_history, key=_change_time)
+    history = sorted(ticket.status_history, key=_change_order)
     del history[bisect_right(history, now, key=_change_time) :]
     if not history:
         # only the current status is known: it began at the last change the host reports

@@ -1,6 +1,6 @@
 """From SLA record changes to events, and from events to actions on the helpdesk. Pure.
 
-Public API: `diff(old_records, new_records, now) -> [Event]`, `plan(events, escalation, ticket, now,
+Public API: `diff(old_records, new_records, now, ticket) -> [Event]`, `plan(events, escalation, ticket, now,
 records) -> [Action]`, `Escalation` (the ladders by level, the leads, the catch-up window, whether a
 met clock takes its tags off).
 
@@ -30,9 +30,12 @@ class Event:
     ticket_key: str
     metric: str
     seq: int
-    kind: str  # started, paused, resumed, step:<n>, breached, met, cancelled
+    kind: str  # started, paused, resumed, step:<n>, breached, met, corrected, cancelled
     at: datetime
     record: SlaRecord
+    # corrected: previous_stop, stop, previous_status; any stopping event: stop_estimated when the
+    # source could only estimate the stop (a mailbox's first read)
+    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +70,24 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def diff(old_records: Iterable[SlaRecord], new_records: Iterable[SlaRecord], now: datetime) -> list[Event]:
+def diff(
+    old_records: Iterable[SlaRecord], new_records: Iterable[SlaRecord], now: datetime, ticket: Ticket | None = None
+) -> list[Event]:
+    """The events between a ticket's stored records and its recomputed ones. A decided record
+    whose stop a late fact moved (a reply the host reported late, a solve time corrected), or a
+    breach a late fact turned into met, gets a `corrected` event with the old and the new stop.
+    With the `ticket`, events of a stop the source only estimated say so."""
     old = {r.ident: r for r in old_records}
     events: list[Event] = []
+    estimated = _estimated_stops(ticket)
     for new in sorted(new_records, key=lambda r: r.ident):
         prev = old.get(new.ident)
         base = f"{new.ticket_key}:{new.metric}:{new.seq}"
+        mark = {"stop_estimated": True} if new.stop is not None and new.stop in estimated else {}
 
-        def emit(kind: str, at: datetime, suffix: str = "", name: str | None = None) -> None:
-            events.append(Event(f"{base}:{name or kind}{suffix}", new.ticket_key, new.metric, new.seq, kind, at, new))
+        def emit(kind: str, at: datetime, suffix: str = "", name: str | None = None, detail=None) -> None:
+            key = f"{base}:{name or kind}{suffix}"
+            events.append(Event(key, new.ticket_key, new.metric, new.seq, kind, at, new, detail or _NO_DETAIL))
 
         if prev is None:
             emit("started", new.start)
@@ -95,12 +107,32 @@ def diff(old_records: Iterable[SlaRecord], new_records: Iterable[SlaRecord], now
             if point not in points_before and index not in indexes_before:
                 emit(f"step:{index}", at, f"@{point}", name="step")
         if new.status is RecordStatus.BREACHED and (prev is None or prev.status is not RecordStatus.BREACHED):
-            emit("breached", new.due)
+            emit("breached", new.due, detail=mark or None)
         if new.status is RecordStatus.MET and (prev is None or prev.status is not RecordStatus.MET):
-            emit("met", new.stop, f"@{_utc(new.stop)}")
+            emit("met", new.stop, f"@{_utc(new.stop)}", detail=mark or None)
+        if (
+            prev is not None
+            and prev.status.is_decided
+            and new.status.is_decided
+            and new.stop is not None
+            and new.stop != prev.stop
+            and (prev.stop is not None or new.status is not prev.status)
+        ):
+            was = _utc(prev.stop) if prev.stop else None
+            detail = {"previous_stop": was, "stop": _utc(new.stop), "previous_status": prev.status.value, **mark}
+            emit("corrected", now, f"@{was or '-'}/{_utc(new.stop)}", detail=detail)
         if new.status is RecordStatus.CANCELLED and (prev is None or prev.status is not RecordStatus.CANCELLED):
             emit("cancelled", now)
     return events
+
+
+_NO_DETAIL: Mapping[str, Any] = {}
+
+
+def _estimated_stops(ticket: Ticket | None) -> frozenset[datetime]:
+    if ticket is None:
+        return frozenset()
+    return frozenset(c.at for c in ticket.status_history if c.estimated and c.status.is_done)
 
 
 def plan(

@@ -67,11 +67,15 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class StatusChange:
-    """The ticket entered `status` at `at` (from the host's history, where it has one)."""
+    """The ticket entered `status` at `at` (from the host's history, where it has one). Changes
+    of the same instant follow the host's `seq` (its history entry's number); `estimated` marks
+    an instant the host could not tell and the source had to guess (a mailbox's first read)."""
 
     at: datetime
     status: Status
     raw_status: str = ""
+    seq: int = 0
+    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

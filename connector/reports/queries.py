@@ -327,7 +327,8 @@ class Reports:
         order.append("r.rowid")
         sql = (
             "SELECT t.requester_email, t.requester_name, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
-            "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar "
+            "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar, "
+            f"{_STOP_NOTES}, t.title "
             f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
             f"ORDER BY {', '.join(order)}"
         )
@@ -346,6 +347,8 @@ class Reports:
             Column("stopped", "time"),
             Column("remaining", "duration"),
             Column("status", "label"),
+            Column("stop_note"),
+            Column("title"),
         ]
         rows = self._log_rows(self.db.execute(sql, params))
         if "remaining" in sort:
@@ -373,6 +376,9 @@ class Reports:
             target_us,
             business_us,
             calendar_name,
+            estimated,
+            corrected_from,
+            title,
         ) in cursor:
             if status == "cancelled":
                 remaining = None
@@ -395,7 +401,17 @@ class Reports:
                 local(stopped),
                 remaining,
                 status,
+                self._stop_note(estimated, corrected_from),
+                title,
             ]
+
+    def _stop_note(self, estimated: int | None, corrected_from: str | None) -> str:
+        """Why a stop may not be what it seems: estimated by the source, or corrected later."""
+        notes = ["estimated"] if estimated else []
+        if corrected_from is not None:
+            was = self._local(corrected_from) if corrected_from else None
+            notes.append(f"corrected, was {was}" if was else "corrected, was running")
+        return "; ".join(notes)
 
     # ---- credits and breaches -------------------------------------------------------------------------
 
@@ -469,7 +485,7 @@ class Reports:
         where, params = self._contract_where(index, contract)
         sql = (
             "SELECT t.number, t.external_id, t.requester_email, t.title, r.level, r.metric, r.seq, "
-            "r.start_at, r.due_at, r.stopped_at, r.target_us, r.business_us, r.calendar "
+            f"r.start_at, r.due_at, r.stopped_at, r.target_us, r.business_us, r.calendar, {_STOP_NOTES} "
             f"FROM ({self._decided()}) r JOIN tickets t ON t.id = r.ticket_id "
             f"WHERE r.outcome = 'failed' AND r.decided_at >= ? AND r.decided_at < ? AND {where} ORDER BY r.due_at"
         )
@@ -484,6 +500,7 @@ class Reports:
             Column("due", "time"),
             Column("stopped", "time"),
             Column("overdue", "duration"),
+            Column("stop_note"),
         ]
         cursor = self.db.execute(sql, [self._instant(first), self._instant(last + timedelta(days=1)), *params])
         return Table(columns, self._breach_rows(cursor))
@@ -504,6 +521,8 @@ class Reports:
             target_us,
             business_us,
             calendar_name,
+            estimated,
+            corrected_from,
         ) in cursor:
             if stopped is None:
                 left = self._signed_left(calendar_name, datetime.fromisoformat(due))
@@ -521,6 +540,7 @@ class Reports:
                 local(due),
                 local(stopped),
                 overdue,
+                self._stop_note(estimated, corrected_from),
             ]
 
     # ---- the queue -----------------------------------------------------------------------------
@@ -591,6 +611,17 @@ class Reports:
         # the queue in the order to answer it: least business time left first (a paused clock
         # by what it has left, not by its due time, which moves while it waits)
         return Table(columns, iter(_sorted_by(list(rows()), [7], False)))
+
+
+# what the events say about a record's stop: estimated by the source, and the stop before the
+# latest correction ('' when it had none)
+_EVENT_OF_RECORD = "e.ticket_id = r.ticket_id AND e.metric = r.metric AND e.seq = r.seq"
+_STOP_NOTES = (
+    f"(SELECT 1 FROM sla_events e WHERE {_EVENT_OF_RECORD} AND e.kind IN ('met', 'breached', 'corrected') "
+    "AND json_extract(e.data, '$.stop_estimated') LIMIT 1), "
+    f"(SELECT coalesce(json_extract(e.data, '$.previous_stop'), '') FROM sla_events e WHERE {_EVENT_OF_RECORD} "
+    "AND e.kind = 'corrected' ORDER BY e.id DESC LIMIT 1)"
+)
 
 
 def filter_conditions(store: Store, settings: Any, filters: Filters) -> tuple[list[str], list[Any]]:

@@ -67,7 +67,8 @@ class CycleSummary:
     pulled: int = 0
     rechecked: int = 0
     records_changed: int = 0
-    warnings: int = 0
+    warning_steps: int = 0  # escalation steps reached before the due time
+    mail_problems: int = 0  # mails the source warned about (logged with where they are)
     breaches: int = 0
     skipped_tickets: list[str] = field(default_factory=list)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
@@ -76,9 +77,11 @@ class CycleSummary:
         d = self.delivery
         text = (
             f"{self.source}: {self.pulled} tickets pulled, {self.rechecked} rechecked by time, "
-            f"{self.records_changed} records changed, {self.warnings} warnings, {self.breaches} breaches; "
+            f"{self.records_changed} records changed, {self.warning_steps} warning steps, {self.breaches} breaches; "
             f"actions: {d.line()}"
         )
+        if self.mail_problems:
+            text += f"; {self.mail_problems} mail{'s' if self.mail_problems != 1 else ''} with problems, see the log"
         if self.skipped_tickets:
             text += f"; {len(self.skipped_tickets)} tickets skipped"
         for channel, why in self.delivery.channel_errors.items():
@@ -120,7 +123,7 @@ class _Cycle:
                     old = self.tickets.records(ticket_id, ticket.key)
                 new = recompute(ticket, messages, self.engine.policy, old, self.now)
                 self.summary.records_changed += self.tickets.save_records(ticket_id, old, new, self.now)
-                events = self.tickets.add_events(ticket_id, diff(old, new, self.now), self.now)
+                events = self.tickets.add_events(ticket_id, diff(old, new, self.now, ticket), self.now)
                 self.outbox.add(
                     self.source, ticket_id, plan(events, self.engine.escalation, ticket, self.now, new), self.now
                 )
@@ -144,7 +147,7 @@ class _Cycle:
             if event.kind == "breached":
                 self.summary.breaches += 1
             elif event.kind.startswith("step:") and event.at < event.record.due:
-                self.summary.warnings += 1
+                self.summary.warning_steps += 1
 
 
 def run_cycle(
@@ -233,6 +236,7 @@ def _pull_and_recheck(
             progress(summary.pulled, summary.pulled / max(time.monotonic() - started, 1e-9))
         if len(batch) < batch_size:
             break
+    summary.mail_problems = getattr(adapter, "mail_problems", 0)  # sources that read mail say how many were bad
     cycle.recheck(cycle.tickets.due_tickets(adapter.name, now, exclude=cycle.touched))
 
 

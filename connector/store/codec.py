@@ -46,7 +46,9 @@ def ticket_to_json(ticket: Ticket) -> str:
             "channel": ticket.channel.value,
             "status": ticket.status.value,
             "raw_status": ticket.raw_status,
-            "status_history": [[iso(c.at), c.status.value, c.raw_status] for c in ticket.status_history],
+            "status_history": [
+                [iso(c.at), c.status.value, c.raw_status, c.seq, c.estimated] for c in ticket.status_history
+            ],
             "priority": [ticket.priority.rank, ticket.priority.raw_name, ticket.priority.raw_id]
             if ticket.priority
             else None,
@@ -78,7 +80,9 @@ def ticket_from_json(text: str) -> Ticket:
         channel=_CHANNELS[data["channel"]],
         status=_STATUSES[data["status"]],
         raw_status=data["raw_status"],
-        status_history=tuple(StatusChange(parse_iso(at), _STATUSES[s], raw) for at, s, raw in data["status_history"]),
+        status_history=tuple(  # stored by older versions without seq and estimated
+            StatusChange(parse_iso(at), _STATUSES[s], raw, *rest) for at, s, raw, *rest in data["status_history"]
+        ),
         priority=Priority(*data["priority"]) if data["priority"] else None,
         department=data["department"],
         assignee=data["assignee"],

@@ -177,7 +177,12 @@ class TicketStore:
                     iso(event.at),
                     recorded,
                     json.dumps(
-                        {"level": event.record.level, "due": iso(event.record.due), "status": event.record.status.value}
+                        {
+                            "level": event.record.level,
+                            "due": iso(event.record.due),
+                            "status": event.record.status.value,
+                            **event.detail,
+                        }
                     ),
                 ]
                 for event in fresh

@@ -216,6 +216,8 @@ def test_sla_log_rows(reports):
         "stopped",
         "remaining",
         "status",
+        "stop_note",
+        "title",
     ]
     first = log[1]  # sorted by start: the resolution (07:30) comes first
     assert first == [
@@ -233,10 +235,12 @@ def test_sla_log_rows(reports):
         "2026-11-02T09:30:00+01:00",
         30 * M,
         "met",
+        "",
+        "Printer on fire",
     ]
-    assert log[0][-2:] == [-(10 * H + 30 * M), "breached"]
+    assert log[0][-4:-1] == [-(10 * H + 30 * M), "breached", ""]
     running = next(r for r in log if r[2] == "1002" and r[7] == "first_reply")
-    assert running[-2:] == [-(14 * H), "running"]  # overdue since 10:00 UTC on the 5th, on a 24/7 calendar
+    assert running[-4:-2] == [-(14 * H), "running"]  # overdue since 10:00 UTC on the 5th, on a 24/7 calendar
     assert len(log) == 7
     assert [r[7] for r in rows(reports.log(NOVEMBER, ["metric", "start"], descending=True))][:2] == [
         "resolution",
@@ -274,6 +278,7 @@ def test_breach_statement(reports):
             "2026-11-03T00:30:00+01:00",
             "2026-11-03T11:00:00+01:00",
             10 * H + 30 * M,
+            "",
         ]
     ]
 
@@ -291,9 +296,9 @@ def test_csv_durations_formula_injection_and_json(reports):
     out = io.StringIO()
     write(reports.breaches("2026-11", "Beta"), "csv", out)
     [header, row] = list(csv.reader(io.StringIO(out.getvalue())))
-    assert header[-2:] == ["overdue_seconds", "overdue"]
+    assert header[-3:-1] == ["overdue_seconds", "overdue"]
     assert row[2] == "'=cmd|' /C calc'!A0"  # neutralized: a spreadsheet shows it, never runs it
-    assert row[-2:] == ["50400", "14:00:00"]
+    assert row[-3:-1] == ["50400", "14:00:00"]
     out = io.StringIO()
     write(reports.credits("2026-11"), "json", out)
     assert json.loads(out.getvalue())[0]["credit"] == "250.00"
@@ -396,3 +401,19 @@ def test_local_times_are_exact_across_offset_changes(zone, stored, local):
     assert convert(stored) == local
     assert convert(stored) == local  # the second time from the memo of its hour
     assert convert(None) is None
+
+
+def test_the_log_and_the_breach_statement_say_when_a_stop_was_estimated_or_corrected(store):
+    def event(key, kind, **data):
+        store.db["sla_events"].insert(
+            {"key": key, "ticket_id": 1, "metric": "resolution", "seq": 1, "kind": kind, "at": iso(u(3, 10)),
+             "recorded_at": iso(u(3, 10)), "data": json.dumps({"level": "Standard", **data})}
+        )  # fmt: skip
+
+    event("r:breached", "breached", stop_estimated=True)
+    event("r:corrected", "corrected", previous_stop=iso(u(2, 22)), stop=iso(u(3, 10)), previous_status="met")
+    reports = Reports(store, load_settings(SETTINGS_TEXT), NOW)
+    note = "estimated; corrected, was 2026-11-02T23:00:00+01:00"
+    [resolution] = [r for r in rows(reports.log(NOVEMBER)) if r[2] == "1001" and r[7] == "resolution"]
+    assert resolution[-2:] == [note, "Printer on fire"]
+    assert rows(reports.breaches("2026-11", "ACME Corp"))[0][-1] == note

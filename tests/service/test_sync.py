@@ -41,7 +41,7 @@ def test_a_ticket_nobody_touches_breaches_on_time_and_is_escalated_once(store, h
     assert (first.pulled, first.breaches, first.delivery.delivered) == (2, 0, 0)
     # no change at the host; the clock alone moves the ticket past 80 % and then past its due time
     warned = cycle(store, adapter, t(2, 10, 50))
-    assert (warned.pulled, warned.rechecked, warned.warnings) == (0, 1, 1)
+    assert (warned.pulled, warned.rechecked, warned.warning_steps) == (0, 1, 1)
     assert keys(host) == [("1", "first_reply:1:step@-20%:add_tags")]
     breached = cycle(store, adapter, t(2, 11, 1))
     assert (breached.rechecked, breached.breaches, breached.delivery.delivered) == (1, 1, 4)
@@ -213,7 +213,7 @@ def test_a_pull_that_fails_keeps_what_was_committed(store, host):
     with pytest.raises(TransientSourceError):
         cycle(store, adapter, t(2, 10, 31))
     assert store.sync_state("scripted")["cursor"].endswith("|2")
-    assert cycle(store, adapter, t(2, 10, 50)).warnings == 1
+    assert cycle(store, adapter, t(2, 10, 50)).warning_steps == 1
 
 
 def test_first_sync_of_old_tickets_records_breaches_but_writes_nothing(store, host):

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlite_utils import Database
 
 from connector.core.errors import StoreError
+from connector.core.model import Status, StatusChange, Ticket
 from connector.store.codec import iso as to_iso
 from connector.store.codec import parse_iso as from_iso
+from connector.store.codec import ticket_from_json, ticket_to_json
 from connector.store.database import MIGRATIONS, Store
 
 
@@ -97,3 +100,16 @@ def test_times_are_stored_as_utc_iso_text():
     assert from_iso("2026-11-25T08:30:00+00:00") == datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
     with pytest.raises(ValueError, match="naive datetime"):
         to_iso(datetime(2026, 11, 25, 9, 30))
+
+
+def test_a_tickets_status_history_keeps_the_hosts_order_and_estimates():
+    at = datetime(2026, 11, 2, 10, tzinfo=UTC)
+    history = (StatusChange(at, Status.OPEN, "open", 7), StatusChange(at, Status.SOLVED, "Done", 8, True))
+    ticket = Ticket("email", "m1", at, at, Status.SOLVED, status_history=history)
+    assert ticket_from_json(ticket_to_json(ticket)).status_history == history
+    older = json.loads(ticket_to_json(ticket))
+    older["status_history"] = [row[:3] for row in older["status_history"]]  # as an older version stored it
+    assert ticket_from_json(json.dumps(older)).status_history == (
+        StatusChange(at, Status.OPEN, "open"),
+        StatusChange(at, Status.SOLVED, "Done"),
+    )

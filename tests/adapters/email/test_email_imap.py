@@ -6,7 +6,7 @@ from __future__ import annotations
 import imaplib
 import socket
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -192,3 +192,42 @@ def test_a_server_that_drops_the_connection_mid_fetch_is_retried_next_cycle(acco
         list(cut.pull(None))
     whole = EmailAdapter(account.section(folders=["INBOX"]), tmp_path)
     assert len(list(whole.pull(None))) == 30
+
+
+def savedates(account, folder) -> dict[int, datetime]:
+    """SAVEDATE of each message, read over the test's own connection."""
+    account.client.select(folder)
+    typ, data = account.client.uid("FETCH", "1:*", "(UID SAVEDATE)")
+    found = {}
+    for line in data:
+        text = line.decode()
+        stamp = text.split('SAVEDATE "')[1].split('"')[0]
+        found[int(text.split("UID ")[1].split()[0])] = datetime.strptime(stamp, "%d-%b-%Y %H:%M:%S %z")
+    return found
+
+
+def test_a_move_into_done_is_dated_by_its_savedate(account, tmp_path):
+    """Answered on Thursday, moved to Done later: the solve is the move (RFC 8514 SAVEDATE)."""
+    account.append("INBOX", mail("ada@acme.example", "Printer broken", t(5, 9), "a1"), t(5, 9))
+    reply = mail("support@help.example", "Re: Printer broken", t(5, 12, 31), "a2", ["a1"], to="ada@acme.example")
+    account.append("Sent", reply, t(5, 12, 31))
+    now = [datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)]
+    adapter = EmailAdapter(account.section(), tmp_path, lambda: now[0])
+    [opened] = adapter.pull(None)
+    assert opened.ticket.status is Status.OPEN
+    account.client.select("INBOX")
+    assert account.client.uid("MOVE", "1", "Done")[0] == "OK"
+    [moved_at] = savedates(account, "Done").values()
+    now[0] += timedelta(hours=2)
+    [solved] = adapter.pull(opened.cursor)
+    assert solved.ticket.status is Status.SOLVED
+    assert solved.ticket.closed_at == moved_at != t(5, 12, 31)
+    assert solved.ticket.status_history[-1].estimated is False
+
+
+def test_the_first_sync_takes_the_savedate_of_mail_already_in_done(account, tmp_path):
+    account.append("Done", mail("ada@acme.example", "Old question", t(2, 9), "o1"), t(2, 9))
+    [saved_at] = savedates(account, "Done").values()
+    [old] = EmailAdapter(account.section(), tmp_path, lambda: saved_at + timedelta(hours=1)).pull(None)
+    assert (old.ticket.status, old.ticket.closed_at) == (Status.SOLVED, saved_at)
+    assert old.ticket.status_history[-1].estimated is False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from adapters.email.parse import OWN_HEADER
 from connector.config.sources import EmailSection
 from connector.core.errors import PermanentSourceError
 from connector.core.escalation import Action
-from connector.core.model import Role, Status
+from connector.core.model import Role, Status, StatusChange
 from connector.service.cycle import Engine, run_cycle
 from connector.store.database import Store
 from tests.support.engine_helpers import load_settings
@@ -105,21 +105,88 @@ def test_status_and_priority_from_folders_keywords_and_headers(box):
     assert got["Waiting one"].ticket.priority.rank == 2
 
 
-def test_incremental_pulls_see_new_mail_and_moves(box):
+class Clock:
+    """The cycles' times, near the real one: a rename's change time is the file system's."""
+
+    def __init__(self):
+        self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, hours: float) -> datetime:
+        self.now += timedelta(hours=hours)
+        return self.now
+
+
+def ctime(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_ctime_ns / 1e9, UTC)
+
+
+def test_incremental_pulls_read_only_new_files_and_renames(box, tmp_path):
     first = box.add("", "ada@acme.example", "Printer broken", t(2, 9), "a1")
     box.add("", "bob@beta.example", "VPN", t(2, 9), "b1")
-    adapter = EmailAdapter(section(box.root))
+    adapter = EmailAdapter(section(box.root), tmp_path, Clock())
     everything = list(adapter.pull(None))
     cursor = everything[-1].cursor
     assert [s.cursor for s in everything] == sorted(s.cursor for s in everything)
-    assert list(adapter.pull(f"{int(cursor) + 3600 * 10**9:020d}")) == []
-    # a change in the same file-system clock tick as the cursor is pulled again, never missed
+    assert adapter.maildir_read == (2, 2, 0, 0)  # listed, read, renamed, gone
+    assert list(adapter.pull(cursor)) == [] and adapter.maildir_read == (2, 0, 0, 0)
     box.add(".Sent", "support@help.example", "Re: VPN", t(2, 10), "b2", ["b1"], to="bob@beta.example")
-    assert "VPN" in [s.ticket.title for s in adapter.pull(cursor)]
+    assert [s.ticket.title for s in adapter.pull(cursor)] == ["VPN"] and adapter.maildir_read == (3, 1, 0, 0)
     cursor = max(s.cursor for s in adapter.pull(None))
-    os.rename(first, box.root / ".Done" / "cur" / first.name)  # an agent moves it to Done
-    moved = {s.ticket.title: s for s in adapter.pull(cursor)}
-    assert moved["Printer broken"].ticket.status is Status.SOLVED
+    seen = first.parent / (first.name.partition(":2,")[0] + ":2,RS")  # read and answered: flags only
+    os.rename(first, seen)
+    [renamed] = adapter.pull(cursor)
+    assert renamed.ticket.title == "Printer broken" and adapter.maildir_read == (3, 0, 1, 0)
+    cursor = renamed.cursor
+    # a new adapter over the same cache (a restart) reads nothing again
+    again = EmailAdapter(section(box.root), tmp_path, Clock())
+    assert list(again.pull(cursor)) == [] and again.maildir_read == (3, 0, 0, 0)
+
+
+def test_a_solve_is_dated_by_the_move_into_done_not_by_the_last_mail(box, tmp_path):
+    """Answered on Thursday, moved to Done later: solved when it was moved."""
+    question = box.add("", "ada@acme.example", "Printer broken", t(5, 9), "a1")
+    box.add(".Sent", "support@help.example", "Re: Printer broken", t(5, 12, 31), "a2", ["a1"], to="ada@acme.example")
+    clock = Clock()
+    adapter = EmailAdapter(section(box.root), tmp_path, clock)
+    [opened] = adapter.pull(None)
+    assert opened.ticket.status is Status.OPEN and opened.ticket.closed_at is None
+    moved = box.root / ".Done" / "cur" / question.name
+    os.rename(question, moved)
+    clock.advance(2)
+    [solved] = adapter.pull(opened.cursor)
+    assert solved.ticket.status is Status.SOLVED
+    assert solved.ticket.closed_at == ctime(moved) != t(5, 12, 31)
+    assert solved.ticket.status_history[-1] == StatusChange(ctime(moved), Status.SOLVED, "Done", 1, False)
+    # the customer writes again: reopened when that mail arrived
+    box.add("", "ada@acme.example", "Re: Printer broken", t(5, 15), "a3", ["a2"])
+    clock.advance(1)
+    [reopened] = adapter.pull(solved.cursor)
+    assert reopened.ticket.status is Status.OPEN and reopened.ticket.closed_at is None
+    assert [c.status for c in reopened.ticket.status_history] == [Status.OPEN, Status.SOLVED, Status.OPEN]
+
+
+def test_a_solved_keyword_set_in_a_mail_client_is_dated_by_the_cycle_that_saw_it(box, tmp_path):
+    (box.root / "dovecot-keywords").write_text("0 pending\n1 urgent\n2 solved\n")
+    question = box.add("", "ada@acme.example", "Printer broken", t(5, 9), "a1")
+    clock = Clock()
+    adapter = EmailAdapter(section(box.root), tmp_path, clock)
+    [opened] = adapter.pull(None)
+    os.rename(question, question.parent / (question.name.partition(":2,")[0] + ":2,Sc"))
+    seen_at = clock.advance(0.5)
+    [solved] = adapter.pull(opened.cursor)
+    assert (solved.ticket.status, solved.ticket.closed_at) == (Status.SOLVED, seen_at)
+    assert solved.ticket.status_history[-1].estimated is False
+
+
+def test_the_first_read_of_an_existing_mailbox_estimates_the_solve_and_says_so(box, tmp_path):
+    box.add(".Done", "ada@acme.example", "Old question", t(2, 9), "o1")
+    box.add(".Sent", "support@help.example", "Re: Old question", t(2, 10), "o2", ["o1"], to="ada@acme.example")
+    [old] = EmailAdapter(section(box.root), tmp_path, Clock()).pull(None)
+    assert old.ticket.status is Status.SOLVED and old.ticket.closed_at == t(2, 10)
+    assert old.ticket.status_history[-1] == StatusChange(t(2, 10), Status.SOLVED, "Done", 1, True)
 
 
 def test_check_names_the_problem(tmp_path, box):
@@ -185,7 +252,7 @@ def test_a_breach_notice_reaches_the_lead_once_and_its_echo_moves_no_clock(box, 
     assert sender == "sla-bot@help.example" and recipients == ["lead@help.example", "oncall@help.example"]
     assert notice["Auto-Submitted"] == "auto-generated" and notice["X-Auto-Response-Suppress"] == "All"
     assert notice[OWN_HEADER].endswith("first_reply:1:step@+2h:notify")
-    assert notice["Subject"].startswith("SLA first_reply breached on ticket ") and "[#m" in notice["Subject"]
+    assert notice["Subject"] == "SLA first_reply breached on ticket 1001 [#1001]"
     assert run_cycle(store, adapter, engine, t(2, 12, 10)).delivery.delivered == 0
     # the notice comes back into the shared mailbox (the lead replied-all): it starts no clock
     echo = box.add("", "sla-bot@help.example", notice["Subject"], t(2, 12, 6), "echo1", ["a1"])
@@ -194,6 +261,23 @@ def test_a_breach_notice_reaches_the_lead_once_and_its_echo_moves_no_clock(box, 
     )
     snapshot = next(iter(adapter.pull(None)))
     assert [m.own for m in snapshot.messages] == [False, True]
+    # the lead forwards it to the customer, who answers from another address: the number threads it
+    box.add("", "ada.home@example.org", "Re: Fwd: " + notice["Subject"], t(2, 13), "x1")
+    [joined] = [s for s in adapter.pull(None) if s.ticket.number == "1001"]
+    assert [m.external_id for m in joined.messages][-1] == "x1"
+
+
+def test_each_conversation_keeps_its_short_number_across_cycles_and_restarts(box, tmp_path):
+    box.add("", "ada@acme.example", "Printer broken", t(2, 9), "a1")
+    box.add("", "bob@beta.example", "VPN", t(2, 10), "b1")
+    running = EmailAdapter(section(box.root), tmp_path)  # still open: what it wrote is committed
+    first = {s.ticket.title: s.ticket.number for s in running.pull(None)}
+    assert sorted(first.values()) == ["1001", "1002"]
+    box.add("", "cy@gamma.example", "Invoice", t(2, 11), "c1")
+    box.add("", "ada@acme.example", "Re: Printer broken", t(2, 12), "a2", ["a1"])
+    again = {s.ticket.title: s.ticket.number for s in EmailAdapter(section(box.root), tmp_path).pull(None)}
+    assert again == {**first, "Invoice": "1003"}
+    assert running.cache().number("m-a-new-one") == 1004
 
 
 def test_a_refusing_smtp_server_parks_the_notice(box, smtp_sink):
@@ -231,3 +315,38 @@ def test_the_bundled_sample_mailbox_syncs(tmp_path):
     assert any(s.ticket.status is Status.PENDING for s in tickets)
     assert any("urgent" in s.ticket.tags for s in tickets)
     assert any(m.auto_generated for s in tickets for m in s.messages)
+
+
+def test_the_cycle_summary_counts_warning_steps_and_mails_with_problems_apart(box, tmp_path):
+    box.add("", "ada@acme.example", "Printer broken", t(2, 9), "a1")
+    broken = box.root / "cur" / "1000.Mbad1P1.test:2,S"
+    broken.write_bytes(b"Subject: no sender\nMessage-ID: <bad1@x>\nDate: Mon, 02 Nov 2026 09:00:00 +0000\n\nhi\x00\n")
+    other = box.root / "cur" / "1000.Mbad2P1.test:2,S"
+    other.write_bytes(b"From: cy@gamma.example\nSubject: Caf\xe9\nMessage-ID: <bad2@x>\n\nhi\n")
+    store, engine = Store.open(tmp_path / "sla.db"), Engine.from_settings(load_settings())
+    summary = run_cycle(store, EmailAdapter(section(box.root), tmp_path), engine, t(2, 9, 50))
+    assert summary.mail_problems == 2
+    assert "2 warning steps" in summary.line() and summary.line().endswith("; 2 mails with problems, see the log")
+
+
+def test_a_conversation_moved_to_done_after_its_breach_stays_breached(box, tmp_path):
+    """Answered in time for the first reply, moved to Done an hour after the resolution's due
+    time: the breach stands, no `met` dated before it appears."""
+    clock = Clock()
+    start = clock.now - timedelta(hours=8)  # the resolution target is 8 h on a 24/7 calendar
+    question = box.add("", "ada@acme.example", "Printer broken", start, "a1")
+    reply_at = start + timedelta(minutes=30)
+    box.add(".Sent", "support@help.example", "Re: Printer broken", reply_at, "a2", ["a1"], to="ada@acme.example")
+    store, engine = Store.open(tmp_path / "sla.db"), Engine.from_settings(load_settings())
+    adapter = EmailAdapter(section(box.root), tmp_path, clock)
+    run_cycle(store, adapter, engine, clock.advance(-0.5))
+    assert run_cycle(store, adapter, engine, clock.advance(1)).breaches == 1  # due at `clock.now - 0.5 h`
+    moved = box.root / ".Done" / "cur" / question.name
+    os.rename(question, moved)
+    run_cycle(store, adapter, engine, clock.advance(1.5))
+    [(status, stopped)] = store.db.execute(
+        "SELECT status, stopped_at FROM sla_records WHERE metric = 'resolution'"
+    ).fetchall()
+    assert (status, datetime.fromisoformat(stopped)) == ("breached", ctime(moved))
+    kinds = [k for (k,) in store.db.execute("SELECT kind FROM sla_events WHERE metric = 'resolution'")]
+    assert "met" not in kinds and "corrected" not in kinds

@@ -114,3 +114,24 @@ def test_priority_headers():
     assert parse_mail(raw(HUMAN + "Importance: High"), "a", ARRIVED).important
     assert parse_mail(raw(HUMAN + "X-Priority: 1 (Highest)"), "b", ARRIVED).important
     assert not parse_mail(raw(HUMAN + "X-Priority: 3"), "c", ARRIVED).important
+
+
+def test_nul_bytes_an_undecodable_header_and_no_from_warn_with_the_place():
+    data = b"Subject: Gr\xfc\xdfe\nMessage-ID: <n1@x.example>\nDate: Mon, 02 Nov 2026 10:00:00 +0000\n\nhi\x00there\n"
+    mail = parse_mail(data, "INBOX/41", ARRIVED)
+    assert mail.subject == "Grüße" and mail.from_addr == ""
+    assert mail.warnings == [
+        "INBOX/41: NUL bytes in the mail; left out",
+        "INBOX/41: no From address; the sender is unknown",
+        "INBOX/41: header Subject is neither UTF-8 nor encoded (RFC 2047); read as Latin-1",
+    ]
+
+
+def test_raw_utf8_headers_are_read_without_a_warning():
+    data = "From: Jörg <j@x.example>\nSubject: Grüße\nMessage-ID: <n2@x.example>\n".encode() + b"\nhi\n"
+    mail = parse_mail(data, "INBOX/42", ARRIVED)
+    assert (mail.from_name, mail.subject, mail.warnings) == (
+        "Jörg",
+        "Grüße",
+        ["INBOX/42: no Date; using the time it arrived"],
+    )
