@@ -14,6 +14,7 @@ from importlib.metadata import version
 
 from connector.cli import calendar as cli_calendar
 from connector.cli import report as cli_report
+from connector.cli import serve as cli_serve
 from connector.cli import service as cli_service
 from connector.config.settings import ENV_CONFIG_PATH, Settings, config_path, load_config
 from connector.core.errors import ConfigError, ConnectorError, StoreError
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_report.add_parser(commands)
     cli_calendar.add_parser(commands)
+    cli_serve.add_parser(commands)
     return parser
 
 

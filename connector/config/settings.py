@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connector.config.sections import (
+    ApiSection,
     CalendarSection,
     ConnectorSection,
     ContractSection,
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     escalation: EscalationSection = EscalationSection()
     contracts: list[ContractSection] = []
     reports: ReportsSection = ReportsSection()
+    api: ApiSection = ApiSection()
     email: EmailSection | None = None
     zammad: ZammadSection | None = None
     osticket: OsticketSection | None = None

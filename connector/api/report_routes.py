@@ -1,0 +1,198 @@
+"""`/api/v1/reports/...`: the CLI's reports with its filters as query parameters, as JSON or CSV.
+
+JSON by default; CSV with `?format=csv` or `Accept: text/csv`, streamed row chunk by row chunk,
+written by the same code as the CLI's CSV (formula-safe). The log's JSON comes in pages: `limit`
+rows, then `next_cursor` to pass as `cursor` for the next page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from connector.api.context import Context, context
+from connector.api.models import BreachReport, ComplianceReport, CreditsReport, DueReport, LogPage
+from connector.api.tables import csv_chunks, json_rows
+from connector.core.durations import DURATION_HINT, parse_duration
+from connector.reports.queries import GROUPS, SORTABLE, Filters, Table
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+Format = Literal["json", "csv"]
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+MAX_PAGE = 10_000
+
+
+def bad_parameter(name: str, value: Any, message: str) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, naming the query parameter."""
+    return RequestValidationError([{"type": "value_error", "loc": ("query", name), "msg": message, "input": value}])
+
+
+def _filters(
+    department: Annotated[str | None, Query(description="only this department")] = None,
+    agent: Annotated[str | None, Query(description="only this assignee")] = None,
+    level: Annotated[str | None, Query(description="only this SLA level")] = None,
+    customer: Annotated[str | None, Query(description="only this organization or e-mail domain")] = None,
+    metric: Annotated[str | None, Query(description="only this metric, e.g. first_reply")] = None,
+) -> dict[str, Any]:
+    return {"department": department, "agent": agent, "level": level, "customer": customer, "metric": metric}
+
+
+def _range(
+    start: Annotated[date, Query(alias="from", description="first day, YYYY-MM-DD, in the report time zone")],
+    end: Annotated[date, Query(alias="to", description="last day, YYYY-MM-DD (included)")],
+) -> dict[str, Any]:
+    if end < start:
+        raise bad_parameter("to", str(end), f"is before from ({start})")
+    return {"start": start, "end": end}
+
+
+FilterArgs = Annotated[dict[str, Any], Depends(_filters)]
+RangeArgs = Annotated[dict[str, Any], Depends(_range)]
+FormatArg = Annotated[Format | None, Query(description="json (default) or csv; or send Accept: text/csv")]
+
+
+def _wants_csv(request: Request, fmt: Format | None) -> bool:
+    if fmt is not None:
+        return fmt == "csv"
+    return "text/csv" in request.headers.get("accept", "")
+
+
+def _answer(request: Request, ctx: Context, fmt: Format | None, table: Table, name: str) -> Response:
+    if _wants_csv(request, fmt):
+        return StreamingResponse(
+            ctx.stream(csv_chunks(table)),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    rows, _ = json_rows(table)
+    return JSONResponse({"rows": rows})
+
+
+def _run(call, parameter: str, value: Any):
+    """Run a report; its ValueError (an unknown name) becomes a 422 naming the parameter."""
+    try:
+        return call()
+    except ValueError as exc:
+        message = re.sub(r"^--[a-z-]+ ", "", str(exc))
+        raise bad_parameter(parameter, value, message) from None
+
+
+@router.get("/compliance", response_model=ComplianceReport, responses=CSV_RESPONSE)
+def compliance(
+    request: Request,
+    ctx: Annotated[Context, Depends(context)],
+    span: RangeArgs,
+    filters: FilterArgs,
+    group_by: Annotated[Literal[GROUPS], Query(description="one row per ...")] = "date",  # type: ignore[valid-type]
+    format: FormatArg = None,
+) -> Response:
+    """Met and failed records with their business times and the compliance percent, per group."""
+    table = ctx.reports.compliance(Filters(**span, **filters), group_by)
+    return _answer(request, ctx, format, table, f"compliance-{span['start']}-{span['end']}")
+
+
+def _cursor(text: str | None) -> int:
+    if text is None:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(text.encode() + b"==="))["offset"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise bad_parameter(
+            "cursor", text, "is not a cursor this API gave (use next_cursor of the previous page)"
+        ) from None
+    if not isinstance(offset, int) or offset < 0:
+        raise bad_parameter("cursor", text, "is not a cursor this API gave (use next_cursor of the previous page)")
+    return offset
+
+
+def _next_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
+
+
+@router.get("/log", response_model=LogPage, responses=CSV_RESPONSE)
+def log(
+    request: Request,
+    ctx: Annotated[Context, Depends(context)],
+    span: RangeArgs,
+    filters: FilterArgs,
+    status: Annotated[Literal["met", "breached", "running", "paused", "cancelled"] | None, Query()] = None,
+    sort: Annotated[
+        str | None,
+        Query(description=f"COLUMN[,COLUMN]: {', '.join(SORTABLE)} (default: start)", pattern=r"^[a-z,]+$"),
+    ] = None,
+    desc: Annotated[bool, Query(description="sort descending")] = False,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="rows per JSON page (CSV: all rows)")] = 1000,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    format: FormatArg = None,
+) -> Response:
+    """One row per SLA record started in the range; JSON in pages, CSV streamed whole."""
+    columns = sort.split(",") if sort else None
+    table = _run(lambda: ctx.reports.log(Filters(**span, **filters, status=status), columns, desc), "sort", sort)
+    if _wants_csv(request, format):
+        return _answer(request, ctx, format, table, f"sla-log-{span['start']}-{span['end']}")
+    offset = _cursor(cursor)
+    rows, more = json_rows(table, offset, limit)
+    return JSONResponse({"rows": rows, "next_cursor": _next_cursor(offset + limit) if more else None})
+
+
+MonthArg = Annotated[str, Query(pattern=MONTH, description="YYYY-MM")]
+
+
+@router.get("/credits", response_model=CreditsReport, responses=CSV_RESPONSE)
+def credits(
+    request: Request,
+    ctx: Annotated[Context, Depends(context)],
+    month: MonthArg,
+    customer: Annotated[str | None, Query(description="one contract's customer name")] = None,
+    format: FormatArg = None,
+) -> Response:
+    """Service credits per customer contract for a month."""
+    table = _run(lambda: ctx.reports.credits(month, customer), "customer", customer)
+    return _answer(request, ctx, format, table, f"credits-{month}")
+
+
+@router.get("/breaches", response_model=BreachReport, responses=CSV_RESPONSE)
+def breaches(
+    request: Request,
+    ctx: Annotated[Context, Depends(context)],
+    month: MonthArg,
+    customer: Annotated[str, Query(description="the contract's customer name")],
+    format: FormatArg = None,
+) -> Response:
+    """The breached records behind one customer's credit in a month."""
+    table = _run(lambda: ctx.reports.breaches(month, customer), "customer", customer)
+    return _answer(request, ctx, format, table, f"breaches-{month}")
+
+
+def _within(text: str | None) -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise bad_parameter("within", text, str(exc)) from None
+
+
+@router.get("/due", response_model=DueReport, responses=CSV_RESPONSE)
+def due(
+    request: Request,
+    ctx: Annotated[Context, Depends(context)],
+    filters: FilterArgs,
+    within: Annotated[
+        str | None, Query(description=f"only those due within this business time ({DURATION_HINT})")
+    ] = None,
+    format: FormatArg = None,
+) -> Response:
+    """Open SLA clocks by due time, with the business time left and the next escalation step."""
+    table = ctx.reports.due(Filters(**filters), _within(within))
+    return _answer(request, ctx, format, table, "due")
