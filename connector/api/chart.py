@@ -10,7 +10,7 @@ from decimal import Decimal
 from html import escape
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 34, 6, 10, 34
+LEFT, RIGHT, TOP, BOTTOM = 58, 6, 24, 34
 
 
 def weekly_compliance_svg(weeks: list[tuple[str, Decimal | None, int]]) -> str:
@@ -42,9 +42,13 @@ def weekly_compliance_svg(weeks: list[tuple[str, Decimal | None, int]]) -> str:
                 f'<text class="value" x="{x + width / 2:.1f}" y="{TOP + plot_h - height - 3:.1f}" '
                 f'text-anchor="middle">{value:.0f}</text>'
             )
+        if percent is None:
+            parts.append(
+                f'<text class="value none" x="{x + width / 2:.1f}" y="{TOP + plot_h - 4:.1f}" text-anchor="middle">–</text>'
+            )
         week = label.rsplit("W", 1)[-1]
         parts.append(
-            f'<text class="axis" x="{x + width / 2:.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle">W{week}</text>'
+            f'<text class="axis" x="{x + width / 2:.1f}" y="{HEIGHT - BOTTOM + 22}" text-anchor="middle">{week}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -38,7 +38,7 @@ h1 { font-size: 1.4rem; margin: 0 0 .25rem; } h2 { font-size: 1.1rem; margin: 1.
 table { width: 100%; border-collapse: collapse; background: #fff; border: 1px solid var(--line); border-radius: .5rem; }
 th, td { text-align: left; padding: .5rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); }
-td.left { white-space: nowrap; font-weight: 600; } tr.overdue td.left { color: var(--bad); } tr.soon td.left { color: var(--warn); }
+td.due, td.left { white-space: nowrap; } td.left { font-weight: 600; } tr.overdue td.left { color: var(--bad); } tr.soon td.left { color: var(--warn); }
 a { color: #1849a9; }
 .empty { color: var(--muted); background: #fff; border: 1px solid var(--line); border-radius: .5rem; padding: .75rem 1rem; }
 .chart { width: 100%; height: auto; background: #fff; border: 1px solid var(--line); border-radius: .5rem; }
@@ -53,6 +53,7 @@ a { color: #1849a9; }
   td::before { content: attr(data-label) ": "; color: var(--muted); font-size: .85rem; }
   td.ticket::before { content: ""; }
   td.ticket { font-weight: 600; }
+  .chart text { font-size: 18px; }
 }
 """
 
@@ -122,7 +123,7 @@ def render(ctx: Context) -> str:
             f'<td class="ticket" data-label="Ticket">{cell} {escape(title or "")}</td>'
             f'<td data-label="Requester">{escape(requester or "")}</td>'
             f'<td data-label="SLA">{escape(level or "")} · {escape(metric.replace("_", " "))}</td>'
-            f'<td data-label="Due">{escape((due or "")[:16].replace("T", " "))}</td>'
+            f'<td class="due" data-label="Due">{escape((due or "")[:16].replace("T", " "))}</td>'
             f'<td class="left" data-label="Business time left">{escape(_left(left))}{" (paused)" if status == "paused" else ""}</td>'
             f'<td data-label="Next step">{escape((next_step or "none")[:16].replace("T", " "))}</td>'
             "</tr>"
@@ -155,7 +156,7 @@ def render(ctx: Context) -> str:
 {at_risk}
 <h2>Compliance per week, last quarter</h2>
 {weekly_compliance_svg(weeks)}
-<p class="meta">Share of decided SLA records met in each ISO week. <a href="/api/v1/reports/compliance?format=csv&amp;group_by=week&amp;from={first_week.isoformat()}&amp;to={today.isoformat()}">CSV</a> · <a href="/docs">API</a></p>
+<p class="meta">Share of decided SLA records met in each ISO week (numbered below the bars). <a href="/api/v1/reports/compliance?format=csv&amp;group_by=week&amp;from={first_week.isoformat()}&amp;to={today.isoformat()}">CSV</a> · <a href="/docs">API</a></p>
 </main></body></html>
 """
 

@@ -66,8 +66,28 @@ def build_store(folder: Path) -> Path:
     db = store.db
     tickets = [
         # id, source, number, org, department, agent, email, title, link
-        (1, "zammad", "1001", "ACME", "Support", "ann", "a@acme.example", "Printer on fire", "https://help.example/#ticket/zoom/1"),
-        (2, "zammad", "1002", None, "Sales", "bob", "b@beta.example", "=cmd|' /C calc'!A0", "https://help.example/#ticket/zoom/2"),
+        (
+            1,
+            "zammad",
+            "1001",
+            "ACME",
+            "Support",
+            "ann",
+            "a@acme.example",
+            "Printer on fire",
+            "https://help.example/#ticket/zoom/1",
+        ),
+        (
+            2,
+            "zammad",
+            "1002",
+            None,
+            "Sales",
+            "bob",
+            "b@beta.example",
+            "=cmd|' /C calc'!A0",
+            "https://help.example/#ticket/zoom/2",
+        ),
         (3, "mail", None, "ACME", "Support", "ann", "c@acme.example", "VPN <down> & out", None),
     ]
     rng = random.Random(18)

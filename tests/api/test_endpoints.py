@@ -122,7 +122,9 @@ def test_every_listed_token_is_accepted_hashed_or_plain_and_basic_for_a_browser(
 
     for headers in ({"Authorization": "Bearer plain-second-token"},):
         assert requests.get(api.url + "/api/v1/reports/due", headers=headers, timeout=10).status_code == 200
-    assert requests.get(api.url + "/api/v1/reports/due", auth=("lead", "s3cret-api-token"), timeout=10).status_code == 200
+    assert (
+        requests.get(api.url + "/api/v1/reports/due", auth=("lead", "s3cret-api-token"), timeout=10).status_code == 200
+    )
     # the status page is open unless [api] status_page_needs_token; the docs always
     assert requests.get(api.url + "/", timeout=10).status_code == 200
     assert requests.get(api.url + "/openapi.json", timeout=10).status_code == 200
