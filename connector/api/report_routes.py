@@ -30,6 +30,8 @@ Format = Literal["json", "csv"]
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
 MAX_PAGE = 10_000
+# a range longer than this is refused: by date, the compliance report runs two queries per day
+MAX_RANGE = timedelta(days=3700)
 
 
 def bad_parameter(name: str, value: Any, message: str) -> RequestValidationError:
@@ -38,11 +40,11 @@ def bad_parameter(name: str, value: Any, message: str) -> RequestValidationError
 
 
 def _filters(
-    department: Annotated[str | None, Query(description="only this department")] = None,
-    agent: Annotated[str | None, Query(description="only this assignee")] = None,
-    level: Annotated[str | None, Query(description="only this SLA level")] = None,
-    customer: Annotated[str | None, Query(description="only this organization or e-mail domain")] = None,
-    metric: Annotated[str | None, Query(description="only this metric, e.g. first_reply")] = None,
+    department: Annotated[str | None, Query(min_length=1, description="only this department")] = None,
+    agent: Annotated[str | None, Query(min_length=1, description="only this assignee")] = None,
+    level: Annotated[str | None, Query(min_length=1, description="only this SLA level")] = None,
+    customer: Annotated[str | None, Query(min_length=1, description="only this organization or e-mail domain")] = None,
+    metric: Annotated[str | None, Query(min_length=1, description="only this metric, e.g. first_reply")] = None,
 ) -> dict[str, Any]:
     return {"department": department, "agent": agent, "level": level, "customer": customer, "metric": metric}
 
@@ -53,6 +55,8 @@ def _range(
 ) -> dict[str, Any]:
     if end < start:
         raise bad_parameter("to", str(end), f"is before from ({start})")
+    if end - start > MAX_RANGE:
+        raise bad_parameter("to", str(end), f"is more than {MAX_RANGE.days} days after from ({start}); ask in parts")
     return {"start": start, "end": end}
 
 
@@ -153,7 +157,7 @@ def credits(
     request: Request,
     ctx: Annotated[Context, Depends(context)],
     month: MonthArg,
-    customer: Annotated[str | None, Query(description="one contract's customer name")] = None,
+    customer: Annotated[str | None, Query(min_length=1, description="one contract's customer name")] = None,
     format: FormatArg = None,
 ) -> Response:
     """Service credits per customer contract for a month."""
@@ -166,7 +170,7 @@ def breaches(
     request: Request,
     ctx: Annotated[Context, Depends(context)],
     month: MonthArg,
-    customer: Annotated[str, Query(description="the contract's customer name")],
+    customer: Annotated[str, Query(min_length=1, description="the contract's customer name")],
     format: FormatArg = None,
 ) -> Response:
     """The breached records behind one customer's credit in a month."""
