@@ -1,11 +1,14 @@
 """Serving the API with uvicorn: `serve(settings)` blocks until SIGINT/SIGTERM; `Server` runs it
-on a given socket in a thread (for `run --serve` and the tests).
+on a given socket in a thread (for `run --serve` and the tests), where uvicorn leaves the signals
+to the main thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
+import signal
 import socket
 import threading
 from typing import Any
@@ -37,7 +40,13 @@ def serve(settings: Any) -> None:
     app = create_app(settings)
     _warn_if_open(settings, app)
     log.info("API on http://%s:%s/ reading %s", settings.api.listen, settings.api.port, settings.connector.database)
-    uvicorn.Server(config(app, host=settings.api.listen, port=settings.api.port)).run()
+    server = uvicorn.Server(config(app, host=settings.api.listen, port=settings.api.port))
+    # SIGTERM (systemd's stop) and Ctrl-C finish the requests in flight, then exit 0; uvicorn's own
+    # handling would end the process by the signal again
+    server.capture_signals = contextlib.nullcontext
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: setattr(server, "should_exit", True))
+    server.run()
 
 
 class Server:
@@ -46,7 +55,6 @@ class Server:
     def __init__(self, app, sock: socket.socket):
         self.sock = sock
         self.server = uvicorn.Server(config(app, log_level="warning"))
-        self.server.install_signal_handlers = lambda: None  # the main thread keeps its own handlers
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
 
     @property
