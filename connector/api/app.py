@@ -5,7 +5,8 @@ Public API: `create_app(settings, clock=None, tokens=None) -> FastAPI`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
@@ -26,7 +27,16 @@ service credits, breach statements and the due queue (JSON, or CSV with `format=
 
 
 def create_app(settings: Any, clock: Callable[[], datetime] | None = None, tokens: Tokens | None = None) -> FastAPI:
-    app = FastAPI(title="SLA Connector", version=version("sla-connector"), description=DESCRIPTION)
+    counts = health.RecordCounts(settings.connector.database, settings.api.metrics_refresh)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        counts.start()
+        yield
+        counts.stop()
+
+    app = FastAPI(title="SLA Connector", version=version("sla-connector"), description=DESCRIPTION, lifespan=lifespan)
+    app.state.record_counts = counts
     app.state.sla = AppState(
         settings=settings,
         clock=clock or (lambda: datetime.now(UTC)),

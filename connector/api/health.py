@@ -4,17 +4,23 @@ A source is failing when its last error is newer than its last success (or it ne
 it has been failing since its last success (or since it was first seen). /healthz answers 503
 once any source has been failing for longer than `[api] unhealthy_after`.
 
-The metrics are read from the store at each scrape, by a prometheus-client collector. The store
-keeps no history of cycle durations, so there is no cycle histogram; each source's last cycle
+The metrics are read from the store at each scrape, by a prometheus-client collector, except
+the records by status and metric: counting them scans every record (seconds on millions), so a
+background thread counts them every `[api] metrics_refresh` and a scrape reads the last count
+(`sla_connector_record_counts_age_seconds` says how old it is). The store keeps no history of
+cycle durations, so there is no cycle histogram; each source's last cycle
 summary is in `sla-connector status`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -22,8 +28,11 @@ from prometheus_client.registry import Collector
 
 from connector.api.context import Context, context
 from connector.api.models import Health
+from connector.api.readonly import ReadOnlyStore
+from connector.core.errors import StoreError
 from connector.store.outbox import STATES, Outbox
 
+log = logging.getLogger("sla_connector.api")
 router = APIRouter(tags=["service"])
 
 
@@ -63,20 +72,65 @@ def healthz(ctx: Annotated[Context, Depends(context)]) -> Response:
     return JSONResponse({"status": "ok" if healthy else "failing", "sources": sources}, 200 if healthy else 503)
 
 
+class RecordCounts:
+    """The records by status and metric, counted now and then in a thread of their own."""
+
+    def __init__(self, database: Any, every: timedelta):
+        self.database, self.every = database, every
+        self.counts: list[tuple[str, str, int]] = []
+        self.counted_at: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def count(self) -> None:
+        try:
+            store = ReadOnlyStore.open(self.database)
+        except StoreError as exc:
+            log.warning("metrics: %s", exc)
+            return
+        try:
+            sql = "SELECT status, metric, count(*) FROM sla_records GROUP BY 1, 2 ORDER BY 1, 2"
+            self.counts = [tuple(row) for row in store.db.execute(sql)]
+            self.counted_at = time.monotonic()
+        finally:
+            store.close()
+
+    def start(self) -> None:
+        self.count()  # before the first request, so no scrape sees an empty count
+
+        def loop() -> None:
+            while not self._stop.wait(self.every.total_seconds()):
+                self.count()
+
+        self._thread = threading.Thread(target=loop, name="record-counts", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+
 class StoreCollector(Collector):
     """The store's state as gauges, read when Prometheus scrapes."""
 
-    def __init__(self, ctx: Context):
-        self.ctx = ctx
+    def __init__(self, ctx: Context, counts: RecordCounts):
+        self.ctx, self.counts = ctx, counts
 
     def collect(self):
         db = self.ctx.store.db
         records = GaugeMetricFamily(
             "sla_connector_records", "SLA records by status and metric", labels=["status", "metric"]
         )
-        for status, metric, count in db.execute("SELECT status, metric, count(*) FROM sla_records GROUP BY 1, 2"):
+        for status, metric, count in self.counts.counts:
             records.add_metric([status, metric], count)
         yield records
+        if self.counts.counted_at is not None:
+            yield GaugeMetricFamily(
+                "sla_connector_record_counts_age_seconds",
+                "how long ago sla_connector_records was counted",
+                value=time.monotonic() - self.counts.counted_at,
+            )
         open_breaches = GaugeMetricFamily(
             "sla_connector_breaches_open", "breached records whose clock has not stopped yet (unanswered)"
         )
@@ -119,8 +173,8 @@ class StoreCollector(Collector):
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
-def metrics(ctx: Annotated[Context, Depends(context)]) -> Response:
+def metrics(request: Request, ctx: Annotated[Context, Depends(context)]) -> Response:
     """The store's state in Prometheus' text format."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(ctx))
+    registry.register(StoreCollector(ctx, request.app.state.record_counts))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

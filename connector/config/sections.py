@@ -61,6 +61,8 @@ class ApiSection(Section):
     metrics_need_token: bool = False
     # /healthz answers 503 once a source has been failing (no success since) for longer than this
     unhealthy_after: Duration = timedelta(minutes=30)
+    # /metrics' records by status and metric are counted this often (a scan of every record)
+    metrics_refresh: Duration = timedelta(minutes=1)
 
 
 # ---- [[calendars]] -------------------------------------------------------------------------
