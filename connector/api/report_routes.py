@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
 import re
+from dataclasses import fields
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
@@ -39,14 +41,33 @@ def bad_parameter(name: str, value: Any, message: str) -> RequestValidationError
     return RequestValidationError([{"type": "value_error", "loc": ("query", name), "msg": message, "input": value}])
 
 
-def _filters(
-    department: Annotated[str | None, Query(min_length=1, description="only this department")] = None,
-    agent: Annotated[str | None, Query(min_length=1, description="only this assignee")] = None,
-    level: Annotated[str | None, Query(min_length=1, description="only this SLA level")] = None,
-    customer: Annotated[str | None, Query(min_length=1, description="only this organization or e-mail domain")] = None,
-    metric: Annotated[str | None, Query(min_length=1, description="only this metric, e.g. first_reply")] = None,
-) -> dict[str, Any]:
-    return {"department": department, "agent": agent, "level": level, "customer": customer, "metric": metric}
+FILTER_HELP = {
+    "department": "only this department",
+    "agent": "only this assignee",
+    "level": "only this SLA level",
+    "customer": "only this customer: an organization or e-mail domain",
+    "metric": "only this metric, e.g. first_reply",
+}
+# the report filters other than the range and the log's status, read from `Filters` itself so
+# that a filter the reports learn is a query parameter here too
+FILTER_NAMES = [f.name for f in fields(Filters) if f.name not in ("start", "end", "status")]
+
+
+def _filters(**values: str | None) -> dict[str, Any]:
+    return values
+
+
+_filters.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=Query(None, min_length=1, description=FILTER_HELP.get(name, f"only this {name}")),
+            annotation=str | None,
+        )
+        for name in FILTER_NAMES
+    ]
+)
 
 
 def _range(
@@ -97,11 +118,14 @@ def compliance(
     ctx: Annotated[Context, Depends(context)],
     span: RangeArgs,
     filters: FilterArgs,
-    group_by: Annotated[Literal[GROUPS], Query(description="one row per ...")] = "date",  # type: ignore[valid-type]
+    group_by: Annotated[
+        str, Query(pattern=r"^[a-z_]+(,[a-z_]+)?$", description=f"one row per {', '.join(GROUPS)} (default: date)")
+    ] = "date",
     format: FormatArg = None,
 ) -> Response:
     """Met and failed records with their business times and the compliance percent, per group."""
-    table = ctx.reports.compliance(Filters(**span, **filters), group_by)
+    groups = group_by if "," not in group_by else tuple(group_by.split(","))
+    table = _run(lambda: ctx.reports.compliance(Filters(**span, **filters), groups), "group_by", group_by)
     return _answer(request, ctx, format, table, f"compliance-{span['start']}-{span['end']}")
 
 
