@@ -29,7 +29,8 @@ from connector.reports.queries import GROUPS, SORTABLE, Filters, Table
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 Format = Literal["json", "csv"]
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$"
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
 MAX_PAGE = 10_000
 # a range longer than this is refused: by date, the compliance report runs two queries per day
@@ -74,6 +75,9 @@ def _range(
     start: Annotated[date, Query(alias="from", description="first day, YYYY-MM-DD, in the report time zone")],
     end: Annotated[date, Query(alias="to", description="last day, YYYY-MM-DD (included)")],
 ) -> dict[str, Any]:
+    for name, day in (("from", start), ("to", end)):
+        if not EARLIEST <= day <= LATEST:
+            raise bad_parameter(name, str(day), f"is not a day from {EARLIEST} to {LATEST}")
     if end < start:
         raise bad_parameter("to", str(end), f"is before from ({start})")
     if end - start > MAX_RANGE:
