@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up ./.venv, installs the servers the integration tests talk to (Dovecot, from Debian's
-# packages, when missing), checks the layers and the style, and runs the whole test suite. The
+# packages, when missing) and Chromium for the status page, checks the layers and the style, and runs the whole test suite. The
 # tests start their own server instances on 127.0.0.1 and stop them. Extra arguments go to pytest, e.g. scripts/test.sh -k calendar
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,13 @@ if [ ! -x /usr/sbin/dovecot ]; then
         --no-install-recommends dovecot-imapd >/dev/null
     # the tests start their own instances; a system one started by the package is not needed
     as_root invoke-rc.d dovecot stop >/dev/null 2>&1 || true
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "installing chromium from Debian's packages (the status page is checked in a headless browser)" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+        --no-install-recommends chromium >/dev/null
 fi
 
 scripts/setup.sh test

@@ -16,6 +16,7 @@ from connector.cli import calendar as cli_calendar
 from connector.cli import imports as cli_imports
 from connector.cli import recommend as cli_recommend
 from connector.cli import report as cli_report
+from connector.cli import serve as cli_serve
 from connector.cli import service as cli_service
 from connector.cli import simulate as cli_simulate
 from connector.config.settings import ENV_CONFIG_PATH, Settings, config_path, load_config
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_report.add_parser(commands)
     cli_calendar.add_parser(commands)
+    cli_serve.add_parser(commands)
     cli_recommend.add_parser(commands)
     cli_simulate.add_parser(commands)
     cli_imports.add_parser(commands)

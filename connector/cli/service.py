@@ -45,6 +45,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "A source that fails is retried with back-off while the others keep running. "
         "Try `sync --once --dry-run` before you start the service.",
     )
+    run.add_argument(
+        "--serve",
+        action="store_true",
+        help="also serve the read-only HTTP API and status page in this process (see `serve`)",
+    )
     run.set_defaults(handler=cmd_run)
 
     status = commands.add_parser(
@@ -159,7 +164,20 @@ def _describe(payload: dict) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_config(config_path(args.config))
     adapters = _adapters(settings)
-    return _serve(settings, Store.open(settings.connector.database), adapters, Engine.from_settings(settings))
+    store, engine = Store.open(settings.connector.database), Engine.from_settings(settings)
+    if not args.serve:
+        return _serve(settings, store, adapters, engine)
+    from connector.cli.serve import api_module
+
+    server_module = api_module("server")
+    server = server_module.Server(
+        api_module("app").create_app(settings), server_module.bind(settings.api.listen, settings.api.port)
+    ).start()
+    log.info("API on %s/", server.url)
+    try:
+        return _serve(settings, store, adapters, engine)
+    finally:
+        server.stop()
 
 
 def _serve(settings: Settings, store: Store, adapters: dict, engine: Engine) -> int:

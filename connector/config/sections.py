@@ -57,6 +57,24 @@ class ReportsSection(Section):
     export_time: Annotated[str, AfterValidator(lambda v: _to_interval(f"{v}-24:00")[0])] = "06:00"
 
 
+# ---- [api] ---------------------------------------------------------------------------------
+
+
+class ApiSection(Section):
+    """`sla-connector serve`: the read-only HTTP API, the metrics and the status page."""
+
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8750, ge=1, le=65535)
+    # one token per line; a line `sha256:<hex>` is a token's SHA-256 (hashed at rest); `#` comments
+    tokens_file: ConfigPath | None = None
+    status_page_needs_token: bool = False
+    metrics_need_token: bool = False
+    # /healthz answers 503 once a source has been failing (no success since) for longer than this
+    unhealthy_after: Duration = timedelta(minutes=30)
+    # /metrics' records by status and metric are counted this often (a scan of every record)
+    metrics_refresh: Duration = timedelta(minutes=1)
+
+
 # ---- [[calendars]] -------------------------------------------------------------------------
 
 

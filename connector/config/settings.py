@@ -23,6 +23,7 @@ from pydantic import Discriminator, Tag, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connector.config.sections import (
+    ApiSection,
     CalendarSection,
     ConnectorSection,
     ContractSection,
@@ -69,6 +70,7 @@ class Settings(BaseSettings):
     escalation: EscalationSection = EscalationSection()
     contracts: list[ContractSection] = []
     reports: ReportsSection = ReportsSection()
+    api: ApiSection = ApiSection()
     email: EmailSection | None = None
     zammad: OneOrMany[ZammadSection] = None  # [zammad], or several [[zammad]]
     osticket: OsticketSection | None = None
