@@ -112,6 +112,9 @@ def _run(call, parameter: str, value: Any):
     try:
         return call()
     except ValueError as exc:
+        named = re.match(r"^--([a-z-]+) ", str(exc))  # the reports name the option they refuse
+        if named and named.group(1) != parameter.replace("_", "-"):
+            raise bad_parameter(named.group(1).replace("-", "_"), None, str(exc)[named.end() :]) from None
         message = re.sub(r"^--[a-z-]+ ", "", str(exc))
         raise bad_parameter(parameter, value, message) from None
 
@@ -226,5 +229,5 @@ def due(
     format: FormatArg = None,
 ) -> Response:
     """Open SLA clocks by due time, with the business time left and the next escalation step."""
-    table = ctx.reports.due(Filters(**filters), _within(within))
+    table = _run(lambda: ctx.reports.due(Filters(**filters), _within(within)), "customer", filters.get("customer"))
     return _answer(request, ctx, format, table, "due")

@@ -97,10 +97,12 @@ def _weeks(ctx: Context, today: date) -> list[tuple[str, Decimal | None, int]]:
 def render(ctx: Context) -> str:
     zone = ctx.reports.zone
     today = ctx.now.astimezone(zone).date()
-    queue = list(ctx.reports.due(Filters()).rows)
+    table = ctx.reports.due(Filters())
+    queue = list(table.rows)
+    left_at = [column.name for column in table.columns].index("left")
     shown = queue[:AT_RISK_SHOWN]
     links = _links(ctx, [row[0] for row in shown if row[0]])
-    overdue = sum(1 for row in queue if row[6] is not None and row[6] < timedelta(0))
+    overdue = sum(1 for row in queue if row[left_at] is not None and row[left_at] < timedelta(0))
     today_rows = list(ctx.reports.compliance(Filters(start=today, end=today), "date").rows)
     breached_today = sum(row[5] for row in today_rows)
     met_today = sum(row[1] for row in today_rows)
@@ -108,7 +110,7 @@ def render(ctx: Context) -> str:
     first_week = today - timedelta(days=today.weekday(), weeks=QUARTER_WEEKS - 1)
 
     body: list[str] = []
-    for ticket, requester, title, level, metric, due, left, next_step, status in shown:
+    for ticket, requester, _name, title, level, metric, due, left, next_step, status in shown:
         tone = (
             "overdue"
             if left is not None and left < timedelta(0)
