@@ -74,3 +74,31 @@ def osticket(mariadb):
     host = OsticketHost(mariadb)
     yield host
     host.conn.close()
+
+
+@pytest.fixture
+def smtp_sink():
+    """An SMTP server on 127.0.0.1 that keeps what it is given: (sender, recipients, message)."""
+    import email
+    import email.policy
+
+    from aiosmtpd.controller import Controller
+
+    from tests.support.mariadb import free_port
+
+    class Sink:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):
+            parsed = email.message_from_bytes(
+                envelope.original_content or envelope.content, policy=email.policy.default
+            )
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
+            return "250 Message accepted for delivery"
+
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, sink
+    controller.stop()
