@@ -86,12 +86,13 @@ class OsticketAdapter:
     def check(self) -> str:
         with self._db() as db:
             prefix = self.prefix(db)
-            missing = missing_columns(db, prefix)
-            if missing:
-                raise PermanentSourceError(f"{db.where}: osTicket's schema lacks {', '.join(missing)}")
+            # privileges first: information_schema hides the tables an account may not read
             lacking = missing_privileges(db, prefix)
             if "read" in lacking:
                 raise PermanentSourceError(f"{db.where}: the account lacks {', '.join(lacking['read'])}")
+            missing = missing_columns(db, prefix)
+            if missing:
+                raise PermanentSourceError(f"{db.where}: osTicket's schema lacks {', '.join(missing)}")
             look = self._lookups(db)
             for needed in ("subject", "priority"):
                 if needed not in look.fields:
