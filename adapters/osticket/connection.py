@@ -88,6 +88,7 @@ class Database:
             raise translate(exc, self.where) from None
         # the same clock as osTicket's NOW(): naive local times of the server's OS zone
         self.execute("SET SESSION time_zone = 'SYSTEM'")
+        self.execute("SET SESSION group_concat_max_len = 16777216")  # a long thread packed into one text
         return self
 
     def __exit__(self, *exc_info) -> None:

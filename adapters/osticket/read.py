@@ -42,7 +42,8 @@ class Times:
         if raw is None:
             return None
         if self.zone is None:
-            return datetime.fromtimestamp(int(raw), UTC) if raw else None  # 0: osTicket's zero date
+            seconds = int(raw)
+            return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None  # 0: osTicket's zero date
         if isinstance(raw, str):  # '0000-00-00 00:00:00' arrives as text
             return None
         return raw.replace(tzinfo=self.zone).astimezone(UTC)
@@ -117,16 +118,21 @@ class Reader:
         for row in rows:
             tickets.setdefault(row[0], row)  # a second Ticket Details entry of one ticket: the first wins
         threads = [row[17] for row in tickets.values() if row[17] is not None]
-        entries: dict[int, list[tuple]] = {}
+        entries: dict[int, list[str]] = {}
         events: dict[int, list[tuple]] = {}
         if threads:
             p, ts = self.look.prefix, self.times.sql
             in_threads = _ints(threads)
-            for row in self.db.query(
-                f"SELECT e.thread_id, e.id, e.type, e.staff_id, e.poster, e.source, {ts('e.created')}"
+            # one row per thread, its entries packed by the server: a pure-Python driver spends its
+            # time per field, so ten entries as one text cost a tenth of ten rows
+            for thread, packed in self.db.query(
+                f"SELECT e.thread_id, GROUP_CONCAT(CONCAT_WS(',', e.id, e.type, e.staff_id <> 0,"
+                f" e.staff_id = 0 AND e.poster = %s, e.source, {ts('e.created')}) ORDER BY e.id SEPARATOR ';')"
                 f" FROM `{p}thread_entry` e WHERE e.thread_id IN ({in_threads}) AND (e.flags & {HIDDEN}) = 0"
+                f" GROUP BY e.thread_id",
+                (self.section.poster,),
             ):
-                entries.setdefault(row[0], []).append(row)
+                entries[thread] = packed.split(";")
             if self.history_ids:
                 for row in self.db.query(
                     f"SELECT ev.thread_id, ev.id, ev.event_id, ev.data, {ts('ev.timestamp')}"
@@ -145,7 +151,7 @@ class Reader:
 
     # ---- mapping --------------------------------------------------------------------------------
 
-    def _map(self, row: tuple, entries: list[tuple], events: list[tuple]) -> tuple[Ticket, tuple[Message, ...]]:
+    def _map(self, row: tuple, entries: list[str], events: list[tuple]) -> tuple[Ticket, tuple[Message, ...]]:
         (ticket_id, number, status_id, dept_id, topic_id, sla_id, staff_id, team_id, source, isoverdue,
          isanswered, duedate, est_duedate, closed, lastupdate, created, updated, _thread, subject,
          priority_id, cdata_priority, user_name, user_email, org_id) = row  # fmt: skip
@@ -208,16 +214,15 @@ class Reader:
                 return Priority(priority_rank(urgency), desc, str(ident))
         return None
 
-    def _message(self, entry: tuple) -> Message:
-        _thread, ident, kind, staff_id, poster, source, created = entry
-        at = self.times.value(created)
+    def _message(self, packed: str) -> Message:
+        ident, kind, by_staff, own, source, created = packed.split(",")
+        at = self.times.value(created if self.times.zone is None else datetime.fromisoformat(created))
         channel = CHANNELS.get(source) if source else None
         if kind == "M":
-            return Message(str(ident), at, Role.CUSTOMER, True, channel)
+            return Message(ident, at, Role.CUSTOMER, True, channel)
         if kind == "R":
-            return Message(str(ident), at, Role.AGENT, True, channel)
-        own = not staff_id and poster == self.section.poster
-        return Message(str(ident), at, Role.AGENT if staff_id else Role.SYSTEM, False, channel, own=own)
+            return Message(ident, at, Role.AGENT, True, channel)
+        return Message(ident, at, Role.AGENT if by_staff == "1" else Role.SYSTEM, False, channel, own=own == "1")
 
     def _history(self, events: list[tuple]) -> tuple[StatusChange, ...]:
         changes = []

@@ -84,7 +84,7 @@ TABLES: dict[str, str] = {
         `created` datetime NOT NULL,
         `updated` datetime NOT NULL,
         PRIMARY KEY (`id`),
-        KEY (`object_type`)
+        KEY `entry_lookup` (`object_type`, `object_id`)
     """,
     "form_entry_values": """
         `entry_id` int(11) unsigned NOT NULL,
