@@ -64,3 +64,10 @@ def test_the_prefix_is_found_when_not_given_and_an_unknown_signature_is_a_warnin
         text = adapter.check()
     assert "prefix help_" in text and "an unknown schema signature" in text
     assert "schema signature feedface is not one" in caplog.text
+
+
+def test_the_registry_builds_the_osticket_adapter_for_its_section(osticket, tmp_path):
+    from adapters.registry import build
+
+    adapter = build(osticket.section(), tmp_path)
+    assert isinstance(adapter, OsticketAdapter) and adapter.name == "osticket"
