@@ -195,3 +195,15 @@ def test_pages_cost_the_same_few_queries_whatever_they_hold(osticket, tmp_path):
     adapter = OsticketAdapter(osticket.section(page_size=100), tmp_path / "one")
     pull(adapter)
     assert three_pages - adapter.queries == 2 * 3  # each extra page: tickets, entries, events
+
+
+def test_every_source_is_a_channel_and_a_team_is_the_assignee_without_an_agent(osticket, tmp_path):
+    desk = osticket.desk
+    user = desk.user("Mo", "mo@acme.example")
+    sources = {"Web": Channel.WEB, "Email": Channel.EMAIL, "Phone": Channel.PHONE, "API": Channel.API,
+               "Other": Channel.OTHER}  # fmt: skip
+    ids = {desk.ticket(user, name, "x", at(n), source=name, team=1): channel for n, (name, channel) in
+           enumerate(sources.items())}  # fmt: skip
+    snapshots = pull(OsticketAdapter(osticket.section(), tmp_path))
+    assert {int(s.ticket.external_id): s.ticket.channel for s in snapshots} == ids
+    assert {s.ticket.assignee for s in snapshots} == {"Level 2"}
