@@ -36,7 +36,7 @@ class DeskHost:
         return f"ticket {ticket}"
 
     def notify_to(self) -> list[str]:
-        return []
+        return ["lead@help.example"]
 
 
 class TestOsticketContract(AdapterContract):
@@ -45,5 +45,7 @@ class TestOsticketContract(AdapterContract):
         return DeskHost(osticket)
 
     @pytest.fixture
-    def adapter(self, host, tmp_path):
-        return OsticketAdapter(host.host.section(), tmp_path)
+    def adapter(self, host, tmp_path, smtp_sink):
+        controller, _ = smtp_sink
+        smtp = {"host": "127.0.0.1", "port": controller.port, "security": "plain", "sender": "sla@help.example"}
+        return OsticketAdapter(host.host.section(smtp=smtp), tmp_path)
