@@ -13,8 +13,10 @@ import sys
 from importlib.metadata import version
 
 from connector.cli import calendar as cli_calendar
+from connector.cli import recommend as cli_recommend
 from connector.cli import report as cli_report
 from connector.cli import service as cli_service
+from connector.cli import simulate as cli_simulate
 from connector.config.settings import ENV_CONFIG_PATH, Settings, config_path, load_config
 from connector.core.errors import ConfigError, ConnectorError, StoreError
 from connector.service.logs import setup_logging
@@ -69,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_report.add_parser(commands)
     cli_calendar.add_parser(commands)
+    cli_recommend.add_parser(commands)
+    cli_simulate.add_parser(commands)
     return parser
 
 

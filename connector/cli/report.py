@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
+from connector.analytics.forecast import SORTS, forecast_due
 from connector.config.settings import config_path, load_config
 from connector.core.durations import DURATION_HINT, parse_duration
 from connector.core.errors import ConfigError
@@ -82,6 +83,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "the business time left (negative: overdue) and the next escalation step.",
     )
     due.add_argument("--within", type=_duration, help=f"only those due within this business time ({DURATION_HINT})")
+    due.add_argument(
+        "--forecast",
+        action="store_true",
+        help="add each clock's breach risk from past clocks of its level and metric, and the open clocks "
+        "per department and per agent",
+    )
+    due.add_argument(
+        "--sort", choices=SORTS, default="due", help="due (default) or risk, highest first (implies --forecast)"
+    )
     _filters(due)
     due.set_defaults(handler=cmd_report)
 
@@ -141,7 +151,8 @@ def _destination(path: str | None) -> Iterator[TextIO]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     settings = load_config(config_path(args.config))
-    reports = Reports(Store.open(settings.connector.database), settings, datetime.now(UTC))
+    reports_store = Store.open(settings.connector.database)
+    reports = Reports(reports_store, settings, datetime.now(UTC))
     kind = args.report_command
     try:
         if kind in ("compliance", "log", "due"):
@@ -163,6 +174,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             table = reports.credits(args.month, args.customer)
         elif kind == "breaches":
             table = reports.breaches(args.month, args.customer)
+        elif args.forecast or args.sort == "risk":
+            table = forecast_due(reports_store, settings, reports.now, filters, args.within, args.sort)
         else:
             table = reports.due(filters, args.within)
     except ValueError as exc:

@@ -1,0 +1,134 @@
+"""The due queue with a breach forecast: for each running clock, the share of past clocks like it
+that, having run as long without a reply, went on past its target; and the load now.
+
+Public API: `forecast_due(store, settings, now, filters, within=None, sort="due") -> Table`,
+`HISTORY_DAYS`.
+
+How a figure is made, so that a lead can check it with the SLA log: take the stored clocks of
+the same level and metric that started in the last `HISTORY_DAYS` days. Of those that ran longer
+than this clock has so far (in business time), count how many went past this clock's target;
+the risk is that count over the first. A past clock still running counts once it is past the
+target (it certainly went past); one still running short of the target cannot tell yet and is
+left out. A clock already past its due time has a risk of 100 %. Both counts are in the row.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connector.analytics.history import Clock, read_clocks
+from connector.analytics.survival import BreachOdds, Observation
+from connector.core.local_times import local_times
+from connector.reports.queries import CUSTOMER_SQL, Column, Filters, Table
+from connector.store.codec import iso
+from connector.store.database import Store
+
+HISTORY_DAYS = 180
+SORTS = ("due", "risk")
+_US = timedelta(microseconds=1)
+
+
+def forecast_due(
+    store: Store,
+    settings: Any,
+    now: datetime,
+    filters: Filters,
+    within: timedelta | None = None,
+    sort: str = "due",
+) -> Table:
+    if sort not in SORTS:
+        raise ValueError(f"--sort {sort!r} is not one of {', '.join(SORTS)}")
+    zone = ZoneInfo(settings.connector.report_timezone)
+    local = local_times(zone)
+    queue = [
+        c
+        for c in read_clocks(store, settings, now, open_only=True, filters=_clauses(filters))
+        if within is None or c.left_us is None or c.left_us * _US <= within
+    ]
+    by_department, by_agent = Counter(), Counter()  # the load now: every open clock, whatever the filters
+    for department, agent in store.db.execute(
+        "SELECT t.department, t.assignee FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
+        "WHERE r.stopped_at IS NULL AND r.status IN ('running', 'paused', 'breached')"
+    ):
+        by_department[department] += 1
+        by_agent[agent] += 1
+    since = (now - timedelta(days=HISTORY_DAYS)).astimezone(zone).date()
+    odds: dict[tuple[str, str], BreachOdds] = {}
+    for level, metric in sorted({(c.level, c.metric) for c in queue}):
+        past = read_clocks(store, settings, now, metric=metric, start=since, filters=(["r.level = ?"], [level]))
+        odds[level, metric] = BreachOdds(Observation(c.duration_us, c.stopped) for c in past)
+    rows = []
+    for clock in queue:
+        risk, went_past, comparable = _risk(clock, odds[clock.level, clock.metric])
+        rows.append(
+            (
+                risk,
+                [
+                    clock.ticket,
+                    clock.requester,
+                    clock.title,
+                    clock.level,
+                    clock.metric,
+                    local(iso(clock.due)),
+                    None if clock.left_us is None else clock.left_us * _US,
+                    local(iso(clock.next_step)),
+                    clock.status,
+                    risk,
+                    went_past,
+                    comparable,
+                    clock.department,
+                    by_department[clock.department],
+                    clock.agent,
+                    by_agent[clock.agent],
+                ],
+            )
+        )
+    if sort == "risk":  # highest first; no figure last; then by due time, as the queue was read
+        rows.sort(key=lambda pair: -1 if pair[0] is None else -pair[0])
+    columns = [
+        Column("ticket"),
+        Column("requester"),
+        Column("title"),
+        Column("level"),
+        Column("metric", "label"),
+        Column("due", "time"),
+        Column("left", "duration"),
+        Column("next_step", "time"),
+        Column("status", "label"),
+        Column("risk", "percent"),
+        Column("past_went_past", "int"),
+        Column("past_ran_as_long", "int"),
+        Column("department"),
+        Column("department_open", "int"),
+        Column("agent"),
+        Column("agent_open", "int"),
+    ]
+    return Table(columns, [row for _, row in rows])
+
+
+def _risk(clock: Clock, odds: BreachOdds) -> tuple[Decimal | None, int | None, int | None]:
+    if clock.status == "breached" or clock.duration_us > clock.target_us:
+        return Decimal("100.00"), None, None
+    went_past, comparable = odds.odds(clock.duration_us, clock.target_us)
+    if not comparable:
+        return None, went_past, comparable
+    return (Decimal(went_past) * 100 / comparable).quantize(Decimal("0.01")), went_past, comparable
+
+
+def _clauses(filters: Filters) -> tuple[list[str], list[Any]]:
+    clauses, params = [], []
+    for value, sql in (
+        (filters.department, "t.department = ?"),
+        (filters.agent, "t.assignee = ?"),
+        (filters.level, "r.level = ?"),
+        (filters.metric, "r.metric = ?"),
+        (filters.customer, f"{CUSTOMER_SQL} = ?"),
+    ):
+        if value is not None:
+            clauses.append(sql)
+            params.append(value)
+    return clauses, params

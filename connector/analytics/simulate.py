@@ -1,0 +1,438 @@
+"""Replay the stored history under a proposed policy: compliance, credits and escalation writes,
+current against proposed.
+
+Public API: `proposed_settings(live, path) -> Settings`, `simulate(store, live, proposed, now,
+start, end, group_by) -> Simulation` (its `compliance()`, `credits()`, `escalations()` tables).
+
+"Current" is what the store holds: the records the service decided, as the reports count them.
+"Proposed" is every stored ticket of the period recomputed from scratch, in memory, by the same
+engine under the proposal's calendars, levels, rules and ladder (everything else from the live
+config). Nothing is written: the store is opened query-only, so a write would fail rather than
+happen, and nothing reaches a helpdesk.
+
+Which tickets: those created before the period's end that changed in it, or are still open, or
+still have a running clock: any clock that can be decided in the period belongs to one of them.
+A record counts as the reports count it: met on the day it stopped, failed on the day it became
+due (a running clock past its due time is failed), in the report time zone.
+
+Escalation writes are replayed as a service polling often would have made them: each step's
+actions at the step's time, a met clock taking its tags off again. A priority raise counts when
+the ladder raises above the priority the helpdesk shows now (or an earlier raise in the replay).
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import multiprocessing
+import os
+import tomllib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connector.config.settings import Settings, cross_check, load_config
+from connector.core.clocks import RecordStatus, SlaRecord, recompute
+from connector.core.errors import ConfigError
+from connector.core.escalation import Escalation
+from connector.core.model import PRIORITY_RANKS, Ticket
+from connector.core.policy import Policy
+from connector.reports.queries import ZERO_DECIMAL_CURRENCIES, Column, Table, credit_percent
+from connector.store.codec import iso
+from connector.store.database import Store
+from connector.store.tickets import TicketStore
+
+GROUPS = ("date", "week", "month", "department", "agent", "level", "metric", "customer")
+WRITE_KINDS = (
+    ("add_tags", "tags_added"),
+    ("remove_tags", "tags_removed"),
+    ("raise_priority", "priority_raises"),
+    ("add_note", "notes"),
+    ("notify", "emails"),
+)
+SLA_SECTIONS = ("calendars", "levels", "rules", "escalation")
+_MET, _BREACHED, _RUNNING = RecordStatus.MET, RecordStatus.BREACHED, RecordStatus.RUNNING
+_CANCELLED = RecordStatus.CANCELLED
+
+
+def proposed_settings(live: Settings, path: Path) -> Settings:
+    """The live settings with the proposal's calendars, levels, rules and ladder (and its
+    `[connector] default_level`, where it sets one: the level names may be new)."""
+    proposal = load_config(path)
+    raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    update: dict[str, Any] = {name: getattr(proposal, name) for name in SLA_SECTIONS}
+    if "default_level" in raw.get("connector", {}):
+        update["connector"] = live.connector.model_copy(update={"default_level": proposal.connector.default_level})
+    elif live.connector.default_level not in {level.name for level in proposal.levels}:
+        update["connector"] = live.connector.model_copy(update={"default_level": None})
+    merged = live.model_copy(update=update)
+    problems = cross_check(merged)
+    if problems:
+        raise ConfigError([f"{path}: {problem} (with the live config's other sections)" for problem in problems])
+    return merged
+
+
+@dataclass
+class _Side:
+    """One policy's outcomes: counts per group, per contract and month, writes per week."""
+
+    met: Counter = field(default_factory=Counter)
+    failed: Counter = field(default_factory=Counter)
+    contract_met: Counter = field(default_factory=Counter)
+    contract_failed: Counter = field(default_factory=Counter)
+    writes: Counter = field(default_factory=Counter)  # (week, kind) -> actions
+
+    def add(self, other: _Side) -> None:
+        for name in ("met", "failed", "contract_met", "contract_failed", "writes"):
+            getattr(self, name).update(getattr(other, name))
+
+
+class Simulation:
+    def __init__(self, live: Settings, proposed: Settings, now: datetime, start: date, end: date, group_by: str):
+        if group_by not in GROUPS:
+            raise ValueError(f"--group-by {group_by!r} is not one of {', '.join(GROUPS)}")
+        if end < start:
+            raise ValueError(f"--to {end} is before --from {start}")
+        self.live, self.proposed_settings, self.now, self.group_by = live, proposed, now, group_by
+        self.zone = ZoneInfo(live.connector.report_timezone)
+        self.low = datetime.combine(start, time(), self.zone)
+        self.high = datetime.combine(end + timedelta(days=1), time(), self.zone)
+        self.policy = Policy.from_settings(proposed)
+        live_policy = Policy.from_settings(live)
+        self.escalations = (Escalation.from_policy(live_policy, live), Escalation.from_policy(self.policy, proposed))
+        self.current, self.proposed = _Side(), _Side()
+        self.tickets = 0
+        self._local_days: dict[int, date] = {}
+        self._weeks: dict[int, str] = {}
+
+    # ---- the replay ------------------------------------------------------------------------------
+
+    def add(self, ticket: Ticket, messages: list, stored: list[SlaRecord]) -> None:
+        self.tickets += 1
+        proposed = recompute(ticket, messages, self.policy, (), self.now)
+        for side, records, escalation in (
+            (self.current, stored, self.escalations[0]),
+            (self.proposed, proposed, self.escalations[1]),
+        ):
+            self._count(side, ticket, records)
+            self._writes(side, ticket, records, escalation)
+
+    def _count(self, side: _Side, ticket: Ticket, records: Iterable[SlaRecord]) -> None:
+        contracts = None
+        low, high, now, by_level = self.low, self.high, self.now, self.group_by == "level"
+        for record in records:
+            status = record.status  # counted as the reports count: met at its stop, failed at its due time
+            if status is _MET:
+                outcome, at = "met", record.stop
+            elif status is _BREACHED or (status is _RUNNING and record.due <= now):
+                outcome, at = "failed", record.due
+            else:
+                continue
+            if not (low <= at < high):
+                continue
+            key = record.level if by_level else self._group(ticket, record, at)
+            (side.met if outcome == "met" else side.failed)[key] += 1
+            if contracts is None:
+                contracts = _contracts_of(ticket, self.live.contracts)
+            for contract in contracts:
+                if contract.level is None or contract.level == record.level:
+                    month = f"{self._day(at):%Y-%m}"
+                    (side.contract_met if outcome == "met" else side.contract_failed)[contract.customer, month] += 1
+
+    def _day(self, at: datetime) -> date:
+        quarter = int(at.timestamp()) // 900  # every zone's offset is a whole number of quarter hours
+        found = self._local_days.get(quarter)
+        if found is None:
+            found = self._local_days[quarter] = at.astimezone(self.zone).date()
+        return found
+
+    def _group(self, ticket: Ticket, record: SlaRecord, at: datetime) -> str:
+        by = self.group_by
+        if by == "date":
+            return self._day(at).isoformat()
+        if by == "week":
+            year, week, _ = self._day(at).isocalendar()
+            return f"{year}-W{week:02d}"
+        if by == "month":
+            return f"{self._day(at):%Y-%m}"
+        if by == "department":
+            value = ticket.department
+        elif by == "agent":
+            value = ticket.assignee
+        elif by == "customer":
+            value = _customer(ticket)
+        else:
+            value = getattr(record, by)
+        return value if value else "(none)"
+
+    def _writes(self, side: _Side, ticket: Ticket, records: list[SlaRecord], escalation: Escalation) -> None:
+        """Count the writes `escalation.plan` would make for each step and met clock, event by
+        event as a service polling often would have seen them. Counted here rather than planned:
+        a plan renders every note and e-mail, and a year holds millions of steps. The tests hold
+        these counts to `plan`'s actions on random histories."""
+        low, high = self.low, self.high
+        events = []
+        for record in records:
+            if record.status is _CANCELLED:
+                continue  # cancelled clocks write nothing
+            # ordered as `plan` sees them: by time, then by event key (ticket, metric, seq, point)
+            base = (record.metric, record.seq)
+            for index, at, point in record.steps_fired:
+                if low <= at < high:
+                    events.append((at, base, point or "", index, record))
+            if record.status is _MET and escalation.remove_tags_when_met and low <= record.stop < high:
+                events.append((record.stop, base, "", -1, record))
+        if not events:
+            return
+        if len(events) > 1:
+            events.sort(key=_event_order)
+        ladders, writes, week_of = escalation.ladders, side.writes, self._week
+        rank = ticket.priority.rank if ticket.priority else 0
+        for at, _, _, index, record in events:
+            ladder = ladders.get(record.level, ())
+            label = week_of(at)
+            if index < 0:  # met: the tags its steps left come off, unless another clock holds them
+                if record.steps_fired:
+                    tags = _held(record, ladder, at) - _held_by_others(record, records, ladders, at)
+                    if tags:
+                        writes[label, "remove_tags"] += 1
+                continue
+            if index >= len(ladder):
+                continue
+            step = ladder[index].actions
+            if step.add_tags:
+                writes[label, "add_tags"] += 1
+            if step.remove_tags:
+                held = _held_by_others(record, records, ladders, at)
+                if any(tag not in held for tag in step.remove_tags):
+                    writes[label, "remove_tags"] += 1
+            if step.raise_priority:
+                wanted = PRIORITY_RANKS[step.raise_priority]
+                if rank < wanted:
+                    writes[label, "raise_priority"] += 1
+                    rank = wanted
+            if step.add_note:
+                writes[label, "add_note"] += 1
+            if step.notify:
+                writes[label, "notify"] += 1
+
+    def _week(self, at: datetime) -> str:
+        quarter = int(at.timestamp()) // 900
+        found = self._weeks.get(quarter)
+        if found is None:
+            year, week, _ = self._day(at).isocalendar()
+            found = self._weeks[quarter] = f"{year}-W{week:02d}"
+        return found
+
+    # ---- the tables --------------------------------------------------------------------------------
+
+    def compliance(self) -> Table:
+        columns = [
+            Column(self.group_by, "label"),
+            Column("current_met", "int"),
+            Column("current_failed", "int"),
+            Column("current_compliance", "percent"),
+            Column("proposed_met", "int"),
+            Column("proposed_failed", "int"),
+            Column("proposed_compliance", "percent"),
+            Column("difference", "percent"),
+        ]
+        keys = sorted(
+            set(self.current.met) | set(self.current.failed) | set(self.proposed.met) | set(self.proposed.failed)
+        )
+        rows = []
+        for key in keys:
+            now_ = _compliance(self.current.met[key], self.current.failed[key])
+            then = _compliance(self.proposed.met[key], self.proposed.failed[key])
+            rows.append(
+                [
+                    key,
+                    self.current.met[key],
+                    self.current.failed[key],
+                    now_,
+                    self.proposed.met[key],
+                    self.proposed.failed[key],
+                    then,
+                    None if now_ is None or then is None else then - now_,
+                ]
+            )
+        return Table(columns, rows)
+
+    def credits(self) -> Table:
+        columns = [
+            Column("customer"),
+            Column("month", "label"),
+            Column("current_compliance", "percent"),
+            Column("current_credit", "money"),
+            Column("proposed_compliance", "percent"),
+            Column("proposed_credit", "money"),
+            Column("difference", "money"),
+            Column("currency", "label"),
+        ]
+        months = sorted({f"{d:%Y-%m}" for d in _days(self.low.date(), (self.high - timedelta(days=1)).date())})
+        rows = []
+        for contract in self.live.contracts:
+            for month in months:
+                key = contract.customer, month
+                cells = []
+                for side in (self.current, self.proposed):
+                    met, failed = side.contract_met[key], side.contract_failed[key]
+                    compliance = _compliance(met, failed)
+                    exponent = Decimal("1") if contract.currency in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
+                    percent = credit_percent(contract, compliance, failed)
+                    amount = (contract.monthly_fee * percent / 100).quantize(exponent, rounding=ROUND_HALF_UP)
+                    cells.append((compliance, amount))
+                (c_now, a_now), (c_then, a_then) = cells
+                rows.append([contract.customer, month, c_now, a_now, c_then, a_then, a_then - a_now, contract.currency])
+        return Table(columns, rows)
+
+    def escalation_writes(self) -> Table:
+        columns = [Column("week", "label")]
+        for _, name in WRITE_KINDS:
+            columns += [Column(f"current_{name}", "int"), Column(f"proposed_{name}", "int")]
+        weeks = sorted({week for week, _ in self.current.writes} | {week for week, _ in self.proposed.writes})
+        rows = []
+        for week in weeks:
+            row: list[Any] = [week]
+            for kind, _ in WRITE_KINDS:
+                row += [self.current.writes[week, kind], self.proposed.writes[week, kind]]
+            rows.append(row)
+        return Table(columns, rows)
+
+
+def simulate(
+    store: Store,
+    live: Settings,
+    proposed: Settings,
+    now: datetime,
+    start: date,
+    end: date,
+    group_by: str = "level",
+    workers: int | None = None,
+) -> Simulation:
+    """Replay the stored tickets of the period; the store is only read. A large period is split
+    between `workers` processes (default: one per core), each reading its share of the tickets
+    over its own connection; their counts add up to what one process counts."""
+    simulation = Simulation(live, proposed, now, start, end, group_by)
+    store.db.execute("PRAGMA query_only = ON")
+    try:
+        ids = [
+            row[0]
+            for row in store.db.execute(
+                "SELECT id FROM tickets WHERE created_at < ? AND (updated_at >= ? OR status NOT IN ('solved', 'closed') "
+                "OR id IN (SELECT ticket_id FROM sla_records WHERE stopped_at IS NULL)) ORDER BY id",
+                [iso(simulation.high), iso(simulation.low)],
+            )
+        ]
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 8) if len(ids) >= _IN_PARALLEL_FROM else 1
+        if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            _replay(simulation, store, ids)
+            return simulation
+    finally:
+        store.db.execute("PRAGMA query_only = OFF")
+    global _JOB
+    _JOB = (store.path, simulation)  # inherited by the forked workers, never pickled
+    try:
+        shares = [ids[i::workers] for i in range(workers)]
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for tickets, current, proposed_side in pool.map(_replay_share, shares):
+                simulation.tickets += tickets
+                simulation.current.add(current)
+                simulation.proposed.add(proposed_side)
+    finally:
+        _JOB = None
+    return simulation
+
+
+_IN_PARALLEL_FROM = 20_000  # tickets; below this a second process costs more than it saves
+_JOB: tuple[Path, Simulation] | None = None
+
+
+def _replay(simulation: Simulation, store: Store, ids: list[int]) -> None:
+    # every ticket's objects are freed by reference counting as the next one is read; the cycle
+    # collector would only walk the ever larger heap, again and again
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for _, ticket, messages, records in TicketStore(store).load_many(ids):
+            simulation.add(ticket, messages, records)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _replay_share(ids: list[int]) -> tuple[int, _Side, _Side]:
+    path, template = _JOB
+    simulation = copy.copy(template)
+    simulation.current, simulation.proposed, simulation.tickets = _Side(), _Side(), 0
+    store = Store.open(path)
+    try:
+        store.db.execute("PRAGMA query_only = ON")
+        _replay(simulation, store, ids)
+    finally:
+        store.close()
+    return simulation.tickets, simulation.current, simulation.proposed
+
+
+def _event_order(event: tuple) -> tuple:
+    return event[0], event[1], event[2]
+
+
+def _held(record: SlaRecord, ladder: tuple, until: datetime) -> set[str]:
+    """The tags a record's steps reached by `until` left on the ticket, in the order they fired."""
+    held: set[str] = set()
+    for index, at, _ in sorted(record.steps_fired, key=lambda fired: (fired[1], fired[0])):
+        if at <= until and index < len(ladder):
+            held.update(ladder[index].actions.add_tags)
+            held.difference_update(ladder[index].actions.remove_tags)
+    return held
+
+
+def _held_by_others(record: SlaRecord, records: list[SlaRecord], ladders: Any, at: datetime) -> set[str]:
+    """The tags the ticket's other clocks, still running at `at`, held then."""
+    held: set[str] = set()
+    for other in records:
+        if other is record or other.steps_fired == () or other.status is _CANCELLED:
+            continue
+        if other.ident != record.ident and (other.stop is None or other.stop > at):
+            held |= _held(other, ladders.get(other.level, ()), at)
+    return held
+
+
+def _customer(ticket: Ticket) -> str | None:
+    """As the reports name a customer: the organization, else the requester's e-mail domain."""
+    if ticket.organization:
+        return ticket.organization
+    email = ticket.requester.email if ticket.requester else None
+    return email[email.find("@") + 1 :].lower() if email else None
+
+
+def _contracts_of(ticket: Ticket, contracts: Iterable[Any]) -> list[Any]:
+    organization = (ticket.organization or "").lower()
+    email = ticket.requester.email if ticket.requester else None
+    domain = email[email.find("@") + 1 :].lower() if email else None
+    found = []
+    for contract in contracts:
+        if (organization and organization in [o.lower() for o in contract.organizations]) or (
+            domain and domain in [d.lower() for d in contract.domains]
+        ):
+            found.append(contract)
+    return found
+
+
+def _compliance(met: int, failed: int) -> Decimal | None:
+    total = met + failed
+    return (Decimal(met) * 100 / total).quantize(Decimal("0.01")) if total else None
+
+
+def _days(first: date, last: date) -> Iterable[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
