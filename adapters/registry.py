@@ -17,6 +17,7 @@ from connector.core.errors import ConfigError
 KINDS: dict[str, str] = {
     "email": "adapters.email.adapter:EmailAdapter",
     "osticket": "adapters.osticket.adapter:OsticketAdapter",
+    "zammad": "adapters.zammad.adapter:ZammadAdapter",
 }
 
 

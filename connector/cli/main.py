@@ -13,6 +13,7 @@ import sys
 from importlib.metadata import version
 
 from connector.cli import calendar as cli_calendar
+from connector.cli import imports as cli_imports
 from connector.cli import recommend as cli_recommend
 from connector.cli import report as cli_report
 from connector.cli import service as cli_service
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_calendar.add_parser(commands)
     cli_recommend.add_parser(commands)
     cli_simulate.add_parser(commands)
+    cli_imports.add_parser(commands)
     return parser
 
 

@@ -17,9 +17,9 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import Discriminator, Tag, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connector.config.sections import (
@@ -31,7 +31,7 @@ from connector.config.sections import (
     ReportsSection,
     RuleSection,
 )
-from connector.config.sources import EmailSection, OsticketSection, SourceSection, ZammadSection
+from connector.config.sources import EmailSection, OsticketSection, SmtpSection, SourceSection, ZammadSection
 from connector.config.values import Section, config_dir
 from connector.core.errors import ConfigError
 
@@ -39,6 +39,22 @@ ENV_PREFIX = "SLA_CONNECTOR__"
 ENV_CONFIG_PATH = "SLA_CONNECTOR_CONFIG"
 DEFAULT_CONFIG_PATH = Path("config.toml")
 ADAPTER_SECTIONS = ("email", "zammad", "osticket")
+T = TypeVar("T")
+
+
+def _one_or_many(value: Any) -> str:
+    return "many" if isinstance(value, list) else "one"
+
+
+# a section given once ([zammad]) or several times ([[zammad]]); the discriminator keeps a
+# mistake's message to the form that was written
+OneOrMany = (
+    Annotated[
+        Annotated[T, Tag("one")] | Annotated[list[T], Tag("many")],
+        Discriminator(_one_or_many),
+    ]
+    | None
+)
 
 
 class Settings(BaseSettings):
@@ -54,8 +70,16 @@ class Settings(BaseSettings):
     contracts: list[ContractSection] = []
     reports: ReportsSection = ReportsSection()
     email: EmailSection | None = None
-    zammad: ZammadSection | None = None
+    zammad: OneOrMany[ZammadSection] = None  # [zammad], or several [[zammad]]
     osticket: OsticketSection | None = None
+    smtp: SmtpSection | None = None  # notices of every source without an SMTP section of its own
+
+    @model_validator(mode="after")
+    def _shared_smtp(self) -> Settings:
+        for section in self.sources():
+            if getattr(section, "smtp", False) is None and self.smtp is not None:
+                section.smtp = self.smtp
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -70,7 +94,10 @@ class Settings(BaseSettings):
 
     def sources(self) -> list[SourceSection]:
         """The enabled adapter sections, in a stable order."""
-        found = (getattr(self, name) for name in ADAPTER_SECTIONS)
+        found = []
+        for name in ADAPTER_SECTIONS:
+            value = getattr(self, name)
+            found += value if isinstance(value, list) else [value]
         return [section for section in found if section is not None and section.enabled]
 
     def calendar(self, name: str) -> CalendarSection:
@@ -188,7 +215,7 @@ def _describe(path: Path, error: dict[str, Any]) -> str:
 
 def _is_union_tag(part: Any) -> bool:
     # pydantic adds the union member's type name to the location, e.g. 'function-after[...]'
-    return isinstance(part, str) and ("[" in part or part in {"str", "int", "list[str]"})
+    return isinstance(part, str) and ("[" in part or part in {"str", "int", "list[str]", "one", "many"})
 
 
 def _format_loc(loc: list[Any]) -> str:

@@ -1,4 +1,5 @@
-"""The helpdesk source sections (`[email]`, `[zammad]`, `[osticket]`), one model each.
+"""The helpdesk source sections (`[email]`, `[zammad]` or several `[[zammad]]`, `[osticket]`), one
+model each, and the SMTP section they share (`[smtp]`, or a source's own `[email.smtp]`).
 
 Adapters read their own section from here; this module imports only the shared value types.
 """
@@ -92,12 +93,26 @@ class ZammadSection(SourceSection):
     url: Annotated[str, Field(pattern=r"^https?://\S+$")]
     token: SecretStr | None = None
     token_file: ConfigPath | None = None
-    page_size: int = Field(default=100, ge=1, le=500)
+    act_as: str | None = None  # the From: header: write as this user (needs admin.user)
     verify_tls: bool = True
+    ca_bundle: ConfigPath | None = None  # a CA file for a private certificate authority
+    timeout: float = Field(default=30.0, gt=0)  # seconds per request
+    requests_per_second: float = Field(default=5.0, gt=0)
+    page_size: int = Field(default=100, ge=1, le=200)  # search pages; Zammad caps them at 200
+    search: Literal["auto", "field", "condition", "paging"] = "auto"
+    skew: Duration = timedelta(minutes=1)  # the cursor stays this far behind the cycle's start
+    full_reconcile_every: Duration = timedelta(hours=6)
+    tag_prefix: str = ""
+    notify_by: Literal["email", "note"] = "email"
+    smtp: SmtpSection | None = None  # else the shared [smtp] section
 
     @property
     def kind(self) -> str:
         return "zammad"
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/")
 
     @model_validator(mode="after")
     def _secret(self) -> ZammadSection:

@@ -277,3 +277,28 @@ def test_every_settings_field_is_documented_in_the_example():
         written |= set(table.split("."))
     missing = _field_names(Settings, set()) - written
     assert not missing, f"config.example.toml does not mention: {sorted(missing)}"
+
+
+def test_several_zammad_instances_and_one_shared_smtp_section(write_config, tmp_path):
+    path = write_config(
+        MINIMAL
+        + '\n[smtp]\nhost = "smtp.example.com"\nsender = "sla-bot@example.com"\n'
+        + '\n[[zammad]]\nname = "eu"\nurl = "https://eu.zammad.example"\ntoken = "a"\n'
+        + '\n[[zammad]]\nname = "us"\nurl = "https://us.zammad.example"\ntoken = "b"\n'
+        + '[zammad.smtp]\nhost = "smtp.us.example"\nsender = "sla@us.example"\n'
+    )
+    settings = load_config(path)
+    eu, us = [s for s in settings.sources() if s.kind == "zammad"]
+    assert (eu.name, eu.smtp.host) == ("eu", "smtp.example.com")
+    assert (us.name, us.smtp.host) == ("us", "smtp.us.example")
+    assert settings.email.smtp.host == "smtp.example.com"  # the mailbox uses the shared one too
+
+
+def test_two_zammad_instances_need_names_of_their_own(write_config):
+    path = write_config(
+        MINIMAL
+        + '\n[[zammad]]\nurl = "https://eu.zammad.example"\ntoken = "a"\n'
+        + '\n[[zammad]]\nurl = "https://us.zammad.example"\ntoken = "b"\n'
+    )
+    with pytest.raises(ConfigError, match=r"sources\[\d\]\.name: 'zammad' is already used"):
+        load_config(path)

@@ -1,0 +1,1 @@
+"""The Zammad source over its REST API (requests): client, mapping, cache, adapter."""
