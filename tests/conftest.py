@@ -46,3 +46,13 @@ def dovecot():
     server = Dovecot().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that can refuse chosen recipients."""
+    from tests.support.smtp_sink import SmtpSink
+
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()

@@ -93,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `... | head` closed the pipe: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # the last resort: one line for the operator, the traceback in the log
+        log.debug("%s failed", args.command, exc_info=True)
+        where = "" if logging.getLogger().isEnabledFor(logging.DEBUG) else " (--log-level debug shows where)"
+        print(f"error: {args.command} failed unexpectedly: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
@@ -124,6 +132,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     width = max(len(name) for _, name, _ in results)
     for outcome, name, detail in results:
         print(f"{outcome:<4}  {name:<{width}}  {detail}")
+    if not sources:  # nothing to serve is a configuration problem, as `sync` says too
+        return EXIT_CONFIG
     return EXIT_OK if all(outcome == "ok" for outcome, _, _ in results) else EXIT_FAILED
 
 

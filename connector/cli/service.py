@@ -98,6 +98,11 @@ def _progress(count: int, rate: float) -> None:
     print(f"\r  {count:,} tickets read ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
 
 
+def _delivery_progress(done: int, total: int) -> None:
+    if total and (done % 50 == 0 or done == total):
+        print(f"\r  {done:,} of {total:,} writes tried", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     settings = load_config(config_path(args.config))
     adapters = _adapters(settings, args.source)
@@ -123,6 +128,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     dry_run=dry_run,
                     progress=_progress if sys.stderr.isatty() else None,
                     attempts=settings.connector.delivery_attempts,
+                    delivery_progress=_delivery_progress if sys.stderr.isatty() else None,
                 )
             except ConnectorError as exc:
                 failed = True
@@ -162,7 +168,7 @@ def _serve(settings: Settings, store: Store, adapters: dict, engine: Engine) -> 
     stop = threading.Event()
     install_signal_handlers(stop)
     with instance_lock(settings.connector.database):
-        service = Service(settings, store, adapters, engine)
+        service = Service(settings, store, adapters, engine, stop=stop)
         service.extra_jobs += scheduled_exports(settings, store)
         log.info("serving %s on %s", ", ".join(adapters), settings.connector.database)
         service.run(stop)
@@ -180,13 +186,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"{section.name} ({section.kind})")
         print(f"  last success: {state.get('last_success_at') or 'never'}")
         print(f"  last error:   {last_error}")
+        if state.get("cycle_phase"):
+            done = state.get("cycle_done")
+            progress = f", {done} of {state.get('cycle_total')} writes done" if done is not None else ""
+            print(f"  now:          cycle started {state['cycle_started_at']}, {state['cycle_phase']}{progress}")
         print(f"  last cycle:   {state.get('last_cycle') or 'none'}")
+        if state.get("delivery_error"):
+            print(f"  writes held:  {state['delivery_error']}")
         print(f"  cursor:       {state.get('cursor') or 'none (the first sync reads everything)'}")
         print(
             f"  records:      {counts['open']} open, {counts['warned']} warned, {counts['breached']} breached and unanswered"
         )
         print(
-            f"  outbox:       {depth.get('queued', 0)} queued, {depth.get('parked', 0)} parked, "
+            f"  outbox:       {depth.get('queued', 0)} queued, {depth.get('sending', 0)} sending, "
+            f"{depth.get('parked', 0)} parked, "
             f"{depth.get('skipped', 0)} skipped, {depth.get('delivered', 0)} delivered"
         )
         if depth.get("parked"):

@@ -31,9 +31,18 @@ from connector.core.durations import parse_duration
 # ---- [connector], [reports] ----------------------------------------------------------------
 
 
+MIN_POLL_INTERVAL = timedelta(seconds=5)
+
+
+def _poll_interval(value: timedelta | None) -> timedelta | None:
+    if value is not None and value < MIN_POLL_INTERVAL:
+        raise ValueError(f'a poll interval is at least {MIN_POLL_INTERVAL.seconds} seconds (e.g. "1m")')
+    return value
+
+
 class ConnectorSection(Section):
     database: ConfigPath = Field(default=Path("sla-connector.db"), validate_default=True)
-    poll_interval: Duration = timedelta(minutes=5)
+    poll_interval: Annotated[Duration, AfterValidator(_poll_interval)] = timedelta(minutes=5)
     overlap: Duration = timedelta(minutes=2)
     report_timezone: TimeZoneName = "UTC"
     dry_run: bool = False
@@ -50,6 +59,24 @@ class ReportsSection(Section):
 # ---- [[calendars]] -------------------------------------------------------------------------
 
 
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _overlap(intervals: list[tuple[str, str]]) -> str | None:
+    """The first two intervals of one day that overlap, said in words (an interval that runs
+    past midnight counts to the end of its day here)."""
+    spans = sorted(
+        (_minutes(start), _minutes(end) if _minutes(end) > _minutes(start) else 24 * 60, f"{start}-{end}")
+        for start, end in intervals
+    )
+    for (_, end, first), (start, _, second) in zip(spans, spans[1:]):
+        if start < end:
+            return f'"{first}" and "{second}" overlap (merge them into one interval)'
+    return None
+
+
 class CalendarSection(Section):
     name: str
     timezone: TimeZoneName
@@ -59,6 +86,21 @@ class CalendarSection(Section):
     holidays: list[date] = []
     holiday_exceptions: list[date] = []
     overrides: dict[date, list[Interval]] = {}
+
+    @model_validator(mode="after")
+    def _hours_make_sense(self) -> CalendarSection:
+        if not any(self.hours.values()):
+            raise ValueError(
+                'a calendar needs business hours (e.g. hours.mon = ["09:00-17:00"]; "00:00-24:00" every day for 24/7)'
+            )
+        for where, intervals in [
+            *((f"hours.{d}", v) for d, v in self.hours.items()),
+            *((f"overrides.{d}", v) for d, v in self.overrides.items()),
+        ]:
+            problem = _overlap(intervals)
+            if problem:
+                raise ValueError(f"{where}: {problem}")
+        return self
 
     @model_validator(mode="after")
     def _known_country(self) -> CalendarSection:
@@ -81,12 +123,21 @@ class CalendarSection(Section):
 # ---- [[levels]] and [escalation] -----------------------------------------------------------
 
 
+def _positive(value: timedelta | None) -> timedelta | None:
+    if value is not None and value <= timedelta(0):
+        raise ValueError('a target is a positive duration (e.g. "4h")')
+    return value
+
+
+Target = Annotated[Duration, AfterValidator(_positive)]
+
+
 class Targets(Section):
-    first_reply: Duration | None = None
-    next_reply: Duration | None = None
-    resolution: Duration | None = None
-    chat_reply: Duration | None = None
-    call_reply: Duration | None = None
+    first_reply: Target | None = None
+    next_reply: Target | None = None
+    resolution: Target | None = None
+    chat_reply: Target | None = None
+    call_reply: Target | None = None
 
 
 _STEP_AT = re.compile(r"([+-]?)(\d+(?:\.\d+)?)%|([+-]?)(.+)")

@@ -117,6 +117,15 @@ def config_path(cli_value: str | os.PathLike | None, environ: dict[str, str] | N
     return DEFAULT_CONFIG_PATH
 
 
+MAX_PROBLEMS = 50  # lines of a config error: a pasted-in file with thousands of bad keys stays readable
+
+
+def _at_most(limit: int, problems: list[str]) -> list[str]:
+    if len(problems) <= limit:
+        return problems
+    return [*problems[:limit], f"... and {len(problems) - limit:,} more problems"]
+
+
 def load_config(path: str | os.PathLike) -> Settings:
     """Read, validate and cross-check the config; raise ConfigError listing every problem."""
     path = Path(path)
@@ -133,13 +142,15 @@ def load_config(path: str | os.PathLike) -> Settings:
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        raise ConfigError([_describe(path, error) for error in exc.errors(include_url=False)]) from None
+        raise ConfigError(
+            _at_most(MAX_PROBLEMS, [_describe(path, error) for error in exc.errors(include_url=False)])
+        ) from None
     finally:
         config_dir.reset(token)
 
     problems = [f"{path}: {problem}" for problem in cross_check(settings)]
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(_at_most(MAX_PROBLEMS, problems))
     return settings
 
 

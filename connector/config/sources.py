@@ -21,6 +21,12 @@ class SourceSection(Section):
     name: str = ""
     poll_interval: Duration | None = None
 
+    @model_validator(mode="after")
+    def _poll_often_enough(self) -> SourceSection:
+        if self.poll_interval is not None and self.poll_interval < timedelta(seconds=5):
+            raise ValueError('poll_interval is at least 5 seconds (e.g. "1m")')
+        return self
+
     @property
     def kind(self) -> str:
         raise NotImplementedError
@@ -43,9 +49,13 @@ class ImapSection(Section):
     password: SecretStr | None = None
     password_file: ConfigPath | None = None
 
+    timeout: Duration = timedelta(seconds=30)  # each connect, command and data transfer
+
     @model_validator(mode="after")
     def _secret(self) -> ImapSection:
         _read_secret(self, "password")
+        if self.timeout <= timedelta(0):
+            raise ValueError('timeout must be positive (e.g. "30s")')
         return self
 
 
@@ -58,9 +68,13 @@ class SmtpSection(Section):
     password_file: ConfigPath | None = None
     sender: str
 
+    timeout: Duration = timedelta(seconds=30)  # each connect, command and data transfer
+
     @model_validator(mode="after")
     def _secret(self) -> SmtpSection:
         _read_secret(self, "password")
+        if self.timeout <= timedelta(0):
+            raise ValueError('timeout must be positive (e.g. "30s")')
         return self
 
 
@@ -77,6 +91,7 @@ class EmailSection(SourceSection):
     agent_addresses: list[str] = []
     agent_domains: list[str] = []
     notify_to: list[str] = []  # who receives notices for "assignee" (a mailbox has none)
+    save_notices: bool = True  # with IMAP: a copy of each notice sent goes into sent_folder
 
     @property
     def kind(self) -> str:

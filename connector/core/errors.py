@@ -6,7 +6,8 @@
     ├── SourceError                one source (helpdesk) failed
     │   ├── TransientSourceError   timeouts, connection errors, 429, 5xx: skip it this cycle
     │   ├── AuthFailed             credentials refused: stop polling it until an operator acts
-    │   └── PermanentSourceError   4xx other than 429, validation: the host said no
+    │   ├── PermanentSourceError   4xx other than 429, validation: the host said no
+    │   └── PartlyDelivered        the host took part of a write and refused the rest
     └── BadRecord                  one ticket or message cannot be processed: skip it, count it
 
 Messages never carry secrets: callers name the config key or the ticket, not the value.
@@ -53,3 +54,15 @@ class PermanentSourceError(SourceError):
 
 class BadRecord(ConnectorError):
     """One ticket or message cannot be processed; the message names it."""
+
+
+class PartlyDelivered(SourceError):
+    """The host took a write for some of its targets (a notice for some recipients) and refused
+    it for the others. `parts` are what is left, each a (state, payload, answer): state "queued"
+    for a refusal worth trying again later, "parked" for one refused for good; the payload is the
+    action's payload narrowed to those targets, the answer the host's own words."""
+
+    def __init__(self, message: str, delivered: bool, parts: list[tuple[str, dict, str]]):
+        super().__init__(message)
+        self.delivered = delivered
+        self.parts = list(parts)

@@ -6,6 +6,7 @@ Public API: `atomic_text_file(path)`, `export_reports(settings, store, now)`,
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo
 from connector.reports.output import write
 from connector.reports.queries import Filters, Reports
 from connector.store.database import Store
+
+log = logging.getLogger("sla_connector.export")
 
 
 @contextmanager
@@ -60,6 +63,7 @@ def scheduled_exports(settings: Any, store: Store) -> list[tuple[str, Callable[[
         return []
 
     def export_daily_reports() -> None:
-        export_reports(settings, store, datetime.now(UTC))
+        written = export_reports(settings, store, datetime.now(UTC))
+        log.info("daily export: wrote %s", ", ".join(str(path) for path in written))
 
     return [(settings.reports.export_time, export_daily_reports)]

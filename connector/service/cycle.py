@@ -40,6 +40,7 @@ from connector.store.tickets import TicketStore
 log = logging.getLogger("sla_connector.sync")
 
 BATCH_SIZE = 200
+PROGRESS_EVERY = 100  # writes between two records of the delivery's progress
 SLA_SECTIONS = ("calendars", "levels", "rules", "escalation")
 
 
@@ -76,11 +77,19 @@ class CycleSummary:
         text = (
             f"{self.source}: {self.pulled} tickets pulled, {self.rechecked} rechecked by time, "
             f"{self.records_changed} records changed, {self.warnings} warnings, {self.breaches} breaches; "
-            f"actions: {d.delivered} delivered, {d.failed} failed, {d.skipped} skipped, {d.parked} parked"
+            f"actions: {d.line()}"
         )
         if self.skipped_tickets:
             text += f"; {len(self.skipped_tickets)} tickets skipped"
+        for channel, why in self.delivery.channel_errors.items():
+            text += f"; {channel} stopped: {why}"
         return text
+
+    @property
+    def idle(self) -> bool:
+        """Nothing read, nothing changed, nothing written: not worth an info line."""
+        d = self.delivery
+        return not (self.pulled or self.records_changed or d.delivered or d.failed or d.parked or d.skipped or d.held)
 
 
 class _Rollback(Exception):
@@ -149,8 +158,12 @@ def run_cycle(
     progress: Callable[[int, float], None] | None = None,
     batch_size: int = BATCH_SIZE,
     attempts: int = ATTEMPTS_PER_CYCLE,
+    should_stop: Callable[[], bool] | None = None,
+    delivery_progress: Callable[[int, int], None] | None = None,
 ) -> CycleSummary:
-    """One cycle for one source. Source errors propagate after what was committed stays committed."""
+    """One cycle for one source. Source errors propagate after what was committed stays committed.
+    The cycle in progress (started at, phase, writes delivered of how many) is kept in the sync
+    state for `status`; `should_stop()` is asked between writes."""
     summary = CycleSummary(adapter.name)
     if dry_run:
         try:
@@ -160,13 +173,37 @@ def run_cycle(
                 raise _Rollback
         except _Rollback:
             return summary
+    _phase(store, adapter.name, cycle_started_at=iso(now), cycle_phase="pulling", cycle_done=None, cycle_total=None)
     _pull_and_recheck(store, adapter, engine, now, overlap, summary, progress, batch_size)
-    summary.delivery = deliver(Outbox(store), adapter, now, sleep=sleep, attempts=attempts)
+    shown = {"at": -1}
+
+    def delivered_so_far(done: int, total: int) -> None:
+        if done - shown["at"] >= PROGRESS_EVERY or done == total:  # a commit per write would slow delivery
+            shown["at"] = done
+            _phase(store, adapter.name, cycle_phase="delivering", cycle_done=done, cycle_total=total)
+        if delivery_progress is not None:
+            delivery_progress(done, total)
+
+    summary.delivery = deliver(
+        Outbox(store), adapter, now, sleep=sleep, attempts=attempts, should_stop=should_stop, progress=delivered_so_far
+    )
+    errors = summary.delivery.channel_errors
     with store.atomic():
         store.set_sync_state(
-            adapter.name, last_success_at=iso(now), last_error=None, last_error_at=None, last_cycle=summary.line()
+            adapter.name,
+            last_success_at=iso(now),
+            last_error=None,
+            last_error_at=None,
+            last_cycle=summary.line(),
+            cycle_phase=None,
+            delivery_error="; ".join(f"{channel}: {why}" for channel, why in errors.items()) or None,
         )
     return summary
+
+
+def _phase(store: Store, source: str, **fields: Any) -> None:
+    with store.atomic():
+        store.set_sync_state(source, **fields)
 
 
 def _pull_and_recheck(
@@ -210,4 +247,6 @@ def recompute_open(store: Store, engine: Engine, source: str, now: datetime) -> 
 def record_failure(store: Store, source: str, error: Exception, now: datetime) -> None:
     """Remember a source's failure for `status` (the message names the source, never a secret)."""
     with store.atomic():
-        store.set_sync_state(source, last_error_at=iso(now), last_error=f"{type(error).__name__}: {error}")
+        store.set_sync_state(
+            source, last_error_at=iso(now), last_error=f"{type(error).__name__}: {error}", cycle_phase=None
+        )

@@ -21,9 +21,10 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import schedule
 
@@ -43,8 +44,10 @@ class ServiceLocked(ConnectorError):
 
 @contextmanager
 def instance_lock(database: Path) -> Iterator[None]:
-    """Hold `<database>.lock` for as long as the service runs; the OS frees it if we die."""
-    path = Path(f"{database}.lock")
+    """Hold `<database>.lock` for as long as the service runs; the OS frees it if we die. The
+    lock is taken beside the database's real path, so a symlink or a relative path to the same
+    database meets the same lock."""
+    path = Path(f"{Path(database).resolve()}.lock")
     handle = open(path, "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -64,10 +67,32 @@ def instance_lock(database: Path) -> Iterator[None]:
         handle.close()
 
 
-def install_signal_handlers(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT let the current cycle finish, then the loop ends."""
+STOP_GRACE = 8.0  # seconds between SIGTERM and a hard exit (systemd waits longer, an operator less)
+
+
+def install_signal_handlers(
+    stop: threading.Event, grace: float = STOP_GRACE, exit_now: Callable[[int], None] = os._exit
+) -> None:
+    """SIGTERM and SIGINT stop the service between two writes. A host call that hangs cannot
+    hold it: after `grace` seconds the process exits anyway, which is as safe as a kill (the
+    outbox keeps every write not recorded as delivered)."""
+
+    def stop_soon(*_: Any) -> None:
+        if stop.is_set():
+            return
+        stop.set()
+
+        def hard_exit() -> None:
+            log.warning("not stopped within %.0f s (a host does not answer); exiting now", grace)
+            logging.shutdown()
+            exit_now(0)
+
+        timer = threading.Timer(grace, hard_exit)
+        timer.daemon = True
+        timer.start()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, stop_soon)
 
 
 def utc_now() -> datetime:
@@ -79,6 +104,7 @@ class _Health:
     failures: int = 0
     retry_at: datetime | None = None
     stopped: bool = False
+    writes_failing: bool = False  # said once when writes start failing, once when they recover
 
 
 class Service:
@@ -90,12 +116,18 @@ class Service:
         engine: Engine,
         now: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] | None = None,
+        stop: threading.Event | None = None,
     ):
         self.settings, self.store, self.adapters, self.engine = settings, store, adapters, engine
-        self.now, self.sleep = now, sleep
+        self.now = now
+        self.stop = stop or threading.Event()
+        # retries wait on the stop event, so a stop request cuts a back-off short
+        self.sleep = sleep or (lambda seconds: self.stop.wait(seconds))
         self.health = {name: _Health() for name in adapters}
         self.scheduler = schedule.Scheduler()
-        self.extra_jobs: list[tuple[str, Callable[[], None]]] = []  # (daily "HH:MM", job)
+        # daily jobs at "HH:MM" in report_timezone: (time, job); each day's run is remembered here
+        self.extra_jobs: list[tuple[str, Callable[[], None]]] = []
+        self._daily_done: dict[int, date] = {}
 
     def start(self) -> None:
         """Recompute open tickets when the SLA configuration changed since the last start
@@ -126,6 +158,7 @@ class Service:
                 dry_run=self.settings.connector.dry_run,
                 sleep=self.sleep,
                 attempts=self.settings.connector.delivery_attempts,
+                should_stop=self.stop.is_set,
             )
         except Exception as exc:  # the loop must survive anything one source does
             self._failed(name, health, exc, now)
@@ -133,8 +166,27 @@ class Service:
         if health.failures:
             log.info("%s: recovered after %d failed cycles", name, health.failures)
         health.failures, health.retry_at = 0, None
-        log.info("%s", summary.line())
+        self._delivery_health(name, health, summary)
+        # an idle cycle is a debug line: at a one-minute poll, info would be 1,440 lines a day
+        log.log(logging.DEBUG if summary.idle else logging.INFO, "%s", summary.line())
         return summary
+
+    @staticmethod
+    def _delivery_health(name: str, health: _Health, summary: CycleSummary) -> None:
+        """Writes that keep failing are one warning, not one a cycle; their recovery one line."""
+        delivery = summary.delivery
+        problems = "; ".join(f"{channel}: {why}" for channel, why in delivery.channel_errors.items())
+        if delivery.failed or problems:
+            if not health.writes_failing:
+                log.warning(
+                    "%s: writes are failing (%s); they stay queued and are tried again every cycle",
+                    name,
+                    problems or f"{delivery.failed} failed",
+                )
+            health.writes_failing = True
+        elif health.writes_failing and delivery.delivered:
+            log.info("%s: writes go out again", name)
+            health.writes_failing = False
 
     def _failed(self, name: str, health: _Health, error: Exception, now: datetime) -> None:
         health.failures += 1
@@ -162,8 +214,21 @@ class Service:
         for name in self.adapters:
             seconds = max(1, int(self._interval(name).total_seconds()))
             self.scheduler.every(seconds).seconds.do(self.tick, name)
-        for at, job in self.extra_jobs:
-            self.scheduler.every().day.at(at).do(self._guarded, job)
+        self.scheduler.every(30).seconds.do(self.run_daily_jobs)
+
+    def run_daily_jobs(self) -> None:
+        """Run each daily job once a day, at its time in report_timezone (not the host's zone).
+        A job whose time had passed when the service started waits for the next day."""
+        local = self.now().astimezone(ZoneInfo(self.settings.connector.report_timezone))
+        for index, (at, job) in enumerate(self.extra_jobs):
+            hour, minute = (int(part) for part in at.split(":"))
+            passed = local.time() >= time(hour, minute)
+            if index not in self._daily_done:
+                self._daily_done[index] = local.date() if passed else local.date() - timedelta(days=1)
+                continue
+            if passed and self._daily_done[index] < local.date():
+                self._daily_done[index] = local.date()
+                self._guarded(job)
 
     @staticmethod
     def _guarded(job: Callable[[], None]) -> None:
@@ -172,10 +237,12 @@ class Service:
         except Exception:
             log.exception("scheduled job %s failed; it runs again at its next time", getattr(job, "__name__", job))
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event | None = None) -> None:
         """Run until `stop` is set: every source once at start, then on its interval."""
+        stop = self.stop = stop or self.stop
         self.start()
         self.schedule_jobs()
+        self.run_daily_jobs()
         for name in self.adapters:
             if stop.is_set():
                 break

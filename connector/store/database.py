@@ -158,6 +158,16 @@ def m002_report_indexes(db: Database) -> None:
     db["sla_events"].create_index(["ticket_id", "metric", "seq"])
 
 
+@MIGRATIONS()
+def m003_cycle_progress(db: Database) -> None:
+    # what `status` shows while a cycle runs, and why writes are not going out
+    db["sync_state"].add_column("cycle_started_at", str)
+    db["sync_state"].add_column("cycle_phase", str)
+    db["sync_state"].add_column("cycle_done", int)
+    db["sync_state"].add_column("cycle_total", int)
+    db["sync_state"].add_column("delivery_error", str)
+
+
 def utc_now_iso() -> str:
     return iso(datetime.now(UTC))
 
@@ -242,6 +252,11 @@ class Store:
                 "last_error_at": None,
                 "last_error": None,
                 "last_cycle": None,
+                "cycle_started_at": None,
+                "cycle_phase": None,
+                "cycle_done": None,
+                "cycle_total": None,
+                "delivery_error": None,
             }
         )
 

@@ -27,7 +27,7 @@ def test_check_passes_on_the_example_config(example_env, capsys):
     assert main(["--config", str(EXAMPLE_CONFIG), "check"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["ok", "ok", "ok"]
-    assert "schema version 2" in lines[1]
+    assert "schema version 3" in lines[1]
     assert example_env.exists()
 
 
@@ -47,7 +47,7 @@ maildir = "not-a-maildir"
 
 def test_check_reports_a_config_without_sources(write_config, capsys):
     path = write_config("")
-    assert main(["--config", str(path), "check"]) == 1
+    assert main(["--config", str(path), "check"]) == 2
     assert "FAIL  sources" in capsys.readouterr().out
 
 
@@ -67,6 +67,26 @@ def test_status_lists_configured_sources(example_env, capsys):
     assert main(["--config", str(EXAMPLE_CONFIG), "status"]) == 0
     out = capsys.readouterr().out
     assert "email (email)" in out and "last success: never" in out
+
+
+def test_status_shows_the_cycle_in_progress_and_why_writes_are_held(example_env, capsys):
+    from connector.store.database import Store
+
+    store = Store.open(example_env)
+    with store.atomic():
+        store.set_sync_state(
+            "email",
+            cycle_started_at="2026-11-02T10:00:00+00:00",
+            cycle_phase="delivering",
+            cycle_done=1200,
+            cycle_total=3241,
+            delivery_error="smtp: SMTP mail.example:587: login as bot refused (535)",
+        )
+    store.close()
+    assert main(["--config", str(EXAMPLE_CONFIG), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "cycle started 2026-11-02T10:00:00+00:00, delivering, 1200 of 3241 writes done" in out
+    assert "writes held:  smtp: SMTP mail.example:587: login as bot refused (535)" in out
 
 
 def test_json_logs_are_one_object_per_line(example_env):

@@ -302,3 +302,44 @@ def test_two_zammad_instances_need_names_of_their_own(write_config):
     )
     with pytest.raises(ConfigError, match=r"sources\[\d\]\.name: 'zammad' is already used"):
         load_config(path)
+
+
+def test_overlapping_hours_are_an_error_naming_the_day(write_config):
+    text = MINIMAL.replace('hours = { mon = ["09:00-17:00"] }', 'hours = { tue = ["09:00-13:00", "12:00-17:00"] }')
+    [problem] = problems_of(write_config(text))
+    assert "calendars[0]" in problem and 'hours.tue: "09:00-13:00" and "12:00-17:00" overlap' in problem
+
+
+def test_hours_that_only_touch_and_a_night_shift_are_fine(write_config):
+    text = MINIMAL.replace(
+        'hours = { mon = ["09:00-17:00"] }', 'hours = { mon = ["09:00-12:00", "12:00-17:00", "22:00-06:00"] }'
+    )
+    assert load_config(write_config(text)).calendars[0].hours["mon"][2] == ("22:00", "06:00")
+
+
+def test_a_calendar_without_hours_is_an_error_at_load(write_config):
+    for hours in ("hours = {}", "hours = { mon = [] }"):
+        [problem] = problems_of(write_config(MINIMAL.replace('hours = { mon = ["09:00-17:00"] }', hours)))
+        assert "a calendar needs business hours" in problem and "calendars[0]" in problem
+
+
+def test_targets_are_positive_and_polling_is_not_a_busy_loop(write_config):
+    [problem] = problems_of(write_config(MINIMAL.replace('first_reply = "4h"', 'first_reply = "0"')))
+    assert "levels[0].first_reply" in problem and "a target is a positive duration" in problem
+    [problem] = problems_of(write_config('[connector]\npoll_interval = "0"\n' + MINIMAL))
+    assert "connector.poll_interval" in problem and "at least 5 seconds" in problem
+    [problem] = problems_of(write_config(MINIMAL.replace('maildir = "mail"', 'maildir = "mail"\npoll_interval = "1s"')))
+    assert "email" in problem and "at least 5 seconds" in problem
+
+
+def test_thousands_of_unknown_keys_are_fifty_lines_and_a_count(write_config):
+    junk = "".join(f"junk{n} = 1\n" for n in range(2000))
+    problems = problems_of(write_config(junk + MINIMAL))
+    assert len(problems) == 51 and problems[-1] == "... and 1,950 more problems"
+
+
+def test_an_empty_file_is_a_configuration_error_for_check_and_sync(write_config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write_config("")
+    assert main(["--config", str(path), "check"]) == 2
+    assert main(["--config", str(path), "sync", "--once"]) == 2

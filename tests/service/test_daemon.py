@@ -49,6 +49,39 @@ def host(tmp_path):
     return host
 
 
+def test_a_second_service_through_a_symlink_is_refused_too(tmp_path):
+    database = tmp_path / "sla.db"
+    database.touch()
+    (tmp_path / "link.db").symlink_to(database)
+    with instance_lock(database):
+        with pytest.raises(ServiceLocked, match="already running on"):
+            with instance_lock(tmp_path / "link.db"):
+                pass
+
+
+def test_daily_jobs_run_once_a_day_at_their_time_in_the_report_time_zone(store):
+    settings = load_settings(DEFAULT_POLICY.replace("[connector]", '[connector]\nreport_timezone = "Europe/Berlin"'))
+    clock = Clock(t(2, 4, 0))  # 05:00 in Berlin
+    service = Service(settings, store, {}, Engine.from_settings(settings), now=clock)
+    runs = []
+    service.extra_jobs.append(("06:00", lambda: runs.append(clock.moment)))
+    for moment in (t(2, 4, 0), t(2, 4, 59), t(2, 5, 0), t(2, 5, 30), t(2, 23, 0), t(3, 4, 59), t(3, 5, 1)):
+        clock.moment = moment
+        service.run_daily_jobs()
+    assert runs == [t(2, 5, 0), t(3, 5, 1)]  # 06:00 Berlin is 05:00 UTC, not 06:00 UTC
+
+
+def test_an_idle_cycle_is_a_debug_line(store, host, caplog):
+    service = Service(
+        SETTINGS, store, {"scripted": ScriptedAdapter(host)}, Engine.from_settings(SETTINGS), now=Clock(t(2, 10, 30))
+    )
+    with caplog.at_level(logging.DEBUG, logger="sla_connector"):
+        service.tick("scripted")
+        service.tick("scripted")
+    levels = [r.levelno for r in caplog.records if "tickets pulled" in r.message]
+    assert levels == [logging.INFO, logging.DEBUG]
+
+
 def test_one_instance_per_database(tmp_path):
     database = tmp_path / "sla.db"
     with instance_lock(database):
@@ -213,13 +246,15 @@ def test_run_ticks_every_source_then_stops_when_asked(store, host):
     assert adapter.pulls == [None]
 
 
-def test_sigterm_sets_the_stop_event():
-    stop = threading.Event()
+def test_sigterm_sets_the_stop_event_and_a_service_that_does_not_stop_in_time_exits_anyway():
+    stop, exited = threading.Event(), threading.Event()
+    codes = []
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        install_signal_handlers(stop)
+        install_signal_handlers(stop, grace=0.01, exit_now=lambda code: (codes.append(code), exited.set()))
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.wait(5)
+        assert exited.wait(5) and codes == [0]  # nothing stopped the timer: the hard exit came
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -234,3 +269,31 @@ def test_a_dry_run_service_keeps_nothing_at_start(store, host):
     summary = service.tick("scripted")
     assert summary.breaches == 1 and summary.delivery.would_write
     assert store.meta(CONFIG_HASH_KEY) is None and store.db["tickets"].count == 0 and host.writes() == []
+
+
+def test_writes_that_keep_failing_are_one_warning_and_their_recovery_one_line(store, tmp_path, caplog):
+    host = ScriptedHost(tmp_path / "many.json")
+    for n in range(3):
+        host.put_ticket(str(n), t(2, 10), t(2, 10), [(f"m{n}", t(2, 10), "customer", True)])
+    clock = Clock(t(2, 10, 30))
+    service = Service(
+        SETTINGS,
+        store,
+        {"scripted": ScriptedAdapter(host)},
+        Engine.from_settings(SETTINGS),
+        now=clock,
+        sleep=lambda _: None,
+    )
+    service.tick("scripted")
+    host.fail_next(*["500"] * 1000)
+    with caplog.at_level(logging.INFO, logger="sla_connector"):
+        for minute in (50, 51, 52):
+            clock.moment = t(2, 10, minute)
+            service.tick("scripted")
+        host.save({**host.load(), "failures": []})
+        clock.moment = t(2, 10, 53)
+        service.tick("scripted")
+    warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "writes are failing" in warnings[0]
+    assert sum("writes go out again" in r.message for r in caplog.records) == 1
+    assert len(host.writes()) == 3

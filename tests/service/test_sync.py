@@ -4,7 +4,8 @@ import pytest
 
 from connector.core.errors import TransientSourceError
 from connector.service.cycle import Engine, run_cycle
-from connector.store.outbox import ATTEMPTS_PER_CYCLE, Outbox
+from connector.store.database import Store
+from connector.store.outbox import ATTEMPTS_PER_CYCLE, BREAKER_AFTER, Outbox
 from connector.store.tickets import TicketStore
 from tests.support.engine_helpers import load_settings, t
 from tests.support.scripted_host import ScriptedAdapter, ScriptedHost
@@ -125,10 +126,61 @@ def test_a_failing_host_that_recovers_gets_every_action(store, host):
     host.put_ticket("3", t(2, 9), t(2, 11, 2), [("m5", t(2, 9), "customer", True)])
     host.fail_next(*["500"] * ATTEMPTS_PER_CYCLE)
     down = cycle(store, adapter, t(2, 11, 3))
-    assert down.delivery.failed == 1 and down.delivery.delivered == 4
+    # the ticket's later writes wait behind the one that failed: they go out in planned order
+    assert (down.delivery.failed, down.delivery.held, down.delivery.delivered) == (1, 4, 0)
     up = cycle(store, adapter, t(2, 11, 4))
-    assert up.delivery.delivered == 1 and up.delivery.failed == 0
+    assert up.delivery.delivered == 5 and up.delivery.failed == 0
     assert len(host.writes()) == 10 and len({w["key"] for w in host.writes()}) == 10
+    ticket3 = [w["key"] for w in host.writes() if w["ticket"] == "3"]
+    assert ticket3 == sorted(ticket3, key=lambda key: [r["key"] for r in Outbox(store).list()].index(key))
+
+
+def test_a_write_that_waits_holds_its_tickets_later_writes_so_the_final_state_is_the_fault_free_one(
+    store, host, tmp_path
+):
+    clean = ScriptedHost(tmp_path / "clean.json")
+    clean.save(host.load())
+    for target, fail in ((host, True), (clean, False)):
+        adapter = ScriptedAdapter(target)
+        db = Store.open(tmp_path / f"{fail}.db")
+        cycle(db, adapter, t(2, 10, 30))
+        cycle(db, adapter, t(2, 10, 50))  # the warning: add sla-warning
+        if fail:
+            target.fail_next(*["timeout"] * ATTEMPTS_PER_CYCLE)  # the breach's add_tags waits a cycle
+        cycle(db, adapter, t(2, 11, 1))  # breach: add sla-breached, remove sla-warning, ...
+        cycle(db, adapter, t(2, 11, 5))
+    assert host.load()["tags"] == clean.load()["tags"] == {"1": ["sla-breached"]}
+    assert host.load()["priority"] == clean.load()["priority"]
+    assert [w["key"] for w in host.writes()] == [w["key"] for w in clean.writes()]
+
+
+def test_after_a_few_failures_in_a_row_the_rest_waits_for_the_next_cycle(store, tmp_path, caplog):
+    host = ScriptedHost(tmp_path / "many.json")
+    for n in range(10):
+        host.put_ticket(str(n), t(2, 10), t(2, 10), [(f"m{n}", t(2, 10), "customer", True)])
+    adapter = ScriptedAdapter(host)
+    cycle(store, adapter, t(2, 10, 30))
+    host.fail_next(*["500"] * 100)
+    with caplog.at_level("INFO"):
+        down = cycle(store, adapter, t(2, 10, 50))  # ten warnings due, the host is down
+    # the first write gets its retries, the next ones one try each, then the breaker opens
+    assert down.delivery.failed == BREAKER_AFTER and down.delivery.held == 10 - BREAKER_AFTER
+    assert len(down.sleeps) == ATTEMPTS_PER_CYCLE - 1
+    assert sum("writes in a row failed" in r.message for r in caplog.records) == 1
+    host.save({**host.load(), "failures": []})
+    assert cycle(store, adapter, t(2, 10, 51)).delivery.delivered == 10
+
+
+def test_a_service_asked_to_stop_leaves_the_rest_queued(store, tmp_path):
+    host = ScriptedHost(tmp_path / "many.json")
+    for n in range(4):
+        host.put_ticket(str(n), t(2, 10), t(2, 10), [(f"m{n}", t(2, 10), "customer", True)])
+    adapter = ScriptedAdapter(host)
+    cycle(store, adapter, t(2, 10, 30))
+    asked = iter([False, False, True])
+    summary = cycle(store, adapter, t(2, 10, 50), should_stop=lambda: next(asked, True))
+    assert summary.delivery.delivered == 2 and summary.delivery.stopped
+    assert Outbox(store).depth("scripted")["queued"] == 2
 
 
 def test_permanent_refusals_are_parked_and_can_be_retried_or_dropped(store, host):
