@@ -8,7 +8,10 @@ times the compliance report grouped by date for the year, and the SLA log of one
 as CSV. Memory: the peak Python allocation (tracemalloc) of writing the log for one month and for
 the whole year, which should be about the same: rows are streamed, never collected.
 
-Targets: compliance under 2 s; log export above 200,000 rows per second; memory flat in rows.
+Targets: compliance under 2 s by date and by every other group; log export above 200,000 rows
+per second and at least 70 % of the raw-read floor; memory flat in rows. The compliance by
+department is also timed the earlier way (every record joined with its ticket, grouped in one
+union), alternated with the current way, for a comparison in the same run.
 For comparison the same process also times reading the log's rows and columns from SQLite into
 Python with nothing formatted or written (the floor of any export through Python's sqlite3): the
 export's rate is shown as a share of it, which stays steady while the machine's speed varies.
@@ -126,6 +129,23 @@ def main() -> int:
         days = list(reports.compliance(year, "date").rows)
         compliance_seconds = time.perf_counter() - started
         print(f"compliance by date for 2025: {len(days)} rows in {compliance_seconds:.2f} s (target < 2 s)")
+        for group in ("department", "customer", "metric", "agent"):
+            started = time.perf_counter()
+            found = list(reports.compliance(year, group).rows)
+            seconds = time.perf_counter() - started
+            compliance_seconds = max(compliance_seconds, seconds)
+            print(f"compliance by {group} for 2025: {len(found)} rows in {seconds:.2f} s (target < 2 s)")
+        mapped = joined = float("inf")
+        for _ in range(2):  # alternated, best of two
+            started = time.perf_counter()
+            reports._compliance_by_key_mapped(year, ["department"])
+            mapped = min(mapped, time.perf_counter() - started)
+            started = time.perf_counter()
+            reports._compliance_by_key_joined(year, ["department"])
+            joined = min(joined, time.perf_counter() - started)
+        print(
+            f"compliance by department, best of two: {mapped:.2f} s; the earlier join of every record: {joined:.2f} s"
+        )
 
         month = Filters(start=date(2025, 6, 1), end=date(2025, 6, 30))
         log_seconds = read_seconds = float("inf")
@@ -155,7 +175,7 @@ def main() -> int:
                 tracemalloc.stop()
             print(f"peak Python memory writing the log for {name}: {peaks[-1] / 1e6:.2f} MB for {rows:,} rows")
         flat = peaks[1] < peaks[0] * 2
-        ok = compliance_seconds < 2 and rate > 200_000 and flat
+        ok = compliance_seconds < 2 and rate > 200_000 and rate / read_rate >= 0.7 and flat
         print(f"targets: {'met' if ok else 'NOT met'}")
         return 0 if ok else 1
 

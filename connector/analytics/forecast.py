@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from connector.analytics.history import Clock, read_clocks
 from connector.analytics.survival import BreachOdds, Observation
 from connector.core.local_times import local_times
-from connector.reports.queries import CUSTOMER_SQL, Column, Filters, Table
+from connector.reports.queries import Column, Filters, Table, filter_conditions
 from connector.store.codec import iso
 from connector.store.database import Store
 
@@ -46,7 +46,7 @@ def forecast_due(
     local = local_times(zone)
     queue = [
         c
-        for c in read_clocks(store, settings, now, open_only=True, filters=_clauses(filters))
+        for c in read_clocks(store, settings, now, open_only=True, filters=filter_conditions(store, settings, filters))
         if within is None or c.left_us is None or c.left_us * _US <= within
     ]
     by_department, by_agent = Counter(), Counter()  # the load now: every open clock, whatever the filters
@@ -117,18 +117,3 @@ def _risk(clock: Clock, odds: BreachOdds) -> tuple[Decimal | None, int | None, i
     if not comparable:
         return None, went_past, comparable
     return (Decimal(went_past) * 100 / comparable).quantize(Decimal("0.01")), went_past, comparable
-
-
-def _clauses(filters: Filters) -> tuple[list[str], list[Any]]:
-    clauses, params = [], []
-    for value, sql in (
-        (filters.department, "t.department = ?"),
-        (filters.agent, "t.assignee = ?"),
-        (filters.level, "r.level = ?"),
-        (filters.metric, "r.metric = ?"),
-        (filters.customer, f"{CUSTOMER_SQL} = ?"),
-    ):
-        if value is not None:
-            clauses.append(sql)
-            params.append(value)
-    return clauses, params

@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,7 +42,8 @@ from connector.core.errors import ConfigError
 from connector.core.escalation import Escalation
 from connector.core.model import PRIORITY_RANKS, Ticket
 from connector.core.policy import Policy
-from connector.reports.queries import ZERO_DECIMAL_CURRENCIES, Column, Table, credit_percent
+from connector.reports.customers import Customers
+from connector.reports.queries import Column, Table, compliance_percent, credit_amount, credit_percent
 from connector.store.codec import iso
 from connector.store.database import Store
 from connector.store.tickets import TicketStore
@@ -100,6 +101,7 @@ class Simulation:
             raise ValueError(f"--to {end} is before --from {start}")
         self.live, self.proposed_settings, self.now, self.group_by = live, proposed, now, group_by
         self.zone = ZoneInfo(live.connector.report_timezone)
+        self.customers = Customers(live.contracts)  # the reports' rule: one contract per ticket
         self.low = datetime.combine(start, time(), self.zone)
         self.high = datetime.combine(end + timedelta(days=1), time(), self.zone)
         self.policy = Policy.from_settings(proposed)
@@ -138,7 +140,7 @@ class Simulation:
             key = record.level if by_level else self._group(ticket, record, at)
             (side.met if outcome == "met" else side.failed)[key] += 1
             if contracts is None:
-                contracts = _contracts_of(ticket, self.live.contracts)
+                contracts = _contracts_of(ticket, self.customers)
             for contract in contracts:
                 if contract.level is None or contract.level == record.level:
                     month = f"{self._day(at):%Y-%m}"
@@ -165,7 +167,7 @@ class Simulation:
         elif by == "agent":
             value = ticket.assignee
         elif by == "customer":
-            value = _customer(ticket)
+            value = _customer(ticket, self.customers)
         else:
             value = getattr(record, by)
         return value if value else "(none)"
@@ -282,10 +284,9 @@ class Simulation:
                 cells = []
                 for side in (self.current, self.proposed):
                     met, failed = side.contract_met[key], side.contract_failed[key]
-                    compliance = _compliance(met, failed)
-                    exponent = Decimal("1") if contract.currency in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
-                    percent = credit_percent(contract, compliance, failed)
-                    amount = (contract.monthly_fee * percent / 100).quantize(exponent, rounding=ROUND_HALF_UP)
+                    compliance = compliance_percent(met, met + failed)
+                    percent = credit_percent(contract, met, met + failed)
+                    amount = credit_amount(contract, percent)
                     cells.append((compliance, amount))
                 (c_now, a_now), (c_then, a_then) = cells
                 rows.append([contract.customer, month, c_now, a_now, c_then, a_then, a_then - a_now, contract.currency])
@@ -405,30 +406,19 @@ def _held_by_others(record: SlaRecord, records: list[SlaRecord], ladders: Any, a
     return held
 
 
-def _customer(ticket: Ticket) -> str | None:
-    """As the reports name a customer: the organization, else the requester's e-mail domain."""
-    if ticket.organization:
-        return ticket.organization
-    email = ticket.requester.email if ticket.requester else None
-    return email[email.find("@") + 1 :].lower() if email else None
+def _customer(ticket: Ticket, customers: Customers) -> str | None:
+    """As the reports name a customer: its contract, else the organization, else the domain."""
+    return customers.label(ticket.organization or None, ticket.requester.email if ticket.requester else None)
 
 
-def _contracts_of(ticket: Ticket, contracts: Iterable[Any]) -> list[Any]:
-    organization = (ticket.organization or "").lower()
-    email = ticket.requester.email if ticket.requester else None
-    domain = email[email.find("@") + 1 :].lower() if email else None
-    found = []
-    for contract in contracts:
-        if (organization and organization in [o.lower() for o in contract.organizations]) or (
-            domain and domain in [d.lower() for d in contract.domains]
-        ):
-            found.append(contract)
-    return found
+def _contracts_of(ticket: Ticket, customers: Customers) -> list[Any]:
+    """The ticket's contract, as the reports credit it (organization before domain, file order)."""
+    index = customers.contract_of(ticket.organization or None, ticket.requester.email if ticket.requester else None)
+    return [] if index is None else [customers.contracts[index]]
 
 
 def _compliance(met: int, failed: int) -> Decimal | None:
-    total = met + failed
-    return (Decimal(met) * 100 / total).quantize(Decimal("0.01")) if total else None
+    return compliance_percent(met, met + failed)
 
 
 def _days(first: date, last: date) -> Iterable[date]:

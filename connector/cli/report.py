@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,10 +15,12 @@ from typing import TextIO
 from connector.analytics.forecast import SORTS, forecast_due
 from connector.config.settings import config_path, load_config
 from connector.core.durations import DURATION_HINT, parse_duration
-from connector.core.errors import ConfigError
+from connector.core.errors import ConfigError, ConnectorError
+from connector.core.model import Channel
+from connector.core.policy import METRICS
 from connector.reports.export import atomic_text_file
 from connector.reports.output import write
-from connector.reports.queries import GROUPS, SORTABLE, Filters, Reports
+from connector.reports.queries import GROUPS, SORTABLE, TIME_GROUPS, Filters, Reports
 from connector.store.database import Store
 
 
@@ -39,7 +43,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     _range(compliance, required=True)
     _filters(compliance)
-    compliance.add_argument("--group-by", choices=GROUPS, default="date", help="one row per ... (default: date)")
+    compliance.add_argument(
+        "--group-by",
+        type=_groups,
+        default=("date",),
+        metavar="GROUP[,GROUP]",
+        help=f"one row per {', '.join(GROUPS)}, or per pair of them, e.g. department,week (default: date)",
+    )
     compliance.set_defaults(handler=cmd_report)
 
     log = kinds.add_parser(
@@ -52,7 +62,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     _range(log, required=True)
     _filters(log)
     log.add_argument("--status", choices=("met", "breached", "running", "paused", "cancelled"))
-    log.add_argument("--sort", metavar="COLUMN[,COLUMN]", help=f"sort by {', '.join(SORTABLE)} (default: start)")
+    log.add_argument(
+        "--sort", metavar="COLUMN[,COLUMN]", type=_sort, help=f"sort by {', '.join(SORTABLE)} (default: start)"
+    )
     log.add_argument("--desc", action="store_true", help="sort descending")
     log.set_defaults(handler=cmd_report)
 
@@ -100,6 +112,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "--format", choices=("table", "csv", "json"), help="default: table on a terminal, csv otherwise"
         )
         parser.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+        parser.add_argument(
+            "--excel",
+            action="store_true",
+            default=None,
+            help="CSV for Excel: a UTF-8 byte order mark and CRLF line ends (default: [reports] csv_bom)",
+        )
 
 
 def _range(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -112,10 +130,13 @@ def _filters(parser: argparse.ArgumentParser) -> None:
         ("department", "only this department"),
         ("agent", "only this assignee"),
         ("level", "only this SLA level"),
-        ("customer", "only this organization or e-mail domain"),
-        ("metric", "only this metric, e.g. first_reply"),
+        ("customer", "only this customer: a contract, an organization or an e-mail domain (any case)"),
+        ("priority", "only tickets of this priority, as the helpdesk names it"),
+        ("tag", "only tickets with this tag"),
     ):
         parser.add_argument(f"--{name}", help=text)
+    parser.add_argument("--metric", choices=METRICS, help="only this metric")
+    parser.add_argument("--channel", choices=[c.value for c in Channel], help="only tickets from this channel")
 
 
 def _date(text: str) -> date:
@@ -127,10 +148,33 @@ def _date(text: str) -> date:
 
 def _month(text: str) -> str:
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}", text):
+            raise ValueError
         datetime.strptime(text, "%Y-%m")
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a month YYYY-MM") from None
     return text
+
+
+def _names(text: str, known: tuple[str, ...] | dict, what: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(","))
+    for name in names:
+        if name not in known:
+            raise argparse.ArgumentTypeError(f"{name!r} is not a {what} (use {', '.join(known)})")
+    return names
+
+
+def _groups(text: str) -> tuple[str, ...]:
+    names = _names(text, GROUPS, "group")
+    if len(names) > 2 or len(set(names)) != len(names) or len(set(names) & set(TIME_GROUPS)) > 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: group by one group or two, at most one of them a time (e.g. department,week)"
+        )
+    return names
+
+
+def _sort(text: str) -> list[str]:
+    return list(_names(text, SORTABLE, "sortable column"))
 
 
 def _duration(text: str):
@@ -150,6 +194,9 @@ def _destination(path: str | None) -> Iterator[TextIO]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
+    if start is not None and end is not None and start > end:
+        raise ConfigError([f"--from {start} is after --to {end}: the range is empty"])
     settings = load_config(config_path(args.config))
     reports_store = Store.open(settings.connector.database)
     reports = Reports(reports_store, settings, datetime.now(UTC))
@@ -165,11 +212,14 @@ def cmd_report(args: argparse.Namespace) -> int:
                 customer=args.customer,
                 metric=args.metric,
                 status=getattr(args, "status", None),
+                channel=args.channel,
+                priority=args.priority,
+                tag=args.tag,
             )
         if kind == "compliance":
             table = reports.compliance(filters, args.group_by)
         elif kind == "log":
-            table = reports.log(filters, args.sort.split(",") if args.sort else None, args.desc)
+            table = reports.log(filters, args.sort, args.desc)
         elif kind == "credits":
             table = reports.credits(args.month, args.customer)
         elif kind == "breaches":
@@ -180,7 +230,15 @@ def cmd_report(args: argparse.Namespace) -> int:
             table = reports.due(filters, args.within)
     except ValueError as exc:
         raise ConfigError([str(exc)]) from None
-    fmt = args.format or ("table" if args.output is None and sys.stdout.isatty() else "csv")
-    with _destination(args.output) as stream:
-        write(table, fmt, stream)
+    terminal = args.output is None and sys.stdout.isatty()
+    fmt = args.format or ("table" if terminal else "csv")
+    excel = settings.reports.csv_bom if args.excel is None else args.excel
+    width = shutil.get_terminal_size().columns if terminal else None
+    try:
+        with _destination(args.output) as stream:
+            write(table, fmt, stream, excel=excel, width=width)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise ConnectorError(f"cannot write --output {args.output}: {exc.strerror or exc}") from None
     return 0

@@ -53,6 +53,7 @@ class ConnectorSection(Section):
 
 class ReportsSection(Section):
     export_dir: ConfigPath | None = None
+    csv_bom: bool = False  # CSV for Excel: a UTF-8 byte order mark and CRLF line ends
     export_time: Annotated[str, AfterValidator(lambda v: _to_interval(f"{v}-24:00")[0])] = "06:00"
 
 
@@ -279,6 +280,47 @@ class CreditTier(Section):
     credit_percent: Decimal = Field(ge=0, le=100)
 
 
+# ISO 4217 minor units (decimals of the amount) of the active currencies; those with 2 are the
+# rule and are listed too, so that a currency missing here is a config error, not a guess.
+MINOR_UNITS = {
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(
+        (
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ),
+        0,
+    ),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+    **dict.fromkeys(
+        (
+            "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP BYN BZD "
+            "CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS "
+            "GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL "
+            "MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK "
+            "PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS "
+            "TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VES VED WST XCD XCG YER ZAR ZMW ZWG"
+        ).split(),
+        2,
+    ),
+}
+
+
 class ContractSection(Section):
     customer: str
     organizations: list[str] = []
@@ -286,6 +328,7 @@ class ContractSection(Section):
     level: str | None = None
     monthly_fee: Decimal = Field(ge=0)
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    minor_units: int | None = Field(default=None, ge=0, le=4)  # decimals of the currency (default: ISO 4217)
     tiers: list[CreditTier] = []
     per_breach_percent: Decimal | None = Field(default=None, ge=0, le=100)
     cap_percent: Decimal | None = Field(default=None, ge=0, le=100)
@@ -294,4 +337,14 @@ class ContractSection(Section):
     def _matches_someone(self) -> ContractSection:
         if not self.organizations and not self.domains:
             raise ValueError("a contract needs organizations = [...] or domains = [...] to find its customer")
+        if self.minor_units is None and self.currency not in MINOR_UNITS:
+            raise ValueError(
+                f"currency: contract {self.customer!r}: {self.currency!r} is not an ISO 4217 currency known "
+                "here; give its decimals as minor_units = 2 (or 0, 3)"
+            )
         return self
+
+    @property
+    def decimals(self) -> int:
+        """How many decimals the credit amount has: `minor_units`, else ISO 4217's."""
+        return self.minor_units if self.minor_units is not None else MINOR_UNITS[self.currency]

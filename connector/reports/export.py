@@ -53,7 +53,7 @@ def export_reports(settings: Any, store: Store, now: datetime) -> list[Path]:
     for name, table in tables.items():
         path = folder / f"{name}-{today.isoformat()}.csv"
         with atomic_text_file(path) as stream:
-            write(table, "csv", stream)
+            write(table, "csv", stream, excel=settings.reports.csv_bom)
         written.append(path)
     return written
 

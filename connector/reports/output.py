@@ -1,30 +1,51 @@
 """Writing report tables as CSV, JSON or an aligned text table.
 
-Public API: `write(table, fmt, stream)`, `neutralize(text)`, `hms(duration)`.
+Public API: `write(table, fmt, stream, excel=False, width=None)`, `neutralize(text)`,
+`terminal_safe(text)`, `hms(duration)`.
 
-CSV: durations become two columns, `<name>_seconds` and `<name>` as H:MM:SS; text that came from
-a helpdesk and begins with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with `'` so
-that no spreadsheet runs it as a formula (OWASP's advice). Amounts are exact decimals.
+CSV (RFC 4180): a field holding a comma, a quote, a carriage return or a line feed is quoted,
+so every row reads back as one row. Durations become two columns, `<name>_seconds` and `<name>`
+as H:MM:SS. Every text cell (ticket titles, group labels, any value a helpdesk gave) that begins
+with a character a spreadsheet reads as a formula is prefixed with `'` (OWASP's advice). Amounts
+are exact decimals. `excel=True` adds a UTF-8 byte order mark and CRLF line ends, which Excel
+needs to read UTF-8.
+
+Table: control characters in cells are shown, never sent to the terminal (`\n`, `^[`); columns
+are aligned by display width (CJK and emoji take two columns), and with a `width` the widest
+text columns are cut with an ellipsis so that each row fits on one line.
 """
 
 from __future__ import annotations
 
-import csv
 import json
+import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TextIO
 
+from wcwidth import wcswidth, wcwidth
+
 from connector.reports.queries import Table
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_START_SET = frozenset(_FORMULA_START)
+# what a spreadsheet may take as the start of a formula, also in full-width forms
+_FORMULA_START = frozenset("=+-@\t\r\n|\uff1d\uff0b\uff0d\uff20")
+_NEEDS_QUOTES = re.compile('[,"\r\n]')
+_QUOTE_OR_BREAK = re.compile('["\r\n]')
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_SHOWN = {"\n": "\\n", "\r": "\\r", "\t": " ", "\x1b": "^["}
+_ELLIPSIS = "\u2026"
+MIN_CUT_WIDTH = 8  # a text column is never cut narrower than this
 
 
 def neutralize(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if value.__class__ is str and value[:1] in _FORMULA_START:
         return "'" + value
     return value
+
+
+def terminal_safe(text: str) -> str:
+    """Control characters made visible: line breaks as \\n, escape as ^[, a tab as a space."""
+    return _CONTROL.sub(lambda m: _SHOWN.get(m.group(), f"^{chr((ord(m.group()) + 64) % 128)}"), text)
 
 
 def hms(value: timedelta | None) -> str:
@@ -36,53 +57,70 @@ def _clock(seconds: int) -> str:
     return f"{sign}{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def _plain(value: Any) -> Any:
+def write(table: Table, fmt: str, stream: TextIO, excel: bool = False, width: int | None = None) -> int:
+    """Write the table; return the number of rows. `excel`: CSV with a BOM and CRLF; `width`: the
+    terminal's columns, for the table format."""
+    if fmt == "csv":
+        return _csv(table, stream, excel)
+    if fmt == "json":
+        return _json(table, stream)
+    return _text(table, stream, width)
+
+
+def _field(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"' if _NEEDS_QUOTES.search(value) else value
+
+
+def _duration_cells(value: timedelta | None) -> tuple[str, str]:
     if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
+        return "", ""
+    seconds = int(value.total_seconds())
+    return str(seconds), _clock(seconds)
 
 
-def write(table: Table, fmt: str, stream: TextIO) -> int:
-    """Write the table; return the number of rows."""
-    return {"csv": _csv, "json": _json, "table": _text}[fmt](table, stream)
+def _row_converter(columns: list) -> Any:
+    """A function from a row to its CSV cells: every string through the formula guard, None
+    empty, a duration two cells, anything else its str(). Written out for the table's columns
+    and compiled once (as dataclasses and namedtuple do), since a loop over the cells of every
+    row costs more than the rest of the export together."""
+    names = [f"v{i}" for i in range(len(columns))]
+    cells = []
+    for name, column in zip(names, columns):
+        if column.kind == "duration":
+            cells.append(f"*_duration_cells({name})")
+        else:
+            cells.append(
+                f'(("\'" + {name} if {name}[:1] in _GUARDED else {name}) if {name}.__class__ is str '
+                f"else '' if {name} is None else str({name}))"
+            )
+    source = f"def cells_of(row):\n    {', '.join(names)}, = row\n    return [{', '.join(cells)}]\n"
+    namespace = {"_GUARDED": _FORMULA_START, "_duration_cells": _duration_cells}
+    exec(source, namespace)  # noqa: S102 - the source is built above from column kinds only
+    return namespace["cells_of"]
 
 
-def _csv(table: Table, stream: TextIO) -> int:
-    writer = csv.writer(stream, lineterminator="\n")
+def _csv(table: Table, stream: TextIO, excel: bool = False) -> int:
+    end = "\r\n" if excel else "\n"
+    if excel:
+        stream.write("\ufeff")
     header = []
     for column in table.columns:
         header += [f"{column.name}_seconds", column.name] if column.kind == "duration" else [column.name]
-    writer.writerow(header)
-    # from the right, so that splicing in two cells for one keeps the earlier indexes valid
-    durations = [i for i, column in enumerate(table.columns) if column.kind == "duration"][::-1]
-    texts = [i for i, column in enumerate(table.columns) if column.kind == "text"]
+    stream.write(",".join(_field(name) for name in header) + end)
+    cells_of = _row_converter(table.columns)
+    quote_or_break = _QUOTE_OR_BREAK.search
     commas = len(header) - 1
     write = stream.write
     count = 0
     for row in table.rows:
-        row = list(row)
-        for i in texts:
-            value = row[i]
-            if value.__class__ is str and value[:1] in _FORMULA_START_SET:
-                row[i] = "'" + value
-        for i in durations:
-            value = row[i]
-            if value is None:
-                row[i : i + 1] = ("", "")
-            else:
-                seconds = int(value.total_seconds())
-                row[i : i + 1] = (seconds, _clock(seconds))
-        # csv.writer quotes a cell only for a comma, a quote or a line break. A line with none of
-        # them is written as csv would write it, joined directly at a fraction of the cost; any
-        # other line goes through csv.writer. None is an empty cell, Decimal its exact digits.
-        line = ",".join(["" if v is None else v if v.__class__ is str else str(v) for v in row])
-        if line.count(",") == commas and '"' not in line and "\n" not in line and "\r" not in line:
-            write(line)
-            write("\n")
-        else:
-            writer.writerow(row)
+        cells = cells_of(row)
+        # most lines need no quotes at all: the joined line tells, and only the others are quoted
+        # field by field (a comma more than the separators, a quote, a CR or an LF)
+        line = ",".join(cells)
+        if line.count(",") != commas or quote_or_break(line):
+            line = ",".join(_field(cell) for cell in cells)
+        write(line)
+        write(end)
         count += 1
     return count
 
@@ -107,17 +145,46 @@ def _json(table: Table, stream: TextIO) -> int:
     return count
 
 
-def _text(table: Table, stream: TextIO) -> int:
+def _display_width(text: str) -> int:
+    return len(text) if text.isascii() else max(wcswidth(text), 0)
+
+
+def _cut(text: str, width: int) -> str:
+    """`text` in at most `width` display columns, ending in an ellipsis when it was longer."""
+    if _display_width(text) <= width:
+        return text
+    kept, used = [], 0
+    for char in text:
+        used += max(wcwidth(char), 0)
+        if used > width - 1:
+            break
+        kept.append(char)
+    return "".join(kept) + _ELLIPSIS
+
+
+def _text(table: Table, stream: TextIO, width: int | None = None) -> int:
     rows = [
-        [hms(v) if c.kind == "duration" else ("" if v is None else str(v)) for c, v in zip(table.columns, row)]
+        [
+            hms(v) if c.kind == "duration" else ("" if v is None else terminal_safe(str(v)))
+            for c, v in zip(table.columns, row)
+        ]
         for row in table.rows
     ]
     header = [column.name for column in table.columns]
-    widths = [max([len(header[i])] + [len(row[i]) for row in rows]) for i in range(len(header))]
+    widths = [max([len(header[i])] + [_display_width(row[i]) for row in rows]) for i in range(len(header))]
     right = [column.kind in ("int", "duration", "percent", "money") for column in table.columns]
+    if width is not None:
+        floors = [MIN_CUT_WIDTH if c.kind == "text" else w for c, w in zip(table.columns, widths)]
+        widths = _fit(widths, floors, width)
+        header = [_cut(name, w) for name, w in zip(header, widths)]
+        rows = [[_cut(cell, w) for cell, w in zip(row, widths)] for row in rows]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(cell.rjust(w) if r else cell.ljust(w) for cell, w, r in zip(cells, widths, right)).rstrip()
+        padded = []
+        for cell, w, r in zip(cells, widths, right):
+            pad = " " * (w - _display_width(cell))
+            padded.append(pad + cell if r else cell + pad)
+        return "  ".join(padded).rstrip()
 
     stream.write(line(header) + "\n")
     stream.write("  ".join("-" * w for w in widths) + "\n")
@@ -126,3 +193,15 @@ def _text(table: Table, stream: TextIO) -> int:
     if not rows:
         stream.write("(no rows)\n")
     return len(rows)
+
+
+def _fit(widths: list[int], floors: list[int], limit: int) -> list[int]:
+    """Narrow the widest columns that may be cut (down to their floor) until a row fits in `limit`."""
+    widths = list(widths)
+    while (excess := sum(widths) + 2 * (len(widths) - 1) - limit) > 0:
+        candidates = [i for i, floor in enumerate(floors) if widths[i] > floor]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda i: widths[i])
+        widths[widest] = max(floors[widest], widths[widest] - excess)
+    return widths

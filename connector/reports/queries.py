@@ -1,8 +1,11 @@
 """The reports, computed from the stored SLA records: compliance, SLA log, credits, breaches, due.
 
-Public API: `Reports(store, settings, now)` with `compliance(filters, group_by)`, `log(filters,
-sort, descending)`, `credits(month, customer)`, `breaches(month, customer)`, `due(filters,
-within)`; each returns a `Table` whose rows are streamed from SQLite. `Filters`, `Column`.
+Public API: `Reports(store, settings, now)` with `compliance(filters, group_by)` (a group or a
+pair, e.g. ("department", "week")), `log(filters, sort, descending)`, `credits(month, customer)`,
+`breaches(month, customer)`, `due(filters, within)`; each returns a `Table` whose rows are
+streamed from SQLite (the queue, and the log sorted by remaining time, are sorted in memory).
+`Filters`, `Column`, `GROUPS`, `TIME_GROUPS`, `SORTABLE`. A bad filter value (an unknown
+customer, group or sort column) is a ValueError that names it.
 
 When a record counts: met on the date it stopped, failed on the date it became due (both in the
 report time zone); a running record already past its due time counts as failed; running records
@@ -12,24 +15,34 @@ breach) is stored once, under its final state, so it is counted once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.core.calendar import BusinessCalendar
 from connector.core.local_times import local_times
+from connector.reports.customers import Customers
 from connector.store.codec import iso
 from connector.store.database import Store
 
 _US = 1_000_000
 _MICROSECOND = timedelta(microseconds=1)
-GROUPS = ("date", "week", "month", "department", "agent", "level", "metric", "customer")
-CUSTOMER_SQL = (
-    "COALESCE(NULLIF(t.organization, ''), lower(substr(t.requester_email, instr(t.requester_email, '@') + 1)))"
-)
+TIME_GROUPS = ("date", "week", "month")
+GROUPS = ("date", "week", "month", "department", "agent", "level", "metric", "customer", "channel", "priority", "tag")
+CUSTOMER_SQL = "sla_customer(t.organization, t.requester_email)"
+# what a group-by or filter on a ticket's field reads
+TICKET_KEYS = {
+    "department": "t.department",
+    "agent": "t.assignee",
+    "customer": CUSTOMER_SQL,
+    "channel": "t.channel",
+    "priority": "t.priority_name",
+}
+NONE_LABEL = "(none)"  # the group of records whose department (agent, ...) is empty or unknown
 SORTABLE = {
     "requester": "t.requester_email",
     "ticket": "t.number",
@@ -41,14 +54,16 @@ SORTABLE = {
     "due": "r.due_at",
     "stopped": "r.stopped_at",
     "status": "r.status",
+    "remaining": None,  # computed per row at report time: the rows are sorted in memory
 }
-ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "CLP", "ISK", "VND", "HUF"}
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str = "text"  # text (from the helpdesk: neutralized in CSV), int, duration, percent, money, time, label
+    # text (from the helpdesk), int, duration, percent, money, time, label; in CSV every string
+    # passes the formula guard, whatever its kind
+    kind: str = "text"
 
 
 @dataclass
@@ -67,6 +82,12 @@ class Filters:
     customer: str | None = None
     metric: str | None = None
     status: str | None = None
+    channel: str | None = None  # email, web, chat, phone, ...
+    priority: str | None = None  # the helpdesk's priority name
+    tag: str | None = None  # tickets that carry this tag
+
+    def touches_tickets(self) -> bool:
+        return any((self.department, self.agent, self.customer, self.channel, self.priority, self.tag))
 
 
 def month_range(month: str) -> tuple[date, date]:
@@ -83,6 +104,8 @@ class Reports:
         self._local = local_times(self.zone)
         self._calendars = {c.name: c for c in settings.calendars}
         self._built: dict[str, BusinessCalendar] = {}
+        self.customers = Customers(settings.contracts)
+        self.customers.register(self.db.conn)
 
     # ---- helpers -------------------------------------------------------------------------------
 
@@ -102,18 +125,30 @@ class Reports:
         if time_column is not None:
             start, end = self._bounds(filters)
             clauses, params = [f"{time_column} >= ?", f"{time_column} < ?"], [iso(start), iso(end)]
-        for value, sql in (
+        for more, more_params in (self._ticket_where(filters), self._record_where(filters)):
+            clauses += more
+            params += more_params
+        return clauses, params
+
+    def _ticket_where(self, filters: Filters) -> tuple[list[str], list[Any]]:
+        """The filters on the ticket `t`."""
+        customer = None if filters.customer is None else self.customers.resolve(filters.customer, self.db)
+        return _conditions(
             (filters.department, "t.department = ?"),
             (filters.agent, "t.assignee = ?"),
+            (customer, f"{CUSTOMER_SQL} = ?"),
+            (filters.channel, "t.channel = ?"),
+            (filters.priority, "t.priority_name = ?"),
+            (filters.tag, "EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)"),
+        )
+
+    def _record_where(self, filters: Filters) -> tuple[list[str], list[Any]]:
+        """The filters on the record `r`."""
+        return _conditions(
             (filters.level, "r.level = ?"),
             (filters.metric, "r.metric = ?"),
-            (filters.customer, f"{CUSTOMER_SQL} = ?"),
             (filters.status, "r.status = ?"),
-        ):
-            if value is not None:
-                clauses.append(sql)
-                params.append(value)
-        return clauses, params
+        )
 
     def calendar(self, name: str) -> BusinessCalendar | None:
         if name not in self._built and name in self._calendars:
@@ -142,15 +177,25 @@ class Reports:
             f"CASE WHEN {met} THEN r.stopped_at ELSE r.due_at END AS decided_at FROM sla_records r"
         )
 
-    def compliance(self, filters: Filters, group_by: str = "date") -> Table:
-        if group_by not in GROUPS:
-            raise ValueError(f"--group-by {group_by!r} is not one of {', '.join(GROUPS)}")
-        if group_by in ("date", "week", "month"):
-            rows = self._compliance_by_time(filters, group_by)
+    def compliance(self, filters: Filters, group_by: str | Sequence[str] = "date") -> Table:
+        """One row per group, or per pair of groups (`("department", "week")`: at most one of
+        them a time), in the order given; the rows sorted by the first group, then the second."""
+        groups = (group_by,) if isinstance(group_by, str) else tuple(group_by)
+        for group in groups:
+            if group not in GROUPS:
+                raise ValueError(f"--group-by {group!r} is not one of {', '.join(GROUPS)}")
+        times = [g for g in groups if g in TIME_GROUPS]
+        keys = [g for g in groups if g not in TIME_GROUPS]
+        if not 1 <= len(groups) <= 2 or len(times) > 1 or len(set(groups)) != len(groups):
+            raise ValueError("--group-by takes one group or two different ones, at most one of them a time")
+        if not keys:
+            rows = self._compliance_by_time(filters, times[0])
+        elif not times:
+            rows = self._compliance_by_key(filters, keys)
         else:
-            rows = self._compliance_by_key(filters, group_by)
+            rows = self._compliance_by_time_and_key(filters, times[0], keys, time_first=groups[0] in TIME_GROUPS)
         columns = [
-            Column(group_by, "label"),
+            *(Column(group, "label") for group in groups),
             Column("met", "int"),
             Column("met_avg", "duration"),
             Column("met_max", "duration"),
@@ -168,9 +213,7 @@ class Reports:
         index between that period's local midnights, exact on every zone and DST change."""
         start, end = self._bounds(filters)
         conditions, params = self._where(filters, None)
-        join = (
-            "JOIN tickets t ON t.id = r.ticket_id" if any((filters.department, filters.agent, filters.customer)) else ""
-        )
+        join = "JOIN tickets t ON t.id = r.ticket_id" if filters.touches_tickets() else ""
         queries = [
             (
                 f"SELECT count(*), sum(r.business_us), max(r.business_us), min(r.business_us) FROM sla_records r {join} "
@@ -185,26 +228,88 @@ class Reports:
                 rows.append((label, *met, *failed))
         return rows
 
-    def _compliance_by_key(self, filters: Filters, group_by: str) -> list[tuple]:
-        key = {"agent": "t.assignee", "department": "t.department", "customer": CUSTOMER_SQL}.get(
-            group_by, f"r.{group_by}"
-        )
+    def _compliance_by_time_and_key(
+        self, filters: Filters, unit: str, keys: list[str], time_first: bool
+    ) -> list[tuple]:
+        start, end = self._bounds(filters)
+        rows = []
+        for label, low, high in _periods(start.date(), (end - timedelta(days=1)).date(), unit, self.zone):
+            period = replace(filters, start=low.date(), end=(high - timedelta(days=1)).date())
+            rows += [(label, *row) for row in self._compliance_by_key(period, keys)]
+        if time_first:
+            return rows
+        return sorted(((row[1], row[0], *row[2:]) for row in rows), key=lambda row: (_order(row[0]), row[1]))
+
+    def _compliance_by_key(self, filters: Filters, groups: list[str]) -> list[tuple]:
+        if "tag" in groups:
+            return self._compliance_by_key_joined(filters, groups)
+        return self._compliance_by_key_mapped(filters, groups)
+
+    def _compliance_by_key_mapped(self, filters: Filters, groups: list[str]) -> list[tuple]:
+        """Each ticket (of the ticket filters) is first given its group in a temporary table; then
+        one aggregate per outcome reads the records from a covering index of the time they count
+        at, looks the group up by ticket id, and sums: no join with the tickets' rows per record."""
+        ticket_clauses, ticket_params = self._ticket_where(filters)
+        ticket_keys = [TICKET_KEYS[g] if g in TICKET_KEYS else "NULL" for g in groups]
+        # groups of the record alone (metric, level) with no filter on tickets: no lookup at all
+        needed = ticket_clauses or any(group in TICKET_KEYS for group in groups)
+        self.db.execute("DROP TABLE IF EXISTS temp.report_groups")
+        if needed:
+            self.db.execute("CREATE TEMP TABLE report_groups (id INTEGER PRIMARY KEY, k0, k1)")
+            keys = ", ".join(f"NULLIF({key}, '')" for key in [*ticket_keys, "NULL"][:2])
+            self.db.execute(
+                f"INSERT INTO temp.report_groups SELECT t.id, {keys} FROM tickets t WHERE "
+                + (" AND ".join(ticket_clauses) or "1"),
+                ticket_params,
+            )
+        selected = [f"g.k{i}" if group in TICKET_KEYS else f"NULLIF(r.{group}, '')" for i, group in enumerate(groups)]
+        record_clauses, record_params = self._record_where(filters)
+        start, end = self._bounds(filters)
+        totals: dict[tuple, list] = {}
+        join = "JOIN temp.report_groups g ON g.id = r.ticket_id " if needed else ""
+        try:
+            for slot, (column, condition) in enumerate(self._outcomes()):
+                sql = (
+                    f"SELECT {', '.join(selected)}, count(*), sum(r.business_us), max(r.business_us), "
+                    f"min(r.business_us) FROM sla_records r {join}"
+                    f"WHERE {column} >= ? AND {column} < ? AND {condition}"
+                    + "".join(f" AND {c}" for c in record_clauses)
+                    + f" GROUP BY {', '.join(selected)}"
+                )
+                for row in self.db.execute(sql, [iso(start), iso(end), *record_params]):
+                    key, figures = tuple(row[: len(groups)]), row[len(groups) :]
+                    totals.setdefault(key, [None] * 8)[slot * 4 : slot * 4 + 4] = figures
+        finally:
+            self.db.execute("DROP TABLE IF EXISTS temp.report_groups")
+        return [(*key, *totals[key]) for key in sorted(totals, key=lambda k: tuple(map(_order, k)))]
+
+    def _compliance_by_key_joined(self, filters: Filters, groups: list[str]) -> list[tuple]:
+        keys, tags = [], ""
+        for group in groups:
+            if group == "tag":
+                keys.append("j.value")
+                tags = " LEFT JOIN json_each(t.tags) j"
+            else:
+                keys.append(TICKET_KEYS.get(group, f"r.{group}"))
+        names = [f"grp{i}" for i in range(len(keys))]
+        selected = ", ".join(f"NULLIF({key}, '') AS {name}" for key, name in zip(keys, names))
         parts, params = [], []
         for (column, condition), outcome in zip(self._outcomes(), ("met", "failed")):
             clauses, where_params = self._where(filters, column)
             parts.append(
-                f"SELECT {key} AS grp, '{outcome}' AS outcome, r.business_us AS business_us "
-                f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
+                f"SELECT {selected}, '{outcome}' AS outcome, r.business_us AS business_us "
+                f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id{tags} "
                 f"WHERE {condition} AND {' AND '.join(clauses)}"
             )
             params += where_params
+        grouped = ", ".join(names)
         sql = (
-            "SELECT grp, "
+            f"SELECT {grouped}, "
             "SUM(outcome = 'met'), SUM(CASE WHEN outcome = 'met' THEN business_us END), "
             "MAX(CASE WHEN outcome = 'met' THEN business_us END), MIN(CASE WHEN outcome = 'met' THEN business_us END), "
             "SUM(outcome = 'failed'), SUM(CASE WHEN outcome = 'failed' THEN business_us END), "
             "MAX(CASE WHEN outcome = 'failed' THEN business_us END), MIN(CASE WHEN outcome = 'failed' THEN business_us END) "
-            f"FROM ({' UNION ALL '.join(parts)}) GROUP BY grp ORDER BY grp"
+            f"FROM ({' UNION ALL '.join(parts)}) GROUP BY {grouped} ORDER BY {grouped}"
         )
         return self.db.execute(sql, params).fetchall()
 
@@ -213,18 +318,22 @@ class Reports:
     def log(self, filters: Filters, sort: list[str] | None = None, descending: bool = False) -> Table:
         clauses, params = self._where(filters, "r.start_at")
         order = []
-        for name in sort or ["start"]:
+        sort = sort or ["start"]
+        for name in sort:
             if name not in SORTABLE:
                 raise ValueError(f"--sort {name!r} is not one of {', '.join(SORTABLE)}")
-            order.append(f"{SORTABLE[name]} {'DESC' if descending else 'ASC'}")
+            if SORTABLE[name] is not None:
+                order.append(f"{SORTABLE[name]} {'DESC' if descending else 'ASC'}")
+        order.append("r.rowid")
         sql = (
-            "SELECT t.requester_email, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
+            "SELECT t.requester_email, t.requester_name, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
             "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar "
             f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
-            f"ORDER BY {', '.join(order)}, r.rowid"
+            f"ORDER BY {', '.join(order)}"
         )
         columns = [
             Column("requester"),
+            Column("requester_name"),
             Column("ticket"),
             Column("link"),
             Column("department"),
@@ -238,12 +347,17 @@ class Reports:
             Column("remaining", "duration"),
             Column("status", "label"),
         ]
-        return Table(columns, self._log_rows(self.db.execute(sql, params)))
+        rows = self._log_rows(self.db.execute(sql, params))
+        if "remaining" in sort:
+            names = [column.name for column in columns]
+            rows = iter(_sorted_by(list(rows), [names.index(name) for name in sort], descending))
+        return Table(columns, rows)
 
     def _log_rows(self, cursor) -> Iterator[list[Any]]:
         local = self._local
         for (
             requester,
+            requester_name,
             number,
             external,
             link,
@@ -268,6 +382,7 @@ class Reports:
                 remaining = _MICROSECOND * (target_us - business_us)
             yield [
                 requester,
+                requester_name,
                 number or external,
                 link,
                 department,
@@ -284,25 +399,22 @@ class Reports:
 
     # ---- credits and breaches -------------------------------------------------------------------------
 
-    def _contracts(self, customer: str | None) -> list[Any]:
-        contracts = [c for c in self.settings.contracts if customer is None or c.customer == customer]
-        if customer is not None and not contracts:
-            known = ", ".join(c.customer for c in self.settings.contracts) or "none"
-            raise ValueError(f"--customer {customer!r} has no [[contracts]] entry (defined: {known})")
-        return contracts
+    def _contracts(self, customer: str | None) -> list[tuple[int, Any]]:
+        """(index, contract) of every contract, or of the one `--customer` names (any spelling of
+        its name, organizations or domains, in any case)."""
+        contracts = list(enumerate(self.settings.contracts))
+        if customer is None:
+            return contracts
+        wanted = self.customers.resolve(customer, self.db)
+        chosen = [(i, c) for i, c in contracts if c.customer == wanted]
+        if not chosen:
+            known = ", ".join(repr(c.customer) for c in self.settings.contracts) or "none"
+            raise ValueError(f"--customer {customer!r} has no [[contracts]] entry (contracts: {known})")
+        return chosen
 
-    def _contract_where(self, contract: Any) -> tuple[str, list[Any]]:
-        parts, params = [], []
-        if contract.organizations:
-            parts.append(f"lower(t.organization) IN ({', '.join('?' for _ in contract.organizations)})")
-            params += [o.lower() for o in contract.organizations]
-        if contract.domains:
-            parts.append(
-                f"lower(substr(t.requester_email, instr(t.requester_email, '@') + 1)) IN "
-                f"({', '.join('?' for _ in contract.domains)})"
-            )
-            params += [d.lower() for d in contract.domains]
-        where = f"({' OR '.join(parts)})"
+    def _contract_where(self, index: int, contract: Any) -> tuple[str, list[Any]]:
+        """The records a contract is credited for: its tickets (one contract per ticket), its level."""
+        where, params = "sla_contract(t.organization, t.requester_email) = ?", [index]
         if contract.level:
             where += " AND r.level = ?"
             params.append(contract.level)
@@ -322,8 +434,8 @@ class Reports:
             Column("currency", "label"),
         ]
         rows = []
-        for contract in self._contracts(customer):
-            where, params = self._contract_where(contract)
+        for index, contract in self._contracts(customer):
+            where, params = self._contract_where(index, contract)
             sql = (
                 f"SELECT SUM(outcome = 'met'), SUM(outcome = 'failed') FROM ({self._decided()}) r "
                 f"JOIN tickets t ON t.id = r.ticket_id WHERE outcome IS NOT NULL AND r.decided_at >= ? "
@@ -334,17 +446,27 @@ class Reports:
             ).fetchone()
             met, failed = met or 0, failed or 0
             total = met + failed
-            compliance = (Decimal(met) * 100 / total).quantize(Decimal("0.01")) if total else None
-            percent = credit_percent(contract, compliance, failed)
-            exponent = Decimal("1") if contract.currency in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
-            amount = (contract.monthly_fee * percent / 100).quantize(exponent, rounding=ROUND_HALF_UP)
-            rows.append([contract.customer, month, total, met, failed, compliance, percent, amount, contract.currency])
+            percent = credit_percent(contract, met, total)
+            amount = credit_amount(contract, percent)
+            rows.append(
+                [
+                    contract.customer,
+                    month,
+                    total,
+                    met,
+                    failed,
+                    compliance_percent(met, total),
+                    percent,
+                    amount,
+                    contract.currency,
+                ]
+            )
         return Table(columns, rows)
 
     def breaches(self, month: str, customer: str) -> Table:
         first, last = month_range(month)
-        [contract] = self._contracts(customer)
-        where, params = self._contract_where(contract)
+        [(index, contract)] = self._contracts(customer)
+        where, params = self._contract_where(index, contract)
         sql = (
             "SELECT t.number, t.external_id, t.requester_email, t.title, r.level, r.metric, r.seq, "
             "r.start_at, r.due_at, r.stopped_at, r.target_us, r.business_us, r.calendar "
@@ -407,8 +529,8 @@ class Reports:
         local = self._local
         clauses, params = self._where(filters, None)
         sql = (
-            "SELECT t.number, t.external_id, t.requester_email, t.title, r.level, r.metric, r.seq, "
-            "r.due_at, r.calendar, r.next_step_at, r.status "
+            "SELECT t.number, t.external_id, t.requester_email, t.requester_name, t.title, r.level, r.metric, r.seq, "
+            "r.due_at, r.calendar, r.next_step_at, r.status, r.target_us, r.business_us "
             "FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
             "WHERE r.stopped_at IS NULL AND r.status IN ('running', 'paused', 'breached') "
             + "".join(f" AND {c}" for c in clauses)
@@ -417,6 +539,7 @@ class Reports:
         columns = [
             Column("ticket"),
             Column("requester"),
+            Column("requester_name"),
             Column("title"),
             Column("level"),
             Column("metric", "label"),
@@ -431,6 +554,7 @@ class Reports:
                 number,
                 external,
                 requester,
+                requester_name,
                 title,
                 level,
                 metric,
@@ -439,22 +563,59 @@ class Reports:
                 calendar_name,
                 next_step,
                 status,
+                target_us,
+                business_us,
             ) in self.db.execute(sql, params):
-                left = self._signed_left(calendar_name, datetime.fromisoformat(due))
+                if status == "paused":  # its due time moves while it waits: what is left stays
+                    left = _MICROSECOND * (target_us - business_us)
+                    calendar = self.calendar(calendar_name)
+                    if calendar is not None and left > timedelta(0):
+                        due = iso(calendar.add(self.now, left))  # were it to resume now
+                else:
+                    left = self._signed_left(calendar_name, datetime.fromisoformat(due))
                 if within is not None and left is not None and left > within:
                     continue
-                yield [number or external, requester, title, level, metric, local(due), left, local(next_step), status]
+                yield [
+                    number or external,
+                    requester,
+                    requester_name,
+                    title,
+                    level,
+                    metric,
+                    local(due),
+                    left,
+                    local(next_step),
+                    status,
+                ]
 
-        return Table(columns, rows())
+        # the queue in the order to answer it: least business time left first (a paused clock
+        # by what it has left, not by its due time, which moves while it waits)
+        return Table(columns, iter(_sorted_by(list(rows()), [7], False)))
 
 
-def credit_percent(contract: Any, compliance: Decimal | None, failed: int) -> Decimal:
+def filter_conditions(store: Store, settings: Any, filters: Filters) -> tuple[list[str], list[Any]]:
+    """The SQL conditions of `filters` on records `r` joined with tickets `t`, for other readers
+    of the store (the forecast): the same customer rule and SQL functions as the reports."""
+    reports = Reports(store, settings, datetime.now().astimezone())
+    return reports._where(filters, None)
+
+
+def credit_amount(contract: Any, percent: Decimal) -> Decimal:
+    """`percent` of the contract's fee, rounded half up to its currency's decimals."""
+    exponent = Decimal(1).scaleb(-contract.decimals)
+    return (contract.monthly_fee * percent / 100).quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def credit_percent(contract: Any, met: int, total: int) -> Decimal:
     """The contract's credit: the best tier the compliance falls below, or a percent per breach;
-    the larger of the two, capped."""
+    the larger of the two, capped. Tiers compare the exact ratio met / total, never the rounded
+    percent shown (970 of 971 is 99.897 %: below 99.9, though it shows as 99.90)."""
     percent = Decimal(0)
-    if compliance is not None:
+    failed = total - met
+    if total:
+        compliance = Fraction(met * 100, total)
         for tier in contract.tiers:
-            if compliance < tier.below:
+            if compliance < Fraction(tier.below):
                 percent = max(percent, tier.credit_percent)
     if contract.per_breach_percent is not None:
         percent = max(percent, contract.per_breach_percent * failed)
@@ -483,12 +644,38 @@ def _duration(us: float | int | None) -> timedelta | None:
     return None if us is None else timedelta(microseconds=int(us))
 
 
+def _sorted_by(rows: list[list[Any]], indexes: list[int], descending: bool) -> list[list[Any]]:
+    """Rows sorted by the given cells, empty cells last (stable: ties keep their order)."""
+
+    def key(row: list[Any]) -> tuple:
+        return tuple((row[i] is None, row[i] if row[i] is not None else 0) for i in indexes)
+
+    if not descending:
+        return sorted(rows, key=key)
+    # descending, but still with the empty cells last
+    return sorted(
+        rows,
+        key=lambda row: tuple((row[i] is not None, row[i] if row[i] is not None else 0) for i in indexes),
+        reverse=True,
+    )
+
+
+def _conditions(*pairs: tuple[Any, str]) -> tuple[list[str], list[Any]]:
+    given = [(value, sql) for value, sql in pairs if value is not None]
+    return [sql for _, sql in given], [value for value, _ in given]
+
+
+def _order(label: str | None) -> tuple[int, str]:
+    return (0, "") if label is None else (1, label)
+
+
 def _compliance_row(row: tuple) -> list[Any]:
-    grp, met, met_sum, met_max, met_min, failed, failed_sum, failed_max, failed_min = row
+    labels = [NONE_LABEL if label is None else label for label in row[:-8]]
+    met, met_sum, met_max, met_min, failed, failed_sum, failed_max, failed_min = row[-8:]
     met, failed = met or 0, failed or 0
     total = met + failed
     return [
-        grp,
+        *labels,
         met,
         _duration(met_sum / met if met else None),
         _duration(met_max),
@@ -497,5 +684,12 @@ def _compliance_row(row: tuple) -> list[Any]:
         _duration(failed_sum / failed if failed else None),
         _duration(failed_max),
         _duration(failed_min),
-        (Decimal(met) * 100 / total).quantize(Decimal("0.01")) if total else None,
+        compliance_percent(met, total),
     ]
+
+
+def compliance_percent(met: int, total: int) -> Decimal | None:
+    """The compliance shown: two decimals, rounded half up (65.625 -> 65.63), like money."""
+    if not total:
+        return None
+    return (Decimal(met) * 100 / Decimal(total)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

@@ -27,7 +27,7 @@ def test_check_passes_on_the_example_config(example_env, capsys):
     assert main(["--config", str(EXAMPLE_CONFIG), "check"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["ok", "ok", "ok"]
-    assert "schema version 3" in lines[1]
+    assert "schema version 4" in lines[1]
     assert example_env.exists()
 
 

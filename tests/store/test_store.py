@@ -13,7 +13,7 @@ from connector.store.database import MIGRATIONS, Store
 
 def test_new_database_is_migrated_and_in_wal_mode(tmp_path):
     store = Store.open(tmp_path / "sla.db")
-    assert store.schema_version == 3
+    assert store.schema_version == 4
     assert store.db.journal_mode == "wal"
     assert {"sources", "sync_state", "tickets", "messages", "sla_records", "sla_events", "outbox"} <= set(
         store.db.table_names()
@@ -28,9 +28,9 @@ def test_a_schema_version_1_database_opens_under_the_current_version(tmp_path):
     old.close()
 
     store = Store.open(path)
-    assert store.schema_version == 3
+    assert store.schema_version == 4
     assert store.sync_state("email")["cursor"] == "1:42"
-    assert "idx_sla_records_due_at_status_business_us" in {index.name for index in store.db["sla_records"].indexes}
+    assert "records_by_due" in {index.name for index in store.db["sla_records"].indexes}
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path):
