@@ -16,6 +16,7 @@ from connector.core.errors import ConfigError
 # kind -> "module:Class"
 KINDS: dict[str, str] = {
     "email": "adapters.email.adapter:EmailAdapter",
+    "osticket": "adapters.osticket.adapter:OsticketAdapter",
     "zammad": "adapters.zammad.adapter:ZammadAdapter",
 }
 

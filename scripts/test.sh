@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up ./.venv, installs the servers the integration tests talk to (Dovecot, from Debian's
-# packages, when missing) and Chromium for the status page, checks the layers and the style, and runs the whole test suite. The
-# tests start their own server instances on 127.0.0.1 and stop them. Extra arguments go to pytest, e.g. scripts/test.sh -k calendar
+# Sets up ./.venv, installs the servers the integration tests talk to (Dovecot and MariaDB, from
+# Debian's packages, when missing) and Chromium for the status page, checks the layers and the
+# style, and runs the whole test suite. The tests start their own server instances on 127.0.0.1
+# and stop them. Extra arguments go to pytest, e.g. scripts/test.sh -k calendar
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,15 @@ if ! command -v chromium >/dev/null 2>&1; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
         --no-install-recommends chromium >/dev/null
+fi
+
+if [ ! -x /usr/sbin/mariadbd ]; then
+    echo "installing mariadb-server from Debian's packages (the osTicket tests run a throwaway MariaDB)" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+        --no-install-recommends mariadb-server >/dev/null
+    # the tests start their own instances under a temporary directory; the system one is not needed
+    as_root invoke-rc.d mariadb stop >/dev/null 2>&1 || true
 fi
 
 scripts/setup.sh test

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from connector.config.values import ConfigPath, Duration, Section, _read_secret
+from connector.config.values import ConfigPath, Duration, Section, TimeZoneName, _read_secret
 
 
 class SourceSection(Section):
@@ -138,15 +138,33 @@ class ZammadSection(SourceSection):
         return self
 
 
+class OsticketTls(Section):
+    """TLS to the database server; `ca_file` alone verifies the server against that CA."""
+
+    ca_file: ConfigPath | None = None
+    cert_file: ConfigPath | None = None  # a client certificate, where the server asks for one
+    key_file: ConfigPath | None = None
+    verify_server: bool = True  # check the certificate and the host name
+
+
 class OsticketSection(SourceSection):
     host: str = "127.0.0.1"
     port: int = Field(default=3306, ge=1, le=65535)
+    socket: ConfigPath | None = None  # a unix socket instead of host and port
     database: str
     user: str
     password: SecretStr | None = None
     password_file: ConfigPath | None = None
-    table_prefix: str = "ost_"
-    web_url: str | None = None
+    tls: OsticketTls | None = None
+    # None: the prefix whose <prefix>config table holds osTicket's schema signature
+    table_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]*_$")] | None = "ost_"
+    web_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None  # None: osTicket's helpdesk_url
+    # None: the DB server converts its own times (osTicket stores naive times in the server's OS zone)
+    db_time_zone: TimeZoneName | None = None
+    page_size: int = Field(default=1000, ge=10, le=10000)
+    poster: str = Field(default="SLA Connector", min_length=1, max_length=128)  # shown as the author of notes
+    smtp: SmtpSection | None = None  # where notices go out; without it notices are skipped
+    notify_to: list[str] = []  # who receives notices for "assignee" when the ticket has no agent
 
     @property
     def kind(self) -> str:

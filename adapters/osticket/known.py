@@ -1,0 +1,106 @@
+"""The tickets this source has handed over, kept beside the store (`<state_dir>`), each as its last
+snapshot: osTicket deletes a ticket's rows outright, so a deletion shows only as an id that is no
+longer there, and the ticket it was can then only be told from here.
+
+A ticket found gone is handed over as deleted with the cursor of that pull, and forgotten once a
+later pull starts from that cursor or beyond (the store has committed it by then).
+
+Public API: `KnownTickets(path)` with `remember(snapshots)`, `alive()`, `highest()`, `gone(ids,
+cursor)`, `remark(cursor)`, `pending()`, `confirm(since)`; `encode(ticket, messages)`, `decode(text)`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from connector.core.model import Channel, Message, Person, Priority, Role, Status, StatusChange, Ticket
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def encode(ticket: Ticket, messages: Iterable[Message]) -> str:
+    p, r = ticket.priority, ticket.requester
+    return json.dumps(
+        {
+            "t": [ticket.source, ticket.external_id, _time(ticket.created_at), _time(ticket.updated_at),
+                  ticket.status.value, ticket.raw_status, ticket.number, ticket.title, ticket.channel.value,
+                  ticket.department, ticket.assignee, ticket.organization, ticket.web_url,
+                  _time(ticket.closed_at)],
+            "p": [p.rank, p.raw_name, p.raw_id] if p else None,
+            "r": [r.name, r.email] if r else None,
+            "h": [[_time(h.at), h.status.value, h.raw_status] for h in ticket.status_history],
+            "c": dict(ticket.custom),
+            "m": [[m.external_id, _time(m.at), m.role.value, m.public, m.channel.value if m.channel else None,
+                   m.own] for m in messages],
+        },
+        separators=(",", ":"),
+        default=str,
+    )  # fmt: skip
+
+
+def decode(text: str) -> tuple[Ticket, tuple[Message, ...]]:
+    data = json.loads(text)
+    (source, ident, created, updated, status, raw_status, number, title, channel, department, assignee,
+     organization, web_url, closed) = data["t"]  # fmt: skip
+    ticket = Ticket(
+        source=source, external_id=ident, created_at=_parse(created), updated_at=_parse(updated),
+        status=Status(status), raw_status=raw_status, number=number, title=title, channel=Channel(channel),
+        status_history=tuple(StatusChange(_parse(a), Status(s), raw) for a, s, raw in data["h"]),
+        priority=Priority(*data["p"]) if data["p"] else None, department=department, assignee=assignee,
+        requester=Person(*data["r"]) if data["r"] else None, organization=organization, custom=data["c"],
+        web_url=web_url, closed_at=_parse(closed),
+    )  # fmt: skip
+    messages = tuple(
+        Message(i, _parse(at), Role(role), public, Channel(ch) if ch else None, own=own)
+        for i, at, role, public, ch, own in data["m"]
+    )
+    return ticket, messages
+
+
+class KnownTickets:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path)
+        self.db.execute("CREATE TABLE IF NOT EXISTS known (id INTEGER PRIMARY KEY, snapshot TEXT NOT NULL, gone TEXT)")
+
+    def remember(self, rows: Iterable[tuple[int, str]]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO known (id, snapshot, gone) VALUES (?, ?, NULL)", rows)
+
+    def alive(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM known WHERE gone IS NULL").fetchone()[0]
+
+    def highest(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(id), 0) FROM known WHERE gone IS NULL").fetchone()[0]
+
+    def gone(self, existing: set[int], cursor: str) -> None:
+        """Mark the known tickets not in `existing` (all ids up to `highest()`) as deleted."""
+        ids = [i for (i,) in self.db.execute("SELECT id FROM known WHERE gone IS NULL") if i not in existing]
+        with self.db:
+            self.db.executemany("UPDATE known SET gone = ? WHERE id = ?", [(cursor, i) for i in ids])
+
+    def remark(self, cursor: str) -> None:
+        """The deleted ones not yet stored are handed over again, with this pull's cursor."""
+        with self.db:
+            self.db.execute("UPDATE known SET gone = ? WHERE gone IS NOT NULL", (cursor,))
+
+    def pending(self) -> list[tuple[int, str]]:
+        return list(self.db.execute("SELECT id, snapshot FROM known WHERE gone IS NOT NULL ORDER BY id"))
+
+    def confirm(self, since: str | None) -> None:
+        if since:
+            with self.db:
+                self.db.execute("DELETE FROM known WHERE gone IS NOT NULL AND gone <= ?", (since,))
+
+    def close(self) -> None:
+        self.db.close()
