@@ -172,7 +172,9 @@ class ZammadClient:
         status = response.status_code
         if 300 <= status < 400:
             where = response.headers.get("Location", "?")
-            raise PermanentSourceError(f"{what}: HTTP {status}, redirected to {where} (set url to the address it names)")
+            raise PermanentSourceError(
+                f"{what}: HTTP {status}, redirected to {where} (set url to the address it names)"
+            )
         if status in RETRIED_STATUS:
             retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
             if status == 429 or method == "GET" or retry:
@@ -193,7 +195,6 @@ class ZammadClient:
             return json.loads(response.content)
         except ValueError:
             raise PermanentSourceError(f"{what}: the answer is not JSON ({response.text[:80]!r})") from None
-
 
     def _send(self, method: str, path: str, params: dict | None, body: dict | None) -> requests.Response:
         request = requests.PreparedRequest()

@@ -355,7 +355,9 @@ TWO_INSTANCES = (
 def test_each_zammad_instance_takes_its_token_from_the_environment_by_name(write_config, tmp_path, monkeypatch):
     (tmp_path / "eu-token").write_text("s3cret-eu-file\n")
     path = write_config(TWO_INSTANCES)
-    assert problems_of(path) == [f"{path}: zammad[1]: give token (better: $SLA_CONNECTOR__ZAMMAD__US_EAST__TOKEN) or token_file"]
+    assert problems_of(path) == [
+        f"{path}: zammad[1]: give token (better: $SLA_CONNECTOR__ZAMMAD__US_EAST__TOKEN) or token_file"
+    ]
 
     monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__US_EAST__TOKEN", "s3cret-us-env")
     eu, us = load_config(path).zammad
