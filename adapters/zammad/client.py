@@ -26,7 +26,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
-from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from connector.config.sources import ZammadSection
@@ -106,6 +105,7 @@ class ZammadClient:
         # transport adapter directly. Token auth is stateless, so no cookies; a redirect is an error.
         self.api = requests.Request("GET", f"{section.base_url}/api/v1/").prepare().url
         self.transport = self.session.get_adapter(self.api)
+        self.headers = dict(self.session.headers)  # urllib3 takes any mapping; sent as given
         self.interval = 1.0 / section.requests_per_second
         self._last: float | None = None
         self.requests_made = 0
@@ -200,7 +200,7 @@ class ZammadClient:
         request = requests.PreparedRequest()
         request.method = method
         request.url = self.api + quote(path, safe="/") + (f"?{urlencode(params)}" if params else "")
-        request.headers = CaseInsensitiveDict(self.session.headers)
+        request.headers = dict(self.headers)
         if body is not None:
             request.body = json.dumps(body, ensure_ascii=False).encode()
             request.headers["Content-Type"] = "application/json"
