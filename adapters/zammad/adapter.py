@@ -16,7 +16,11 @@ has not shown yet is read by a later cycle.
 
 Write: tags are read before they are added or removed (no touch when nothing changes), the
 priority is re-read and only ever raised, a note carries `[sla-connector:<action key>]` and is
-looked for before it is written, and again after an answer that never came.
+looked for before it is written, and again after an answer that never came. A notice with
+`notify_by = "note"` is such a note, mentioning each recipient who is a Zammad user.
+
+Check: the token, the ladder's tags (whether they exist, where the token may not create tags),
+and the search mode, in one line.
 """
 
 from __future__ import annotations

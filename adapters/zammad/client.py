@@ -10,7 +10,10 @@ Public API: `ZammadClient(section, sleep=, monotonic=)` with `get`, `post`, `put
   its outcome after such a failure is unknown (`OutcomeUnknown`), and only the caller can look.
 - 401 and 403 are `AuthFailed` naming Zammad's `X-Failure` reason, except a 403 on one ticket
   (a group the token cannot read), which is that ticket's `PermanentSourceError`.
-- TLS and DNS problems are named as such; the token never appears in a message.
+- TLS and DNS problems are named as such; the token never appears in a message. A redirect is
+  an error naming where it points (a POST must not silently become a GET).
+- Each request is prepared here and handed to requests' transport adapter (`transport`): the
+  session's per-call merging costs more CPU than the rest of a ticket's work.
 """
 
 from __future__ import annotations
@@ -100,9 +103,7 @@ class ZammadClient:
         else:
             self.session.verify = (environ_ca or True) if section.verify_tls else False
         self.timeout = section.timeout
-        # requests' own path per call (merging session settings, hooks, cookies, redirects) costs
-        # more CPU than the rest of a ticket: each request is prepared here and handed to the
-        # transport adapter directly. Token auth is stateless, so no cookies; a redirect is an error.
+        # token auth is stateless, so no cookie jar is needed; a redirect is an error, not followed
         self.api = requests.Request("GET", f"{section.base_url}/api/v1/").prepare().url
         self.transport = self.session.get_adapter(self.api)
         self.headers = dict(self.session.headers)  # urllib3 takes any mapping; sent as given
