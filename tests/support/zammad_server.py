@@ -29,7 +29,8 @@ What it imitates (see the facts it follows in the Zammad reference notes):
   are found by `/users/search?query=...` (a substring of login, e-mail or name).
 - Faults, each for the next matching requests: "403" (Not authorized), "500", "502", "503", "504", "429" (no header),
   "429:<seconds>" (Retry-After), "slow:<seconds>", "drop" (connection closed, nothing done),
-  "lost" (the request is carried out, then the connection is closed before the answer).
+  "lost" (the request is carried out, then the connection is closed before the answer),
+  "301:<url>" (moved there).
 """
 
 from __future__ import annotations
@@ -445,6 +446,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(int(kind), {"error": "Error ID AbC123xY: Please contact your administrator."})
         if kind == "403":  # a ticket in a group the token cannot read
             return self._json(403, {"error": "Not authorized"}, {"X-Failure": "Not authorized"})
+        if kind.startswith("301:"):  # moved (e.g. a proxy sending http to https)
+            return self._send(301, b"", "text/html", {"Location": kind.split(":", 1)[1]})
         if kind.startswith("429"):
             headers = {"Retry-After": kind.split(":")[1]} if ":" in kind else {}
             return self._send(429, b"Retry later", "text/plain", headers)
