@@ -152,7 +152,12 @@ class _InstanceEnvironment(PydanticBaseSettingsSource):
             match = next((n for n in names if upper.startswith(n) and len(upper) > len(n)), None)
             if match is not None:
                 key, entry = upper[len(match) :].lower(), updated[names[match]]
-                entry[key] = text
+                *tables, last = key.split("__")  # SLA_CONNECTOR__ZAMMAD__ACME__SMTP__HOST
+                target = entry
+                for table in tables:
+                    target[table] = dict(target[table]) if isinstance(target.get(table), dict) else {}
+                    target = target[table]
+                target[last] = text
                 # the environment overrides the file: a token given there replaces a token_file
                 other = key.removesuffix("_file") if key.endswith("_file") else f"{key}_file"
                 if other in keys:

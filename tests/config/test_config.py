@@ -366,8 +366,11 @@ def test_each_zammad_instance_takes_its_token_from_the_environment_by_name(write
     # the environment overrides the file, token_file included; any key of an instance works
     monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__EU__TOKEN", "s3cret-eu-env")
     monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__EU__TIMEOUT", "7")
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__US_EAST__SMTP__HOST", "smtp.us.example")
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__US_EAST__SMTP__SENDER", "sla@us.example")
     eu, us = load_config(path).zammad
     assert (eu.token.get_secret_value(), eu.timeout, us.timeout) == ("s3cret-eu-env", 7.0, 30.0)
+    assert (us.smtp.host, us.smtp.sender, eu.smtp) == ("smtp.us.example", "sla@us.example", None)
     assert "s3cret" not in repr(load_config(path)) and "s3cret" not in str(load_config(path).model_dump())
 
 
