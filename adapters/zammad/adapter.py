@@ -16,7 +16,11 @@ has not shown yet is read by a later cycle.
 
 Write: tags are read before they are added or removed (no touch when nothing changes), the
 priority is re-read and only ever raised, a note carries `[sla-connector:<action key>]` and is
-looked for before it is written, and again after an answer that never came.
+looked for before it is written, and again after an answer that never came. A notice with
+`notify_by = "note"` is such a note, mentioning each recipient who is a Zammad user.
+
+Check: the token, the ladder's tags (whether they exist, where the token may not create tags),
+and the search mode, in one line.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import html
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -92,17 +96,49 @@ class ZammadAdapter:
 
     # ---- check ---------------------------------------------------------------------------------
 
-    def check(self) -> str:
+    def check(self, ladder_tags: Iterable[str] = ()) -> str:
+        """One line: who the token is, its permissions, the tags the ladder writes (`ladder_tags`,
+        before `tag_prefix`), and how changed tickets will be found."""
         me = self.client.get("users/me")
         permissions = me.get("permissions")
         if permissions is not None and "ticket.agent" not in permissions and "ticket.agent" not in str(permissions):
             raise AuthFailed(f"{self.name}: the token of {me.get('login')} lacks the permission ticket.agent")
         self.lookups.load()  # needs ticket.agent: a 403 here says the token lacks it
         mode, why = self.detect_search()
-        line = f"zammad {self.section.base_url} as {me.get('login')}: ticket.agent ok; search: {mode}, {why}"
+        line = f"zammad {self.section.base_url} as {me.get('login')}: ticket.agent ok"
+        tags = self.check_tags(ladder_tags, permissions)
+        if tags:
+            line += f"; {tags}"
+        line += f"; search: {mode}, {why}"
         if self.section.notify_by == "email" and self.section.smtp is not None:
             line += f"; notices via {self.section.smtp.host}:{self.section.smtp.port}"
         return line
+
+    def check_tags(self, ladder_tags: Iterable[str], permissions: Any) -> str:
+        """Whether the tags the ladder adds may be written. Zammad lets a user add a tag that does
+        not exist yet only when the admin setting "New tags" (`tag_new`) is on or the user has
+        `admin.tag`; a tag that exists may always be added. The setting itself is readable by
+        admins only, so a missing tag without `admin.tag` is named as a risk, not a failure."""
+        wanted = sorted({self._tag_name(tag) for tag in ladder_tags})
+        if not wanted:
+            return ""
+        granted = {str(p) for p in permissions or ()}
+        if granted & {"admin", "admin.tag"}:
+            return f"tags: {len(wanted)} written, admin.tag may create them"
+        missing = [tag for tag in wanted if not self._tag_exists(tag)]
+        if not missing:
+            return f"tags: all {len(wanted)} exist"
+        return (
+            f"tags: {', '.join(missing)} do not exist yet and the token lacks admin.tag: they are written "
+            "only if the admin setting New tags (tag_new) is on, else create them under Admin > Tags"
+        )
+
+    def _tag_name(self, tag: str) -> str:
+        return f"{self.section.tag_prefix}{tag}".strip().lower()
+
+    def _tag_exists(self, tag: str) -> bool:
+        found = self.client.get("tag_search", term=tag, limit=50)
+        return any(str(item.get("value", "")).strip().lower() == tag for item in found or () if isinstance(item, dict))
 
     def detect_search(self) -> tuple[str, str]:
         """Which way to find changed tickets, and why: a field query and a condition are each asked
@@ -334,7 +370,7 @@ class ZammadAdapter:
 
     def _tags(self, ident: int, action: Action) -> None:
         present = {t.lower() for t in self.client.get("tags", object="Ticket", o_id=ident).get("tags", [])}
-        wanted = [f"{self.section.tag_prefix}{tag}".strip().lower() for tag in action.payload["tags"]]
+        wanted = [self._tag_name(tag) for tag in action.payload["tags"]]
         for tag in dict.fromkeys(wanted):
             if action.kind == "add_tags" and tag not in present:
                 self.client.post("tags/add", {"object": "Ticket", "o_id": ident, "item": tag}, idempotent=True)
@@ -354,9 +390,10 @@ class ZammadAdapter:
     def _has_note(self, ident: int, marker: str) -> bool:
         return any(marker in str(a.get("body") or "") for a in self.client.get(f"ticket_articles/by_ticket/{ident}"))
 
-    def _note(self, ident: int, key: str, text: str) -> None:
+    def _note(self, ident: int, key: str, text: str, markup: str | None = None) -> None:
+        """An internal note of `text` (escaped), or of `markup` (HTML built here), with the marker."""
         marker = note_marker(key)
-        body = f"{html.escape(text)}<br>\n<small>{html.escape(marker)}</small>"
+        body = f"{markup if markup is not None else html.escape(text)}<br>\n<small>{html.escape(marker)}</small>"
         for attempt in range(1, NOTE_ATTEMPTS + 1):
             if self._has_note(ident, html.escape(marker)):
                 return  # written before (a lost answer, or a run killed before it noted the delivery)
@@ -375,6 +412,9 @@ class ZammadAdapter:
 
     def _notify(self, ident: int, action: Action) -> None:
         ticket = self.client.get(f"tickets/{ident}")
+        if self.section.notify_by == "note":
+            self._mention(ident, ticket, action)
+            return
         recipients = []
         for who in action.payload["recipients"]:
             if who == "assignee":
@@ -383,16 +423,59 @@ class ZammadAdapter:
                     recipients.append(owner["email"])
             else:
                 recipients.append(who)
-        recipients = list(dict.fromkeys(recipients))
-        if self.section.notify_by == "note":
-            text = f"{action.payload['subject']}\nFor: {', '.join(recipients)}\n\n{action.payload['body']}"
-            self._note(ident, action.key, text)
-            return
-        send_notice(self.section.smtp, action, str(ticket.get("number") or ident), recipients)
+        send_notice(self.section.smtp, action, str(ticket.get("number") or ident), list(dict.fromkeys(recipients)))
+
+    def _mention(self, ident: int, ticket: dict, action: Action) -> None:
+        """The notice as an internal note that mentions each recipient who is a Zammad user: a link
+        `data-mention-user-id` in the HTML body, which Zammad turns into a mention of that agent
+        (and its notification). Recipients Zammad does not know are named in plain text."""
+        users: dict[int, dict] = {}
+        unknown: list[str] = []
+        for who in action.payload["recipients"]:
+            user = self.lookups.user(ticket.get("owner_id")) if who == "assignee" else self._user_by_email(who)
+            if user and isinstance(user.get("id"), int):
+                users.setdefault(user["id"], user)
+            elif who != "assignee":  # a ticket without an owner has nobody to mention for it
+                unknown.append(who)
+        links = [
+            f'<a data-mention-user-id="{uid}" rel="nofollow noreferrer noopener" '
+            f'href="{html.escape(self.section.base_url)}/#user/profile/{uid}" target="_blank">'
+            f"{html.escape(_full_name(user))}</a>"
+            for uid, user in users.items()
+        ]
+        lines = [html.escape(action.payload["subject"])]
+        if links:
+            lines.append(f"For: {', '.join(links)}")
+        if unknown:
+            lines.append(f"Also for (not users of this Zammad): {html.escape(', '.join(dict.fromkeys(unknown)))}")
+        lines += ["", *(html.escape(line) for line in str(action.payload["body"]).splitlines())]
+        self._note(ident, action.key, "", markup="<br>\n".join(lines))
+
+    def _user_by_email(self, address: str) -> dict | None:
+        """The Zammad user with this e-mail address (the search is a substring match: the exact
+        address is picked out of it), cached with the other look-ups."""
+        address = address.strip().lower()
+        cached = next(
+            (u for u in self.lookups.users.values() if u and str(u.get("email", "")).lower() == address), None
+        )
+        if cached is not None:
+            return cached
+        found = self.client.get("users/search", query=address, limit=20)
+        user = next(
+            (u for u in found or () if isinstance(u, dict) and str(u.get("email", "")).lower() == address), None
+        )
+        if user is not None and isinstance(user.get("id"), int):
+            self.lookups.users[user["id"]] = user
+        return user
 
 
 def ticket_id(row: dict) -> int:
     return int(row["id"])
+
+
+def _full_name(user: dict) -> str:
+    name = f"{user.get('firstname') or ''} {user.get('lastname') or ''}".strip()
+    return name or str(user.get("email") or user.get("login") or user.get("id"))
 
 
 def _slim(article: dict) -> dict:

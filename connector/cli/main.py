@@ -129,7 +129,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         results.append(("FAIL", "sources", "no source is enabled: add an [email], [zammad] or [osticket] section"))
     for section in sources:
         try:
-            results.append(("ok", f"source {section.name}", build(section, settings.connector.database.parent).check()))
+            adapter = build(section, settings.connector.database.parent)
+            # a Zammad source checks that the tags the ladder adds may be written there
+            detail = adapter.check(ladder_tags=_ladder_tags(settings)) if section.kind == "zammad" else adapter.check()
+            results.append(("ok", f"source {section.name}", detail))
         except ConfigError as exc:
             results.append(("FAIL", f"source {section.name}", "; ".join(exc.problems)))
         except ConnectorError as exc:
@@ -140,6 +143,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not sources:  # nothing to serve is a configuration problem, as `sync` says too
         return EXIT_CONFIG
     return EXIT_OK if all(outcome != "FAIL" for outcome, _, _ in results) else EXIT_FAILED
+
+
+def _ladder_tags(settings: Settings) -> list[str]:
+    """Every tag an escalation step (the default ladder's or a level's own) adds."""
+    steps = list(settings.escalation.steps)
+    for level in settings.levels:
+        steps += level.steps or []
+    return sorted({tag for step in steps for tag in step.add_tags})
 
 
 def _summary(settings: Settings) -> str:

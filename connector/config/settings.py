@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from pydantic import Discriminator, Tag, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connector.config.sections import (
     ApiSection,
@@ -40,6 +40,8 @@ ENV_PREFIX = "SLA_CONNECTOR__"
 ENV_CONFIG_PATH = "SLA_CONNECTOR_CONFIG"
 DEFAULT_CONFIG_PATH = Path("config.toml")
 ADAPTER_SECTIONS = ("email", "zammad", "osticket")
+INSTANCE_SECTIONS = ("zammad",)  # sections that may be given several times, each with a name
+_SECTION_MODELS = {"zammad": ZammadSection}
 T = TypeVar("T")
 
 
@@ -92,7 +94,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (env_settings, init_settings)
+        instances = _InstanceEnvironment(settings_cls, init_settings)
+        if isinstance(env_settings, EnvSettingsSource):
+            # variables naming an instance are that instance's, not keys of the section
+            env_settings.env_vars = {k: v for k, v in env_settings.env_vars.items() if k not in instances.claimed}
+        return (instances, env_settings, init_settings)
 
     def sources(self) -> list[SourceSection]:
         """The enabled adapter sections, in a stable order."""
@@ -107,6 +113,72 @@ class Settings(BaseSettings):
 
     def level(self, name: str) -> LevelSection:
         return next(level for level in self.levels if level.name == name)
+
+
+def env_name(section: str, instance: str) -> str:
+    """The environment's name for one instance of a source: upper case, other characters `_`."""
+    return f"{ENV_PREFIX}{section.upper()}__{re.sub(r'[^A-Z0-9]', '_', instance.upper())}__"
+
+
+class _InstanceEnvironment(PydanticBaseSettingsSource):
+    """`SLA_CONNECTOR__ZAMMAD__<NAME>__<KEY>`: a key of the `[[zammad]]` (or `[zammad]`) section
+    whose `name` is NAME, e.g. each instance's token. A variable naming no instance is an error:
+    a token meant for an instance must never be dropped silently."""
+
+    def __init__(self, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self.data: dict[str, Any] = {}
+        self.claimed: set[str] = set()
+        given = getattr(init_settings, "init_kwargs", {})
+        for section in INSTANCE_SECTIONS:
+            if given.get(section) is not None:
+                self._section(section, given[section])
+
+    def _section(self, section: str, value: Any) -> None:
+        many = isinstance(value, list)
+        entries = value if many else [value]
+        if not all(isinstance(entry, dict) for entry in entries):
+            return  # the validation names what is wrong with it
+        prefix = f"{ENV_PREFIX}{section.upper()}__"
+        keys = set(_SECTION_MODELS[section].model_fields)
+        names = {env_name(section, str(e.get("name") or section)): i for i, e in enumerate(entries)}
+        if not many:  # one [zammad]: SLA_CONNECTOR__ZAMMAD__TOKEN as before; an instance name that
+            names = {n: i for n, i in names.items() if n[len(prefix) : -2].lower() not in keys}  # is a key stays one
+        updated = [dict(entry) for entry in entries]
+        for variable, text in os.environ.items():
+            upper = variable.upper()
+            if not upper.startswith(prefix):
+                continue
+            match = next((n for n in names if upper.startswith(n) and len(upper) > len(n)), None)
+            if match is not None:
+                key, entry = upper[len(match) :].lower(), updated[names[match]]
+                *tables, last = key.split("__")  # SLA_CONNECTOR__ZAMMAD__ACME__SMTP__HOST
+                target = entry
+                for table in tables:
+                    target[table] = dict(target[table]) if isinstance(target.get(table), dict) else {}
+                    target = target[table]
+                target[last] = text
+                # the environment overrides the file: a token given there replaces a token_file
+                other = key.removesuffix("_file") if key.endswith("_file") else f"{key}_file"
+                if other in keys:
+                    entry.pop(other, None)
+                self.claimed.add(variable.lower())
+            elif many:
+                listing = ", ".join(n[len(prefix) : -2] for n in names)
+                raise ConfigError(
+                    [
+                        f"${variable}: names no [[{section}]] instance (give ${prefix}<NAME>__<KEY>, "
+                        f"NAME one of: {listing})"
+                    ]
+                )
+        if self.claimed:
+            self.data[section] = updated if many else updated[0]
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
 
 
 def config_path(cli_value: str | os.PathLike | None, environ: dict[str, str] | None = None) -> Path:
@@ -145,7 +217,7 @@ def load_config(path: str | os.PathLike) -> Settings:
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(
-            _at_most(MAX_PROBLEMS, [_describe(path, error) for error in exc.errors(include_url=False)])
+            _at_most(MAX_PROBLEMS, [_describe(path, error, data) for error in exc.errors(include_url=False)])
         ) from None
     finally:
         config_dir.reset(token)
@@ -202,12 +274,20 @@ def _duplicates(section: str, names: list[str], key: str = "name") -> list[str]:
 _SECRET_WORDS = ("token", "password", "secret")
 
 
-def _describe(path: Path, error: dict[str, Any]) -> str:
+def _describe(path: Path, error: dict[str, Any], data: dict[str, Any]) -> str:
     """One line for one pydantic error: where, the bad value, and what is expected."""
     loc = [part for part in error["loc"] if not _is_union_tag(part)]
     key = _format_loc(loc)
-    env_name = ENV_PREFIX + "__".join(str(p) for p in loc).upper()
-    origin = f"${env_name}" if env_name in os.environ else str(path)
+    variables = [ENV_PREFIX + "__".join(str(p) for p in loc).upper()]
+    if len(loc) > 1 and loc[0] in INSTANCE_SECTIONS:  # an instance's own: SLA_CONNECTOR__ZAMMAD__ACME__TOKEN
+        given = data.get(loc[0])
+        entry = given[loc[1]] if isinstance(given, list) and isinstance(loc[1], int) else given
+        rest = loc[2:] if isinstance(given, list) else loc[1:]
+        if isinstance(entry, dict) and rest:
+            name = env_name(str(loc[0]), str(entry.get("name") or loc[0]))
+            variables.append(name + "__".join(str(p) for p in rest).upper())
+    found = [v for v in variables if v in {k.upper() for k in os.environ}]
+    origin = f"${found[-1]}" if found else str(path)
     kind = error["type"]
     message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     secret = any(word in key.lower() for word in _SECRET_WORDS)

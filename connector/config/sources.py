@@ -6,6 +6,7 @@ Adapters read their own section from here; this module imports only the shared v
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -134,7 +135,8 @@ class ZammadSection(SourceSection):
     def _secret(self) -> ZammadSection:
         _read_secret(self, "token")
         if self.token is None:
-            raise ValueError("give token (better: $SLA_CONNECTOR__ZAMMAD__TOKEN) or token_file")
+            instance = "" if self.name == "zammad" else re.sub(r"[^A-Z0-9]", "_", self.name.upper()) + "__"
+            raise ValueError(f"give token (better: $SLA_CONNECTOR__ZAMMAD__{instance}TOKEN) or token_file")
         return self
 
 

@@ -126,3 +126,40 @@ def test_check_and_a_sync_cycle_on_two_zammad_instances(write_config, capsys, tm
     finally:
         for server in servers:
             server.stop()
+
+
+def test_each_instance_takes_its_own_token_from_the_environment_and_check_names_tag_rights(
+    write_config, capsys, caplog, tmp_path, monkeypatch
+):
+    from tests.support.engine_helpers import DEFAULT_POLICY
+
+    servers = [ZammadServer().start(), ZammadServer().start()]
+    try:
+        for server, token in zip(servers, ("s3cret-acme", "s3cret-globex")):
+            server.tokens = {token: server.tokens.pop(TOKEN)}
+        servers[1].tag_new = False  # the second one lets only admins create tags
+        servers[1].create_tag("sla-warning")
+        monkeypatch.setenv("SLA_CONNECTOR__CONNECTOR__DATABASE", str(tmp_path / "sla.db"))
+        path = write_config(
+            DEFAULT_POLICY
+            + "".join(
+                f'\n[[zammad]]\nname = "{name}"\nurl = "{server.url}"\nrequests_per_second = 1000\n'
+                for name, server in zip(("acme", "globex-eu"), servers)
+            )
+        )
+        monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__ACME__TOKEN", "s3cret-acme")
+        monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__GLOBEX_EU__TOKEN", "s3cret-globex")
+        assert main(["--config", str(path), "check"]) == 0
+        acme, globex = [line for line in capsys.readouterr().out.splitlines() if "source " in line]
+        # check cannot read the admin setting (admins only): a tag that does not exist yet is named
+        assert acme.startswith("ok") and "tags: sla-breached, sla-warning do not exist yet" in acme
+        assert globex.startswith("ok") and "tags: sla-breached do not exist yet and the token lacks admin.tag" in globex
+
+        monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__GLOBEX_EU__TOKEN", "s3cret-wrong")
+        assert main(["--config", str(path), "--log-level", "debug", "check"]) == 1
+        out = capsys.readouterr()
+        assert "FAIL" in out.out and "HTTP 401 Can't find User for Token" in out.out
+        assert "s3cret" not in out.out + out.err + caplog.text
+    finally:
+        for server in servers:
+            server.stop()

@@ -343,3 +343,64 @@ def test_an_empty_file_is_a_configuration_error_for_check_and_sync(write_config,
     path = write_config("")
     assert main(["--config", str(path), "check"]) == 2
     assert main(["--config", str(path), "sync", "--once"]) == 2
+
+
+TWO_INSTANCES = (
+    MINIMAL
+    + '\n[[zammad]]\nname = "eu"\nurl = "https://eu.zammad.example"\ntoken_file = "eu-token"\n'
+    + '\n[[zammad]]\nname = "us-east"\nurl = "https://us.zammad.example"\n'
+)
+
+
+def test_each_zammad_instance_takes_its_token_from_the_environment_by_name(write_config, tmp_path, monkeypatch):
+    (tmp_path / "eu-token").write_text("s3cret-eu-file\n")
+    path = write_config(TWO_INSTANCES)
+    assert problems_of(path) == [
+        f"{path}: zammad[1]: give token (better: $SLA_CONNECTOR__ZAMMAD__US_EAST__TOKEN) or token_file"
+    ]
+
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__US_EAST__TOKEN", "s3cret-us-env")
+    eu, us = load_config(path).zammad
+    assert eu.token.get_secret_value() == "s3cret-eu-file" and us.token.get_secret_value() == "s3cret-us-env"
+
+    # the environment overrides the file, token_file included; any key of an instance works
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__EU__TOKEN", "s3cret-eu-env")
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__EU__TIMEOUT", "7")
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__US_EAST__SMTP__HOST", "smtp.us.example")
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__US_EAST__SMTP__SENDER", "sla@us.example")
+    eu, us = load_config(path).zammad
+    assert (eu.token.get_secret_value(), eu.timeout, us.timeout) == ("s3cret-eu-env", 7.0, 30.0)
+    assert (us.smtp.host, us.smtp.sender, eu.smtp) == ("smtp.us.example", "sla@us.example", None)
+    assert "s3cret" not in repr(load_config(path)) and "s3cret" not in str(load_config(path).model_dump())
+
+
+def test_an_instance_variable_naming_no_instance_is_an_error_that_never_shows_the_token(write_config, monkeypatch):
+    path = write_config(TWO_INSTANCES.replace('name = "eu"', 'name = "eu"\ntoken = "t"').replace("token_file", "#"))
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__US_EAST__TOKEN", "s3cret-us-env")
+    assert load_config(path).zammad[1].token.get_secret_value() == "s3cret-us-env"
+
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__USEAST__TOKEN", "s3cret-typo")
+    [problem] = problems_of(path)
+    assert problem.startswith("$SLA_CONNECTOR__ZAMMAD__USEAST__TOKEN: names no [[zammad]] instance")
+    assert "EU, US_EAST" in problem and "s3cret" not in problem
+    monkeypatch.delenv("SLA_CONNECTOR__ZAMMAD__USEAST__TOKEN")
+
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__TOKEN", "s3cret-which")  # the single-instance form
+    [problem] = problems_of(path)
+    assert problem.startswith("$SLA_CONNECTOR__ZAMMAD__TOKEN: names no [[zammad]] instance")
+    assert "s3cret" not in problem
+    monkeypatch.delenv("SLA_CONNECTOR__ZAMMAD__TOKEN")
+
+    # a bad value from an instance's variable is named by that variable
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__US_EAST__TIMEOUT", "soon")
+    [problem] = problems_of(path)
+    assert problem.startswith("$SLA_CONNECTOR__ZAMMAD__US_EAST__TIMEOUT: zammad[1].timeout: 'soon'")
+
+
+def test_one_zammad_section_takes_its_token_by_name_or_as_before(write_config, monkeypatch):
+    path = write_config(MINIMAL + '\n[zammad]\nname = "acme"\nurl = "http://127.0.0.1:1"\n')
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__ACME__TOKEN", "s3cret-by-name")
+    assert load_config(path).zammad.token.get_secret_value() == "s3cret-by-name"
+    monkeypatch.delenv("SLA_CONNECTOR__ZAMMAD__ACME__TOKEN")
+    monkeypatch.setenv("SLA_CONNECTOR__ZAMMAD__TOKEN", "s3cret-plain")
+    assert load_config(path).zammad.token.get_secret_value() == "s3cret-plain"

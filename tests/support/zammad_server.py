@@ -21,9 +21,16 @@ What it imitates (see the facts it follows in the Zammad reference notes):
   search yet; `GET /tickets` sees it at once.
 - Every write moves `updated_at` (tags added or removed, notes, priority), and states, tags and
   priorities leave history entries; a no-op PUT moves nothing.
+- Tags: `/tags/add` creates a tag name it does not know only when the setting `tag_new` is on
+  or the token has `admin.tag` (Zammad's `Tag.tag_allowed?` rule), else 422; `/tag_search`
+  finds known tag names by substring, as the agent UI's autocomplete does.
+- Mentions: a `text/html` article whose body links `data-mention-user-id="N"` mentions agent N
+  on the ticket (`GET /mentions?mentionable_type=Ticket&mentionable_id=...` lists them); users
+  are found by `/users/search?query=...` (a substring of login, e-mail or name).
 - Faults, each for the next matching requests: "403" (Not authorized), "500", "502", "503", "504", "429" (no header),
   "429:<seconds>" (Retry-After), "slow:<seconds>", "drop" (connection closed, nothing done),
-  "lost" (the request is carried out, then the connection is closed before the answer).
+  "lost" (the request is carried out, then the connection is closed before the answer),
+  "301:<url>" (moved there).
 """
 
 from __future__ import annotations
@@ -116,6 +123,10 @@ class ZammadServer:
         self.calendars: list[dict] = []
         self.slas: list[dict] = []
         self.tokens = {TOKEN: {"user_id": 3, "permissions": set(permissions)}}
+        self.tag_new = True  # the admin setting "New tags": may agents create tags?
+        self.tag_items: dict[str, int] = {}  # known tag names (lower case) -> id
+        self.agents = {3, 4}  # users who may be mentioned
+        self.mentions: list[dict] = []
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self._ids = {"ticket": 0, "article": 0, "history": 0, "user": 10}
@@ -158,6 +169,11 @@ class ZammadServer:
     def _next(self, kind: str) -> int:
         self._ids[kind] += 1
         return self._ids[kind]
+
+    def create_tag(self, name: str) -> None:
+        """A tag name created ahead (Admin > Tags), so agents may add it even without `tag_new`."""
+        with self.lock:
+            self.tag_items.setdefault(name.strip().lower(), len(self.tag_items) + 1)
 
     def add_user(self, email: str, firstname: str = "", lastname: str = "", organization: str | None = None) -> int:
         with self.lock:
@@ -430,6 +446,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(int(kind), {"error": "Error ID AbC123xY: Please contact your administrator."})
         if kind == "403":  # a ticket in a group the token cannot read
             return self._json(403, {"error": "Not authorized"}, {"X-Failure": "Not authorized"})
+        if kind.startswith("301:"):  # moved (e.g. a proxy sending http to https)
+            return self._send(301, b"", "text/html", {"Location": kind.split(":", 1)[1]})
         if kind.startswith("429"):
             headers = {"Retry-After": kind.split(":")[1]} if ":" in kind else {}
             return self._send(429, b"Retry later", "text/plain", headers)
@@ -508,6 +526,22 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, z.calendars if path.endswith("calendars") else z.slas, {}
         if "ticket.agent" not in allowed:
             return forbidden()
+        if path == "/api/v1/users/search":
+            term = params.get("query", "").lower()
+            found = [
+                u
+                for u in z.users.values()
+                if u["id"] != 1
+                and any(term in str(u.get(k) or "").lower() for k in ("login", "email", "firstname", "lastname"))
+            ]
+            return 200, found[: int(params.get("limit", 10))], {}
+        if path == "/api/v1/tag_search":
+            term = params.get("term", "").strip().lower()
+            found = [{"id": i, "value": name} for name, i in sorted(z.tag_items.items()) if term in name]
+            return 200, found[: int(params.get("limit", 10))], {}
+        if path == "/api/v1/mentions" and method == "GET":
+            ident = int(params.get("mentionable_id", 0))
+            return 200, {"mentions": [m for m in z.mentions if m["mentionable_id"] == ident]}, {}
         if path == "/api/v1/ticket_states":
             return 200, [dict(s) if expand else {k: v for k, v in s.items() if k != "state_type"} for s in STATES], {}
         if path == "/api/v1/ticket_priorities":
@@ -569,6 +603,19 @@ class _Handler(BaseHTTPRequestHandler):
                 by=who["user_id"],
             )
             article["content_type"] = body.get("content_type", "text/plain")
+            if article["content_type"] == "text/html":
+                for user_id in dict.fromkeys(int(n) for n in re.findall(r'data-mention-user-id="(\d+)"', body["body"])):
+                    if user_id in z.agents:
+                        z.mentions.append(
+                            {
+                                "id": len(z.mentions) + 1,
+                                "mentionable_type": "Ticket",
+                                "mentionable_id": ticket_id,
+                                "user_id": user_id,
+                                "created_by_id": who["user_id"],
+                                "created_at": stamp(z.clock()),
+                            }
+                        )
             return 201, article, {}
         match = re.fullmatch(r"/api/v1/ticket_history/(\d+)", path)
         if match:
@@ -589,6 +636,12 @@ class _Handler(BaseHTTPRequestHandler):
             tags = z.tags[ident]
             present = item.lower() in (t.lower() for t in tags)
             if path == "/api/v1/tags/add" and method == "POST":
+                known = item.lower() in z.tag_items
+                if not present and not known and not z.tag_new and "admin.tag" not in allowed:
+                    text = f"Tag '{item}' does not exist; only admins may create new tags"
+                    return 422, {"error": text, "error_human": text}, {}
+                if not known:
+                    z.tag_items[item.lower()] = len(z.tag_items) + 1
                 if not present:
                     tags.append(item)
                     z.history[ident].append(

@@ -99,6 +99,15 @@ def test_the_request_budget_spaces_requests_out(zammad, clock, sleeps):
     assert sleeps and all(abs(s - 0.4) < 1e-9 for s in sleeps)  # 0.5 s apart, 0.1 s already gone
 
 
+def test_a_redirect_is_an_error_naming_where_it_points_and_a_note_is_not_resent_as_a_get(zammad, clock, sleeps):
+    ident = zammad.add_ticket("Printer broken", at=t(2, 9))
+    adapter = make_adapter(zammad, clock, sleeps)
+    zammad.fail("301:https://help.example/api/v1/ticket_articles", method="POST", path="ticket_articles")
+    with pytest.raises(PermanentSourceError, match="HTTP 301, redirected to https://help.example/api/v1/ticket_"):
+        adapter.apply(note(ident))
+    assert zammad.notes(ident) == [] and zammad.count("POST", "ticket_articles") == 1
+
+
 def test_retry_after_as_seconds_or_a_date():
     assert parse_retry_after("120") == 120.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0

@@ -10,8 +10,10 @@ import pytest
 
 from adapters.zammad.adapter import ZammadAdapter
 from connector.core.errors import AuthFailed, PermanentSourceError
+from connector.core.escalation import Action
 from connector.core.model import Channel, Role, Status
 from tests.adapters.zammad.conftest import make_adapter, section
+from tests.support.zammad_server import TOKEN
 
 
 def t(day, hour, minute=0, second=0):
@@ -137,6 +139,31 @@ def test_check_says_which_search_it_will_use_and_why_in_one_line(zammad, clock, 
     zammad.add_article(1, "Customer", at=t(2, 10))
     assert [s.ticket.title for s in adapter.pull(cursor)][-1] == "Printer broken"
     assert zammad.count("GET", "tickets$") == (3 if mode == "paging" else 2)
+
+
+def test_check_says_in_its_line_whether_the_ladder_may_create_its_tags(zammad, clock, sleeps):
+    zammad.tag_new = False  # only admins may create tags
+    zammad.create_tag("SLA-Warning")
+    adapter = make_adapter(zammad, clock, sleeps, tag_prefix="x-")
+    zammad.create_tag("x-sla-warning")
+    line = adapter.check(ladder_tags=["sla-warning", "sla-breached"])
+    assert "\n" not in line
+    assert "tags: x-sla-breached do not exist yet and the token lacks admin.tag" in line and "tag_new" in line
+    assert "x-sla-warning" not in line  # it exists: nothing to say about it
+
+    # what check warned of is what Zammad then refuses; the admin creating the tag fixes it
+    ident = zammad.add_ticket("Printer broken", at=t(2, 9))
+    breach = Action("evt-1:tags", "evt-1", f"zammad:{ident}", "add_tags", {"tags": ["sla-breached"]})
+    with pytest.raises(PermanentSourceError, match="HTTP 422 Tag 'x-sla-breached' does not exist"):
+        adapter.apply(breach)
+    zammad.create_tag("x-sla-breached")
+    assert "tags: all 2 exist" in adapter.check(ladder_tags=["sla-warning", "sla-breached"])
+    adapter.apply(breach)
+    assert zammad.tags[ident] == ["x-sla-breached"]
+
+    zammad.tokens[TOKEN]["permissions"].add("admin.tag")
+    assert "tags: 1 written, admin.tag may create them" in adapter.check(ladder_tags=["new-one"])
+    assert "tags:" not in adapter.check()  # a ladder that writes no tags
 
 
 def test_check_names_the_x_failure_reason_of_a_refused_token(zammad, clock, sleeps):
