@@ -127,6 +127,7 @@ class OsticketAdapter:
                 look = self._lookups(db)
                 p = look.prefix
                 reader = Reader(db, look, self.section, self.times, self._web_url(look))
+                zone = self.section.db_time_zone
                 now, top_entry, top_event = db.one(
                     f"SELECT {self.times.now_sql()}, (SELECT COALESCE(MAX(id), 0) FROM `{p}thread_entry`),"
                     f" (SELECT COALESCE(MAX(id), 0) FROM `{p}thread_event`)"
@@ -139,8 +140,9 @@ class OsticketAdapter:
                         yield held
                     held = Snapshot(ticket, messages, start)
                 for page in self._pages(db, reader, cursor, overlap, top_entry, top_event):
-                    known.remember((int(t.external_id), encode(t, m)) for t, m in page)
-                    for ticket, messages in page:
+                    known.remember((int(r.ticket.external_id), encode(r.ticket, r.messages, r.packed, zone))
+                                   for r in page)  # fmt: skip
+                    for ticket, messages, _packed in page:
                         if held is not None:
                             yield held
                         held = Snapshot(ticket, messages, start)
@@ -154,9 +156,12 @@ class OsticketAdapter:
         size = self.section.page_size
         if cursor.initial:
             after = 0
-            while page := reader.range_page(after, size):
-                yield page
-                after = max(int(t.external_id) for t, _ in page)
+            while True:
+                page, last = reader.range_page(after, size)
+                if last is None:
+                    return
+                yield page  # it may be empty: every ticket on it was malformed (and named)
+                after = last
             return
         p = reader.look.prefix
         operand, value = self.times.since(cursor.updated - int(overlap.total_seconds()))

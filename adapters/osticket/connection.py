@@ -15,6 +15,7 @@ from connector.config.sources import OsticketSection
 from connector.core.errors import AuthFailed, PermanentSourceError, SourceError, TransientSourceError
 
 TIMEOUT = 30
+PACK_LIMIT = 1 << 20  # group_concat_max_len: the longest packed list a row carries (bytes)
 
 # MySQL/MariaDB error numbers, by what they mean for us
 ACCESS_DENIED = {1044, 1045, 1698}  # wrong user, password or database grant
@@ -62,6 +63,7 @@ class Database:
     def __init__(self, section: OsticketSection):
         self.section = section
         self.queries = 0
+        self.pack_limit = PACK_LIMIT
         self._conn = None
         place = str(section.socket) if section.socket else f"{section.host}:{section.port}"
         self.where = f"{section.name}: MySQL {place}/{section.database} as {section.user}"
@@ -88,7 +90,8 @@ class Database:
             raise translate(exc, self.where) from None
         # the same clock as osTicket's NOW(): naive local times of the server's OS zone
         self.execute("SET SESSION time_zone = 'SYSTEM'")
-        self.execute("SET SESSION group_concat_max_len = 16777216")  # a long thread packed into one text
+        # a ticket's entries and events are packed into one text each; a longer list is cut (and read again)
+        self.execute("SET SESSION group_concat_max_len = %s", (int(self.pack_limit),))
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from adapters.osticket.read import RECORD, Times, messages_of
 from connector.core.model import Channel, Message, Person, Priority, Role, Status, StatusChange, Ticket
 
 
@@ -28,24 +29,26 @@ def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def encode(ticket: Ticket, messages: Iterable[Message]) -> str:
+def encode(ticket: Ticket, messages: Iterable[Message], packed: str | None = None, zone: str | None = None) -> str:
+    """The snapshot as text; the messages as the packed records they were read from when there are
+    some (`packed`, with the time zone they are in), else one by one."""
     p, r = ticket.priority, ticket.requester
-    return json.dumps(
-        {
-            "t": [ticket.source, ticket.external_id, _time(ticket.created_at), _time(ticket.updated_at),
-                  ticket.status.value, ticket.raw_status, ticket.number, ticket.title, ticket.channel.value,
-                  ticket.department, ticket.assignee, ticket.organization, ticket.web_url,
-                  _time(ticket.closed_at)],
-            "p": [p.rank, p.raw_name, p.raw_id] if p else None,
-            "r": [r.name, r.email] if r else None,
-            "h": [[_time(h.at), h.status.value, h.raw_status] for h in ticket.status_history],
-            "c": dict(ticket.custom),
-            "m": [[m.external_id, _time(m.at), m.role.value, m.public, m.channel.value if m.channel else None,
-                   m.own] for m in messages],
-        },
-        separators=(",", ":"),
-        default=str,
-    )  # fmt: skip
+    data = {
+        "t": [ticket.source, ticket.external_id, _time(ticket.created_at), _time(ticket.updated_at),
+              ticket.status.value, ticket.raw_status, ticket.number, ticket.title, ticket.channel.value,
+              ticket.department, ticket.assignee, ticket.organization, ticket.web_url,
+              _time(ticket.closed_at)],
+        "p": [p.rank, p.raw_name, p.raw_id] if p else None,
+        "r": [r.name, r.email] if r else None,
+        "h": [[_time(h.at), h.status.value, h.raw_status, h.seq] for h in ticket.status_history],
+        "c": dict(ticket.custom),
+    }  # fmt: skip
+    if packed is not None:
+        data["e"], data["z"] = packed, zone
+    else:
+        data["m"] = [[m.external_id, _time(m.at), m.role.value, m.public, m.channel.value if m.channel else None,
+                      m.own] for m in messages]  # fmt: skip
+    return json.dumps(data, separators=(",", ":"), default=str)
 
 
 def decode(text: str) -> tuple[Ticket, tuple[Message, ...]]:
@@ -55,11 +58,13 @@ def decode(text: str) -> tuple[Ticket, tuple[Message, ...]]:
     ticket = Ticket(
         source=source, external_id=ident, created_at=_parse(created), updated_at=_parse(updated),
         status=Status(status), raw_status=raw_status, number=number, title=title, channel=Channel(channel),
-        status_history=tuple(StatusChange(_parse(a), Status(s), raw) for a, s, raw in data["h"]),
+        status_history=tuple(StatusChange(_parse(h[0]), Status(h[1]), h[2], *h[3:]) for h in data["h"]),
         priority=Priority(*data["p"]) if data["p"] else None, department=department, assignee=assignee,
         requester=Person(*data["r"]) if data["r"] else None, organization=organization, custom=data["c"],
         web_url=web_url, closed_at=_parse(closed),
     )  # fmt: skip
+    if "e" in data:
+        return ticket, messages_of(data["e"].split(RECORD) if data["e"] else [], Times(data["z"]))
     messages = tuple(
         Message(i, _parse(at), Role(role), public, Channel(ch) if ch else None, own=own)
         for i, at, role, public, ch, own in data["m"]
@@ -71,6 +76,10 @@ class KnownTickets:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
+        # a process killed mid-page keeps every committed page; only a power loss may cost the last ones,
+        # which the next pull reads again
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS known (id INTEGER PRIMARY KEY, snapshot TEXT NOT NULL, gone TEXT)")
 
     def remember(self, rows: Iterable[tuple[int, str]]) -> None:
