@@ -224,7 +224,10 @@ def test_a_thread_too_long_to_pack_is_read_unpacked(osticket, tmp_path, monkeypa
     assert cut[str(long)].messages == packed[str(long)].messages
     assert cut[str(long)].ticket == packed[str(long)].ticket
     assert cut[str(long)].ticket.custom["osticket_assignments"] == 10
-    assert (cut[str(short)].ticket, cut[str(short)].messages) == (packed[str(short)].ticket, packed[str(short)].messages)
+    assert (cut[str(short)].ticket, cut[str(short)].messages) == (
+        packed[str(short)].ticket,
+        packed[str(short)].messages,
+    )
     assert adapter.queries == normal.queries + 2  # the page's cut thread: one statement for entries, one for events
 
 
