@@ -265,3 +265,22 @@ def test_assignments_and_transfers_are_read_from_their_events(osticket, tmp_path
     assert t.updated_at == at(25)  # the last event is the last change
     # no status moved: the history holds the creation alone, and the clocks see an open ticket
     assert [(h.status, h.raw_status) for h in t.status_history] == [(Status.OPEN, "created")]
+
+
+def test_a_deleted_tickets_messages_come_back_the_same_in_either_time_mode(osticket, tmp_path):
+    desk = osticket.desk
+    user = desk.user("Pia", "pia@acme.example")
+    doomed = desk.ticket(user, "Gone soon", "x", at(0))
+    desk.reply(doomed, "answer", at(5))
+    desk.entry(doomed, "N", "<p>internal</p>", at(6), staff=2, flags=64, poster="Bob Builder")
+    desk.ticket(user, "Stays", "x", at(7))
+    adapters = [OsticketAdapter(osticket.section(), tmp_path / "server"),
+                OsticketAdapter(osticket.section(db_time_zone="America/New_York"), tmp_path / "zoned")]  # fmt: skip
+    before = [{s.ticket.external_id: s for s in pull(a)} for a in adapters]
+    desk.delete(doomed, at(8))
+    for adapter, seen in zip(adapters, before, strict=True):
+        [gone] = pull(adapter, seen[max(seen, key=int)].cursor)
+        assert gone.ticket.deleted and gone.ticket.external_id == str(doomed)
+        assert gone.messages == seen[str(doomed)].messages
+        assert [m.at for m in gone.messages] == [at(0), at(5), at(6)]
+        assert gone.ticket.status_history == seen[str(doomed)].ticket.status_history
