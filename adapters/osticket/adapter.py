@@ -100,8 +100,11 @@ class OsticketAdapter:
             (tickets,) = db.one(f"SELECT COUNT(*) FROM `{prefix}ticket`")
             version = KNOWN_SIGNATURES.get(look.config.get("schema_signature"), "an unknown schema signature")
             zone = self.section.db_time_zone or "the server's own ({})".format(db.one("SELECT @@system_time_zone")[0])
+            tls = (db.one("SHOW SESSION STATUS LIKE 'Ssl_version'") or ("", ""))[1]
         self._refused = frozenset(kind for kind in WRITE_KINDS if kind in lacking)
         parts = [f"osticket {version}, prefix {prefix}, {tickets} tickets, times in {zone}"]
+        verified = self.section.tls is not None and self.section.tls.verify_server
+        parts.append(f"over {tls}{'' if verified else ', server not verified'}" if tls else "not encrypted")
         for kind in sorted(WRITE_KINDS):
             if kind in lacking:
                 parts.append(f"{kind.replace('_', ' ')} skipped: lacks {', '.join(lacking[kind])}")

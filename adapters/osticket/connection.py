@@ -109,6 +109,9 @@ class Database:
                 database=section.database,
                 charset="utf8mb4",
                 ssl=_tls_context(section, self.where),
+                # without [osticket.tls], no TLS at all: the driver's opportunistic, unverified TLS
+                # protects from little and costs a CA bundle load per connection (a write is one)
+                ssl_disabled=section.tls is None,
                 connect_timeout=TIMEOUT,
                 read_timeout=TIMEOUT * 10,
                 write_timeout=TIMEOUT,

@@ -1,10 +1,10 @@
 """Reading tickets in pages: one statement per page, whatever the page holds (each ticket with its
-requester, form answers, thread entries and events in one row), and one more for a page with a
-thread too long to pack; mapped into the connector's model.
+requester, form answers, thread entries and events in one row), and at most two more for a page
+with a thread too long to pack; mapped into the connector's model.
 
 Public API: `Reader(db, lookups, section, times, web_url)` with `page(ticket_ids)` and
-`range_page(after, size)`, each returning `[Read(ticket, messages, packed)]`; `messages_of(packed,
-times)`; `Times` (how datetimes are read).
+`range_page(after, size)` (with the last id it reached), each giving `[Read(ticket, messages,
+packed)]`; `messages_of(packed, times)`; `Times` (how datetimes are read).
 """
 
 from __future__ import annotations

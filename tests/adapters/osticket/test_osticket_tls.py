@@ -40,9 +40,15 @@ def test_the_servers_ca_verifies_the_server_and_the_session_is_encrypted(host, t
     certs = host.server.certificates
     section = host.section(name="osticket", tls={"ca_file": certs["ca"]})
     host.desk.ticket(host.desk.user("Ann", "ann@acme.example"), "Over TLS", "x", host.desk.installed)
-    assert "1 tickets" in OsticketAdapter(section, tmp_path).check()
+    described = OsticketAdapter(section, tmp_path).check()
+    assert "1 tickets" in described and "; over TLSv1." in described and "not verified" not in described
     assert [s.ticket.title for s in OsticketAdapter(section, tmp_path).pull(None)] == ["Over TLS"]
     assert session_tls(section).startswith("TLSv1.")
+
+
+def test_without_a_tls_section_the_session_is_not_encrypted(host, tmp_path):
+    assert session_tls(host.section()) == ""  # as the README says: configure [osticket.tls] for TLS
+    assert "; not encrypted" in OsticketAdapter(host.section(), tmp_path).check()
 
 
 def test_a_wrong_ca_is_a_clear_tls_error_naming_the_source(host, tmp_path):
@@ -67,6 +73,7 @@ def test_a_certificate_for_another_host_name_is_refused(host, tmp_path):
 def test_without_verification_the_session_is_encrypted_all_the_same(host, tmp_path):
     section = host.section(tls={"ca_file": host.server.certificates["other_ca"], "verify_server": False})
     assert session_tls(section).startswith("TLSv1.")
+    assert ", server not verified" in OsticketAdapter(section, tmp_path).check()
 
 
 def test_a_client_certificate_for_an_account_that_requires_one(host, tmp_path):
