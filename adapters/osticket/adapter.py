@@ -138,14 +138,13 @@ class OsticketAdapter:
                 reached = str(cursor.advance(self.times.epoch(now), top_entry, top_event))
                 known.confirm(since)
                 held: Snapshot | None = None  # the last snapshot waits: it alone carries `reached`
-                for ticket, messages in self._deleted(db, p, known, reached):
+                for ticket, messages in self._deleted(db, p, known, reached, reader):
                     if held is not None:
                         yield held
                     held = Snapshot(ticket, messages, start)
                 for page in self._pages(db, reader, cursor, overlap, top_entry, top_event):
-                    known.remember((int(r.ticket.external_id), encode(r.ticket, r.messages, r.packed, zone))
-                                   for r in page)  # fmt: skip
-                    for ticket, messages, _packed in page:
+                    known.remember((int(r.ticket.external_id), encode(r.row, zone)) for r in page)
+                    for ticket, messages, _row in page:
                         if held is not None:
                             yield held
                         held = Snapshot(ticket, messages, start)
@@ -185,7 +184,7 @@ class OsticketAdapter:
             if page:
                 yield page
 
-    def _deleted(self, db, p: str, known: KnownTickets, reached: str):
+    def _deleted(self, db, p: str, known: KnownTickets, reached: str, reader: Reader):
         """Tickets known from earlier pulls that osTicket no longer has (one COUNT when none is gone)."""
         highest = known.highest()
         if highest:
@@ -197,7 +196,7 @@ class OsticketAdapter:
         pending = known.pending()
         known.remark(reached)  # confirmed once a pull starts from this cursor: the store has them then
         for ident, text in pending:
-            ticket, messages = decode(text)
+            ticket, messages = decode(text, reader)
             log.info("%s: ticket %s (number %s) was deleted in osTicket", self.name, ident, ticket.number)
             yield _as_deleted(ticket), messages
 

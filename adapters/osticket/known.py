@@ -6,8 +6,8 @@ A ticket found gone is handed over as deleted with the cursor of that pull, and 
 later pull starts from that cursor or beyond (the store has committed it by then).
 
 Public API: `KnownTickets(path)` with `remember(snapshots)`, `alive()`, `highest()`, `gone(ids,
-cursor)`, `remark(cursor)`, `pending()`, `confirm(since)`; `encode(ticket, messages, packed, zone)`,
-`decode(text)`.
+cursor)`, `remark(cursor)`, `pending()`, `confirm(since)`; `encode(row, zone)`,
+`decode(text, reader)`.
 """
 
 from __future__ import annotations
@@ -18,54 +18,35 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from adapters.osticket.read import RECORD, Times, messages_of
+from adapters.osticket.read import Reader, Times
 from connector.core.model import Channel, Message, Person, Priority, Role, Status, StatusChange, Ticket
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def encode(ticket: Ticket, messages: Iterable[Message], packed: str | None = None, zone: str | None = None) -> str:
-    """The snapshot as text; the messages as the packed records they were read from when there are
-    some (`packed`, with the time zone they are in), else one by one."""
-    p, r = ticket.priority, ticket.requester
-    data = {
-        "t": [ticket.source, ticket.external_id, _time(ticket.created_at), _time(ticket.updated_at),
-              ticket.status.value, ticket.raw_status, ticket.number, ticket.title, ticket.channel.value,
-              ticket.department, ticket.assignee, ticket.organization, ticket.web_url,
-              _time(ticket.closed_at)],
-        "p": [p.rank, p.raw_name, p.raw_id] if p else None,
-        "r": [r.name, r.email] if r else None,
-        "h": [[_time(h.at), h.status.value, h.raw_status, h.seq] for h in ticket.status_history],
-        "c": dict(ticket.custom),
-    }  # fmt: skip
-    if packed is not None:
-        data["e"], data["z"] = packed, zone
-    else:
-        data["m"] = [[m.external_id, _time(m.at), m.role.value, m.public, m.channel.value if m.channel else None,
-                      m.own] for m in messages]  # fmt: skip
-    return json.dumps(data, separators=(",", ":"), default=str)
+def encode(row, zone: str | None) -> str:
+    """A snapshot as the row it was read from, with the zone its times are in (None: Unix seconds)."""
+    return json.dumps([zone, row], separators=(",", ":"))
 
 
-def decode(text: str) -> tuple[Ticket, tuple[Message, ...]]:
+def decode(text: str, reader: Reader) -> tuple[Ticket, tuple[Message, ...]]:
     data = json.loads(text)
+    if isinstance(data, list):
+        zone, row = data
+        return reader.from_row(row, Times(zone))
+    # a snapshot kept by an earlier version: the mapped ticket and its messages
     (source, ident, created, updated, status, raw_status, number, title, channel, department, assignee,
      organization, web_url, closed) = data["t"]  # fmt: skip
     ticket = Ticket(
         source=source, external_id=ident, created_at=_parse(created), updated_at=_parse(updated),
         status=Status(status), raw_status=raw_status, number=number, title=title, channel=Channel(channel),
-        status_history=tuple(StatusChange(_parse(h[0]), Status(h[1]), h[2], *h[3:]) for h in data["h"]),
+        status_history=tuple(StatusChange(_parse(a), Status(s), raw) for a, s, raw in data["h"]),
         priority=Priority(*data["p"]) if data["p"] else None, department=department, assignee=assignee,
         requester=Person(*data["r"]) if data["r"] else None, organization=organization, custom=data["c"],
         web_url=web_url, closed_at=_parse(closed),
     )  # fmt: skip
-    if "e" in data:
-        return ticket, messages_of(data["e"].split(RECORD) if data["e"] else [], Times(data["z"]))
     messages = tuple(
         Message(i, _parse(at), Role(role), public, Channel(ch) if ch else None, own=own)
         for i, at, role, public, ch, own in data["m"]

@@ -4,7 +4,7 @@ with a thread too long to pack; mapped into the connector's model.
 
 Public API: `Reader(db, lookups, section, times, web_url)` with `page(ticket_ids)` and
 `range_page(after, size)` (with the last id it reached), each giving `[Read(ticket, messages,
-packed)]`; `messages_of(packed, times)`; `Times` (how datetimes are read).
+row)]`, and `from_row(row)`; `messages_of(records, times)`; `Times` (how datetimes are read).
 """
 
 from __future__ import annotations
@@ -73,12 +73,13 @@ class Times:
 
 
 class Read(NamedTuple):
-    """A ticket as read, and its thread entries' packed records when they came packed (kept as they
-    are for a deleted ticket's last snapshot: cheaper than encoding the messages again)."""
+    """A ticket as read, and the row it was mapped from (its lists complete), which `Reader.from_row`
+    maps again: kept as it is for a deleted ticket's last snapshot, far cheaper than encoding the
+    mapped ticket and its messages."""
 
     ticket: Ticket
     messages: tuple[Message, ...]
-    packed: str | None
+    row: tuple[str | None, ...]
 
 
 def priority_rank(urgency: int) -> int:
@@ -177,16 +178,24 @@ class Reader:
         mapped = []
         for key, row in tickets.items():
             try:
-                ids = row[0].split(",", 13)
-                thread = ids[9]
-                packed = entries.get(thread) if thread in entries else (row[6].split(RECORD) if row[6] else [])
-                happened = events.get(thread) if thread in events else (row[7].split(RECORD) if row[7] else [])
-                ticket, messages = self._map(ids, row, packed, happened)
-                mapped.append(Read(ticket, messages, None if thread in entries else row[6]))
+                thread = row[0].split(",", 13)[9]
+                if thread in entries or thread in events:  # the lists the server cut, complete
+                    whole = (entries.get(thread), events.get(thread))
+                    row = (*row[:6], *(RECORD.join(found) if found is not None else packed
+                                       for found, packed in zip(whole, row[6:8], strict=True)))  # fmt: skip
+                ticket, messages = self.from_row(row)
+                mapped.append(Read(ticket, messages, row))
             except (BadRecord, ValueError, TypeError, KeyError, OverflowError, IndexError) as exc:
                 # one broken ticket must not stop the others; say which, once per pull
                 log.warning("%s: skipped ticket %s (number %s): %s", self.section.name, key, row[2], exc)
         return mapped
+
+    def from_row(self, row, times: Times | None = None) -> tuple[Ticket, tuple[Message, ...]]:
+        """Map one row as the ticket statement gives it; `times`: the zone its times are in, when
+        the row was kept under another setting."""
+        entries = row[6].split(RECORD) if row[6] else []
+        events = row[7].split(RECORD) if row[7] else []
+        return self._map(row[0].split(",", 13), row, entries, events, times or self.times)
 
     def _unpacked(self, rows, table: str, alias: str, record: str, where, args) -> dict[str, list[str]]:
         """The records of the threads whose packed list the server cut, one row each."""
@@ -207,17 +216,17 @@ class Reader:
     # ---- mapping --------------------------------------------------------------------------------
 
     def _map(
-        self, ids: list[str], row: tuple, entries: list[str], events: list[str]
+        self, ids: list[str], row, entries: list[str], events: list[str], times: Times
     ) -> tuple[Ticket, tuple[Message, ...]]:
         (ticket_id, status_id, dept_id, topic_id, sla_id, staff_id, team_id, isoverdue, isanswered, thread,
          priority_id, org_id) = (int(v) if v else None for v in ids[:12])  # fmt: skip
         source, cdata_priority = ids[12], ids[13]
-        duedate, est_duedate, closed, lastupdate, created, updated = map(self.times.text, row[1].split(","))
+        duedate, est_duedate, closed, lastupdate, created, updated = map(times.text, row[1].split(","))
         number, subject, user_name, user_email = row[2:6]
         look = self.look
         status_name, state = look.statuses.get(status_id, (f"status {status_id}", "open"))
-        messages = self.messages(entries)
-        history, moves, counts = self._history(events)
+        messages = messages_of(entries, times)
+        history, moves, counts = self._history(events, times)
         if created is None:
             raise BadRecord("it has no creation time")
         if thread is None:
@@ -274,11 +283,9 @@ class Reader:
                 return Priority(priority_rank(urgency), desc, str(ident))
         return None
 
-    def messages(self, entries: list[str]) -> tuple[Message, ...]:
-        """Thread entries from their packed records (`id,type,by staff,own,created,source`)."""
-        return messages_of(entries, self.times)
-
-    def _history(self, events: list[str]) -> tuple[tuple[StatusChange, ...], dict[str, datetime], dict[str, int]]:
+    def _history(
+        self, events: list[str], times: Times
+    ) -> tuple[tuple[StatusChange, ...], dict[str, datetime], dict[str, int]]:
         """Status changes from the status events, in the host's order (`seq`: the event's id); and the
         last assignment and transfer, which change no status, as times rules can use."""
         changes = []
@@ -287,7 +294,7 @@ class Reader:
         for packed in events:
             ident, event_id, at, data = packed.split(FIELD, 3)
             name = self.names.get(int(event_id))
-            moment = self.times.text(at)
+            moment = times.text(at)
             if moment is None:
                 continue
             seq = int(ident)
@@ -309,6 +316,7 @@ class Reader:
 
 
 def messages_of(entries: list[str], times: Times) -> tuple[Message, ...]:
+    """Thread entries from their packed records (`id,type,by staff,own,created,source`)."""
     text, epoch = times.text, times.zone is None
     found = []
     for packed in entries:

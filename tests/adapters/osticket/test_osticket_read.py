@@ -284,3 +284,26 @@ def test_a_deleted_tickets_messages_come_back_the_same_in_either_time_mode(ostic
         assert gone.messages == seen[str(doomed)].messages
         assert [m.at for m in gone.messages] == [at(0), at(5), at(6)]
         assert gone.ticket.status_history == seen[str(doomed)].ticket.status_history
+
+
+def test_a_snapshot_kept_in_the_earlier_format_is_still_handed_over_when_deleted(osticket, tmp_path):
+    import json
+    import sqlite3
+
+    desk = osticket.desk
+    user = desk.user("Quinn", "quinn@acme.example")
+    doomed = desk.ticket(user, "Old format", "x", at(0))
+    desk.ticket(user, "Stays", "x", at(1))
+    adapter = OsticketAdapter(osticket.section(), tmp_path)
+    cursor = pull(adapter)[-1].cursor
+    old = {"t": ["", str(doomed), at(0).isoformat(), at(0).isoformat(), "open", "Open", "123456", "Old format",
+                 "web", None, None, None, None, None],
+           "p": None, "r": ["Quinn", "quinn@acme.example"], "h": [[at(0).isoformat(), "open", "created"]], "c": {},
+           "m": [["7", at(0).isoformat(), "customer", True, "web", False]]}  # fmt: skip
+    [path] = tmp_path.glob("*-osticket-known.db")
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE known SET snapshot = ? WHERE id = ?", (json.dumps(old), doomed))
+    desk.delete(doomed, at(2))
+    [gone] = pull(adapter, cursor)
+    assert gone.ticket.deleted and gone.ticket.title == "Old format"
+    assert [(m.external_id, m.at) for m in gone.messages] == [("7", at(0))]
