@@ -15,6 +15,8 @@ their last snapshot kept in `<state_dir>/<source>-osticket-known.db`.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -47,6 +49,7 @@ class OsticketAdapter:
         self._refused: frozenset[str] = frozenset()  # write kinds check() found no privileges for
         self._warned_signature = False
         self.queries = 0
+        self._fetched = 0
 
     @property
     def name(self) -> str:
@@ -121,6 +124,7 @@ class OsticketAdapter:
         return KnownTickets(self.state_dir / f"{self.name}-osticket-known.db")
 
     def pull(self, since: str | None, overlap: timedelta = timedelta(0)) -> Iterator[Snapshot]:
+        self._fetched = 0  # statements the first pull's second session sent
         cursor = Cursor.parse(since)
         start = str(cursor)
         known = self.known()
@@ -151,19 +155,14 @@ class OsticketAdapter:
                 if held is not None:
                     yield Snapshot(held.ticket, held.messages, reached)
         finally:
-            self.queries = db.queries
+            self.queries = db.queries + self._fetched
             known.close()
 
     def _pages(self, db, reader: Reader, cursor: Cursor, overlap: timedelta, top_entry: int, top_event: int):
         size = self.section.page_size
         if cursor.initial:
-            after = 0
-            while True:
-                page, last = reader.range_page(after, size)
-                if last is None:
-                    return
-                yield page  # it may be empty: every ticket on it was malformed (and named)
-                after = last
+            for rows in self._ahead(reader, size):
+                yield reader.complete(rows)  # it may be empty: every ticket on it was malformed (and named)
             return
         p = reader.look.prefix
         operand, value = self.times.since(cursor.updated - int(overlap.total_seconds()))
@@ -183,6 +182,48 @@ class OsticketAdapter:
             page = reader.page(ids[i : i + size])
             if page:
                 yield page
+
+    def _ahead(self, reader: Reader, size: int) -> Iterator[list[tuple]]:
+        """The first pull's pages of rows, each fetched by a second session while the one before
+        is mapped (and handed on): the server computes a page while this side maps another, where
+        one session would leave each idle in turn. One page waits at most; nothing is written."""
+        pages: queue.Queue = queue.Queue(maxsize=1)
+        stop = threading.Event()
+        fetched = [0]
+
+        def hand(item) -> None:
+            while not stop.is_set():
+                try:
+                    pages.put(item, timeout=0.5)
+                    return
+                except queue.Full:
+                    continue
+
+        def fetch() -> None:
+            try:
+                with self._db() as ahead:
+                    after: int | None = 0
+                    while after is not None and not stop.is_set():
+                        rows, after = reader.range_rows(ahead, after, size)
+                        fetched[0] = ahead.queries
+                        hand(rows)
+            except BaseException as exc:  # handed to the pulling side, which raises it
+                hand(exc)
+
+        thread = threading.Thread(target=fetch, name=f"{self.name}-fetch", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = pages.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if not item:
+                    return
+                yield item
+        finally:
+            stop.set()
+            thread.join()
+            self._fetched = fetched[0]
 
     def _deleted(self, db, p: str, known: KnownTickets, reached: str, reader: Reader):
         """Tickets known from earlier pulls that osTicket no longer has (one COUNT when none is gone)."""

@@ -4,7 +4,8 @@ with a thread too long to pack; mapped into the connector's model.
 
 Public API: `Reader(db, lookups, section, times, web_url)` with `page(ticket_ids)` and
 `range_page(after, size)` (with the last id it reached), each giving `[Read(ticket, messages,
-row)]`, and `from_row(row)`; `messages_of(records, times)`; `Times` (how datetimes are read).
+row)]`; `range_rows(db, after, size)` and `complete(rows)`, the two halves of a range page;
+`from_row(row)`; `messages_of(records, times)`; `Times` (how datetimes are read).
 """
 
 from __future__ import annotations
@@ -151,20 +152,27 @@ class Reader:
             f" WHERE {where} ORDER BY t.ticket_id"
         )
 
+    def range_rows(self, db, after: int, size: int) -> tuple[list[tuple], int | None]:
+        """The rows of the next tickets by id, read through `db` (this reader's own, or another
+        session's fetching ahead), and the last id they reached (None: no more tickets)."""
+        rows = db.query(self._ticket_sql("t.ticket_id > %s") + " LIMIT %s", (self.section.poster, after, size))
+        last = max(int(row[0].partition(",")[0]) for row in rows) if rows else None
+        return rows, last
+
     def range_page(self, after: int, size: int) -> tuple[list[Read], int | None]:
         """The next tickets by id, and the last id the page reached (None: no more tickets)."""
-        rows = self.db.query(self._ticket_sql("t.ticket_id > %s") + " LIMIT %s", (self.section.poster, after, size))
-        last = max(int(row[0].partition(",")[0]) for row in rows) if rows else None
-        return self._complete(rows), last
+        rows, last = self.range_rows(self.db, after, size)
+        return self.complete(rows), last
 
     def page(self, ticket_ids: Iterable[int]) -> list[Read]:
         ids = sorted(set(ticket_ids))
         if not ids:
             return []
         rows = self.db.query(self._ticket_sql(f"t.ticket_id IN ({_ints(ids)})"), (self.section.poster,))
-        return self._complete(rows)
+        return self.complete(rows)
 
-    def _complete(self, rows: list[tuple]) -> list[Read]:
+    def complete(self, rows: list[tuple]) -> list[Read]:
+        """Map the rows of a page (reading again, on this reader's session, the lists the server cut)."""
         tickets: dict[str, tuple] = {}
         for row in rows:
             # a second Ticket Details entry of one ticket: the first wins

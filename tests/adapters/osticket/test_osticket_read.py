@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from adapters.osticket.adapter import OsticketAdapter
 from connector.core.model import Channel, Person, Priority, Role, Status
 
@@ -307,3 +309,28 @@ def test_a_snapshot_kept_in_the_earlier_format_is_still_handed_over_when_deleted
     [gone] = pull(adapter, cursor)
     assert gone.ticket.deleted and gone.ticket.title == "Old format"
     assert [(m.external_id, m.at) for m in gone.messages] == [("7", at(0))]
+
+
+def test_a_first_pull_left_halfway_leaves_no_session_fetching_ahead(osticket, tmp_path):
+    import threading
+
+    desk = osticket.desk
+    user = desk.user("Rae", "rae@acme.example")
+    for n in range(35):
+        desk.ticket(user, f"T{n}", "x", at(n))
+    adapter = OsticketAdapter(osticket.section(page_size=10), tmp_path)
+    pulling = adapter.pull(None)
+    assert next(pulling).ticket.title == "T0"
+    pulling.close()  # a service asked to stop, or a crash of the consumer
+    assert not [t for t in threading.enumerate() if t.name.endswith("-fetch")]
+    assert [s.ticket.title for s in adapter.pull(None)] == [f"T{n}" for n in range(35)]
+
+
+def test_a_first_pull_whose_fetching_session_fails_says_so(osticket, tmp_path):
+    from connector.core.errors import PermanentSourceError
+
+    desk = osticket.desk
+    desk.ticket(desk.user("Sam", "sam@acme.example"), "T", "x", at(0))
+    osticket.desk.run("DROP TABLE ost_user_email")  # the page statement joins it
+    with pytest.raises(PermanentSourceError, match="missing table"):
+        list(OsticketAdapter(osticket.section(), tmp_path).pull(None))
