@@ -5,7 +5,8 @@ Public API: `OsticketAdapter(section, state_dir)` with `check()`, `pull(since, o
 
 A pull reads the tickets changed since the cursor's three watermarks (README "osTicket"): rows
 whose `updated` moved (minus the overlap), tickets with a thread entry or a thread event past the
-ids seen. A first pull reads every ticket in id order. Each page costs the same few statements,
+ids seen. A first pull reads every ticket in id order, a second session fetching the next page
+while one is mapped. Each page costs one statement (two more when a list was too long to pack),
 whatever the tables hold. Within a pull every snapshot carries the cursor the pull started from,
 and the last one the cursor it reached: a crash halfway reads the same changes again, nothing is
 skipped. Tickets that disappeared (osTicket deletes outright) are handed over as deleted, from
