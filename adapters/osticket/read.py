@@ -103,7 +103,8 @@ class Reader:
     # A pure-Python driver spends its time per field it parses, so each ticket comes as one row of a
     # few texts the server packs: its ids, its times, and its thread entries and events, each list
     # packed into one text (GROUP_CONCAT). A list longer than the session's limit is cut by the
-    # server; it is then read again unpacked, in one more statement for the whole page.
+    # server; it is then read again unpacked: one more statement for the page's cut entry lists, one
+    # for its cut event lists.
 
     def _entry_record(self) -> str:
         ts = self.times.sql
