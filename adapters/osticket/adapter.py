@@ -5,7 +5,8 @@ Public API: `OsticketAdapter(section, state_dir)` with `check()`, `pull(since, o
 
 A pull reads the tickets changed since the cursor's three watermarks (README "osTicket"): rows
 whose `updated` moved (minus the overlap), tickets with a thread entry or a thread event past the
-ids seen. A first pull reads every ticket in id order. Each page costs the same few statements,
+ids seen. A first pull reads every ticket in id order, a second session fetching the next page
+while one is mapped. Each page costs one statement (two more when a list was too long to pack),
 whatever the tables hold. Within a pull every snapshot carries the cursor the pull started from,
 and the last one the cursor it reached: a crash halfway reads the same changes again, nothing is
 skipped. Tickets that disappeared (osTicket deletes outright) are handed over as deleted, from
@@ -15,6 +16,8 @@ their last snapshot kept in `<state_dir>/<source>-osticket-known.db`.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -47,6 +50,7 @@ class OsticketAdapter:
         self._refused: frozenset[str] = frozenset()  # write kinds check() found no privileges for
         self._warned_signature = False
         self.queries = 0
+        self._fetched = 0
 
     @property
     def name(self) -> str:
@@ -100,8 +104,11 @@ class OsticketAdapter:
             (tickets,) = db.one(f"SELECT COUNT(*) FROM `{prefix}ticket`")
             version = KNOWN_SIGNATURES.get(look.config.get("schema_signature"), "an unknown schema signature")
             zone = self.section.db_time_zone or "the server's own ({})".format(db.one("SELECT @@system_time_zone")[0])
+            tls = (db.one("SHOW SESSION STATUS LIKE 'Ssl_version'") or ("", ""))[1]
         self._refused = frozenset(kind for kind in WRITE_KINDS if kind in lacking)
         parts = [f"osticket {version}, prefix {prefix}, {tickets} tickets, times in {zone}"]
+        verified = self.section.tls is not None and self.section.tls.verify_server
+        parts.append(f"over {tls}{'' if verified else ', server not verified'}" if tls else "not encrypted")
         for kind in sorted(WRITE_KINDS):
             if kind in lacking:
                 parts.append(f"{kind.replace('_', ' ')} skipped: lacks {', '.join(lacking[kind])}")
@@ -118,6 +125,7 @@ class OsticketAdapter:
         return KnownTickets(self.state_dir / f"{self.name}-osticket-known.db")
 
     def pull(self, since: str | None, overlap: timedelta = timedelta(0)) -> Iterator[Snapshot]:
+        self._fetched = 0  # statements the first pull's second session sent
         cursor = Cursor.parse(since)
         start = str(cursor)
         known = self.known()
@@ -127,6 +135,7 @@ class OsticketAdapter:
                 look = self._lookups(db)
                 p = look.prefix
                 reader = Reader(db, look, self.section, self.times, self._web_url(look))
+                zone = self.section.db_time_zone
                 now, top_entry, top_event = db.one(
                     f"SELECT {self.times.now_sql()}, (SELECT COALESCE(MAX(id), 0) FROM `{p}thread_entry`),"
                     f" (SELECT COALESCE(MAX(id), 0) FROM `{p}thread_event`)"
@@ -134,29 +143,27 @@ class OsticketAdapter:
                 reached = str(cursor.advance(self.times.epoch(now), top_entry, top_event))
                 known.confirm(since)
                 held: Snapshot | None = None  # the last snapshot waits: it alone carries `reached`
-                for ticket, messages in self._deleted(db, p, known, reached):
+                for ticket, messages in self._deleted(db, p, known, reached, reader):
                     if held is not None:
                         yield held
                     held = Snapshot(ticket, messages, start)
                 for page in self._pages(db, reader, cursor, overlap, top_entry, top_event):
-                    known.remember((int(t.external_id), encode(t, m)) for t, m in page)
-                    for ticket, messages in page:
+                    known.remember((int(r.ticket.external_id), encode(r.row, zone)) for r in page)
+                    for ticket, messages, _row in page:
                         if held is not None:
                             yield held
                         held = Snapshot(ticket, messages, start)
                 if held is not None:
                     yield Snapshot(held.ticket, held.messages, reached)
         finally:
-            self.queries = db.queries
+            self.queries = db.queries + self._fetched
             known.close()
 
     def _pages(self, db, reader: Reader, cursor: Cursor, overlap: timedelta, top_entry: int, top_event: int):
         size = self.section.page_size
         if cursor.initial:
-            after = 0
-            while page := reader.range_page(after, size):
-                yield page
-                after = max(int(t.external_id) for t, _ in page)
+            for rows in self._ahead(reader, size):
+                yield reader.complete(rows)  # it may be empty: every ticket on it was malformed (and named)
             return
         p = reader.look.prefix
         operand, value = self.times.since(cursor.updated - int(overlap.total_seconds()))
@@ -177,7 +184,49 @@ class OsticketAdapter:
             if page:
                 yield page
 
-    def _deleted(self, db, p: str, known: KnownTickets, reached: str):
+    def _ahead(self, reader: Reader, size: int) -> Iterator[list[tuple]]:
+        """The first pull's pages of rows, each fetched by a second session while the one before
+        is mapped (and handed on): the server computes a page while this side maps another, where
+        one session would leave each idle in turn. One page waits at most; nothing is written."""
+        pages: queue.Queue = queue.Queue(maxsize=1)
+        stop = threading.Event()
+        fetched = [0]
+
+        def hand(item) -> None:
+            while not stop.is_set():
+                try:
+                    pages.put(item, timeout=0.5)
+                    return
+                except queue.Full:
+                    continue
+
+        def fetch() -> None:
+            try:
+                with self._db() as ahead:
+                    after: int | None = 0
+                    while after is not None and not stop.is_set():
+                        rows, after = reader.range_rows(ahead, after, size)
+                        fetched[0] = ahead.queries
+                        hand(rows)
+            except BaseException as exc:  # handed to the pulling side, which raises it
+                hand(exc)
+
+        thread = threading.Thread(target=fetch, name=f"{self.name}-fetch", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = pages.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if not item:
+                    return
+                yield item
+        finally:
+            stop.set()
+            thread.join()
+            self._fetched = fetched[0]
+
+    def _deleted(self, db, p: str, known: KnownTickets, reached: str, reader: Reader):
         """Tickets known from earlier pulls that osTicket no longer has (one COUNT when none is gone)."""
         highest = known.highest()
         if highest:
@@ -189,7 +238,7 @@ class OsticketAdapter:
         pending = known.pending()
         known.remark(reached)  # confirmed once a pull starts from this cursor: the store has them then
         for ident, text in pending:
-            ticket, messages = decode(text)
+            ticket, messages = decode(text, reader)
             log.info("%s: ticket %s (number %s) was deleted in osTicket", self.name, ident, ticket.number)
             yield _as_deleted(ticket), messages
 

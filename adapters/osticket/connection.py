@@ -15,11 +15,13 @@ from connector.config.sources import OsticketSection
 from connector.core.errors import AuthFailed, PermanentSourceError, SourceError, TransientSourceError
 
 TIMEOUT = 30
+PACK_LIMIT = 1 << 20  # group_concat_max_len: the longest packed list a row carries (bytes)
 
 # MySQL/MariaDB error numbers, by what they mean for us
 ACCESS_DENIED = {1044, 1045, 1698}  # wrong user, password or database grant
 NO_PRIVILEGE = {1142, 1143, 1227}  # table, column or global privilege refused
 NO_TABLE = {1146}
+CR_SSL_CONNECTION_ERROR = 2026
 GONE = {2002, 2003, 2006, 2013, 2055, 1205, 1213}  # cannot connect, lost connection, lock wait, deadlock
 
 
@@ -45,23 +47,51 @@ def translate(exc: Exception, where: str) -> SourceError:
     return PermanentSourceError(f"{where}: {type(exc).__name__} ({code}): {text}")
 
 
-def _tls_context(section: OsticketSection) -> ssl.SSLContext | None:
+def _tls_context(section: OsticketSection, where: str) -> ssl.SSLContext | None:
     tls = section.tls
     if tls is None:
         return None
-    context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    key = "osticket.tls"  # the configuration keys the message names
+    try:
+        context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise PermanentSourceError(f"{where}: TLS: cannot load {key}.ca_file {tls.ca_file}: {exc}") from None
     if not tls.verify_server:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     if tls.cert_file:
-        context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+        try:
+            context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise PermanentSourceError(
+                f"{where}: TLS: cannot load {key}.cert_file {tls.cert_file} with its key: {exc}"
+            ) from None
     return context
+
+
+def _tls_failure(exc: Exception, section: OsticketSection, where: str) -> PermanentSourceError | None:
+    """A TLS handshake the server or this side refused, named as such (it is no passing outage)."""
+    cause = getattr(exc, "original_exception", None)
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+    key = "osticket.tls"  # the configuration keys the message names
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        trusted = f"{key}.ca_file {section.tls.ca_file}" if section.tls and section.tls.ca_file else "the system's CAs"
+        return PermanentSourceError(
+            f"{where}: TLS: the server's certificate is not accepted ({cause.verify_message}); it must be signed by"
+            f" a CA in {trusted} and name the host (or set {key}.verify_server = false)"
+        )
+    if isinstance(cause, ssl.SSLError):
+        return PermanentSourceError(f"{where}: TLS: the handshake failed ({cause.reason or cause})")
+    if code == CR_SSL_CONNECTION_ERROR:
+        return PermanentSourceError(f"{where}: TLS: {key} is set but the server does not offer TLS")
+    return None
 
 
 class Database:
     def __init__(self, section: OsticketSection):
         self.section = section
         self.queries = 0
+        self.pack_limit = PACK_LIMIT
         self._conn = None
         place = str(section.socket) if section.socket else f"{section.host}:{section.port}"
         self.where = f"{section.name}: MySQL {place}/{section.database} as {section.user}"
@@ -78,17 +108,21 @@ class Database:
                 password=password,
                 database=section.database,
                 charset="utf8mb4",
-                ssl=_tls_context(section),
+                ssl=_tls_context(section, self.where),
+                # without [osticket.tls], no TLS at all: the driver's opportunistic, unverified TLS
+                # protects from little and costs a CA bundle load per connection (a write is one)
+                ssl_disabled=section.tls is None,
                 connect_timeout=TIMEOUT,
                 read_timeout=TIMEOUT * 10,
                 write_timeout=TIMEOUT,
                 autocommit=True,
             )
         except pymysql.MySQLError as exc:
-            raise translate(exc, self.where) from None
+            raise (_tls_failure(exc, section, self.where) or translate(exc, self.where)) from None
         # the same clock as osTicket's NOW(): naive local times of the server's OS zone
         self.execute("SET SESSION time_zone = 'SYSTEM'")
-        self.execute("SET SESSION group_concat_max_len = 16777216")  # a long thread packed into one text
+        # a ticket's entries and events are packed into one text each; a longer list is cut (and read again)
+        self.execute("SET SESSION group_concat_max_len = %s", (int(self.pack_limit),))
         return self
 
     def __exit__(self, *exc_info) -> None:

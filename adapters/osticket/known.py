@@ -6,7 +6,8 @@ A ticket found gone is handed over as deleted with the cursor of that pull, and 
 later pull starts from that cursor or beyond (the store has committed it by then).
 
 Public API: `KnownTickets(path)` with `remember(snapshots)`, `alive()`, `highest()`, `gone(ids,
-cursor)`, `remark(cursor)`, `pending()`, `confirm(since)`; `encode(ticket, messages)`, `decode(text)`.
+cursor)`, `remark(cursor)`, `pending()`, `confirm(since)`; `encode(row, zone)`,
+`decode(text, reader)`.
 """
 
 from __future__ import annotations
@@ -17,39 +18,25 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from adapters.osticket.read import Reader, Times
 from connector.core.model import Channel, Message, Person, Priority, Role, Status, StatusChange, Ticket
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def encode(ticket: Ticket, messages: Iterable[Message]) -> str:
-    p, r = ticket.priority, ticket.requester
-    return json.dumps(
-        {
-            "t": [ticket.source, ticket.external_id, _time(ticket.created_at), _time(ticket.updated_at),
-                  ticket.status.value, ticket.raw_status, ticket.number, ticket.title, ticket.channel.value,
-                  ticket.department, ticket.assignee, ticket.organization, ticket.web_url,
-                  _time(ticket.closed_at)],
-            "p": [p.rank, p.raw_name, p.raw_id] if p else None,
-            "r": [r.name, r.email] if r else None,
-            "h": [[_time(h.at), h.status.value, h.raw_status] for h in ticket.status_history],
-            "c": dict(ticket.custom),
-            "m": [[m.external_id, _time(m.at), m.role.value, m.public, m.channel.value if m.channel else None,
-                   m.own] for m in messages],
-        },
-        separators=(",", ":"),
-        default=str,
-    )  # fmt: skip
+def encode(row, zone: str | None) -> str:
+    """A snapshot as the row it was read from, with the zone its times are in (None: Unix seconds)."""
+    return json.dumps([zone, row], separators=(",", ":"))
 
 
-def decode(text: str) -> tuple[Ticket, tuple[Message, ...]]:
+def decode(text: str, reader: Reader) -> tuple[Ticket, tuple[Message, ...]]:
     data = json.loads(text)
+    if isinstance(data, list):
+        zone, row = data
+        return reader.from_row(row, Times(zone))
+    # a snapshot kept by an earlier version: the mapped ticket and its messages
     (source, ident, created, updated, status, raw_status, number, title, channel, department, assignee,
      organization, web_url, closed) = data["t"]  # fmt: skip
     ticket = Ticket(
@@ -71,7 +58,13 @@ class KnownTickets:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
+        # a process killed mid-page keeps every committed page; only a power loss may cost the last ones,
+        # which the next pull reads again
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS known (id INTEGER PRIMARY KEY, snapshot TEXT NOT NULL, gone TEXT)")
+        # every pull counts the living and looks for the gone: through this index, not the snapshots
+        self.db.execute("CREATE INDEX IF NOT EXISTS known_gone ON known (gone)")
 
     def remember(self, rows: Iterable[tuple[int, str]]) -> None:
         with self.db:
@@ -95,7 +88,8 @@ class KnownTickets:
             self.db.execute("UPDATE known SET gone = ? WHERE gone IS NOT NULL", (cursor,))
 
     def pending(self) -> list[tuple[int, str]]:
-        return list(self.db.execute("SELECT id, snapshot FROM known WHERE gone IS NOT NULL ORDER BY id"))
+        rows = self.db.execute("SELECT id, snapshot FROM known INDEXED BY known_gone WHERE gone IS NOT NULL")
+        return sorted(rows)
 
     def confirm(self, since: str | None) -> None:
         if since:

@@ -4,7 +4,9 @@ server's data. The server's OS time zone is set through TZ (osTicket stores naiv
 that zone), by default one that is not UTC.
 
 `MariaDB(zone).start()`; `root()` a PyMySQL connection as root over the socket; `create_database()`;
-`stop()`.
+`stop()`. `MariaDB(tls=True)` also serves TLS on its port, with a certificate for 127.0.0.1 signed
+by a throwaway CA made with the openssl command (`certificates`: their paths, with a client
+certificate of the same CA and a second CA that signed nothing of the server's).
 """
 
 from __future__ import annotations
@@ -22,6 +24,28 @@ INSTALL_DB = "/usr/bin/mariadb-install-db"
 ZONE = "America/New_York"  # the DB server's system zone in the tests: not UTC, with DST
 
 
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_certificates(directory: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate it signed, and another CA."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for ca, name in (("ca", "Throwaway Test CA"), ("other-ca", "Another Test CA")):
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+                 "-keyout", f"{ca}-key.pem", "-out", f"{ca}.pem", cwd=directory)  # fmt: skip
+    extensions = {"server": "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+                  "client": "extendedKeyUsage=clientAuth\n"}  # fmt: skip
+    for who, ext in extensions.items():
+        (directory / f"{who}.ext").write_text("basicConstraints=CA:FALSE\n" + ext)
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={who}.test", "-keyout", f"{who}-key.pem",
+                 "-out", f"{who}.csr", cwd=directory)  # fmt: skip
+        _openssl("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+                 "-days", "2", "-extfile", f"{who}.ext", "-out", f"{who}.pem", cwd=directory)  # fmt: skip
+    names = ["ca", "other-ca", "server", "server-key", "client", "client-key"]
+    return {name.replace("-", "_"): directory / f"{name}.pem" for name in names}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -29,9 +53,11 @@ def free_port() -> int:
 
 
 class MariaDB:
-    def __init__(self, zone: str = ZONE, buffer_pool: str = "128M"):
+    def __init__(self, zone: str = ZONE, buffer_pool: str = "128M", tls: bool = False):
         self.zone = zone
         self.buffer_pool = buffer_pool
+        self.tls = tls
+        self.certificates: dict[str, Path] = {}
         self.dir: Path | None = None
         self.port = 0
         self.process: subprocess.Popen | None = None
@@ -50,12 +76,16 @@ class MariaDB:
             check=True, capture_output=True,
         )  # fmt: skip
         self.port = free_port()
+        tls = []
+        if self.tls:
+            self.certificates = certs = make_certificates(self.dir / "tls")
+            tls = [f"--ssl-ca={certs['ca']}", f"--ssl-cert={certs['server']}", f"--ssl-key={certs['server_key']}"]
         self.process = subprocess.Popen(
             [SERVER, "--no-defaults", f"--datadir={data}", f"--socket={self.socket}", "--bind-address=127.0.0.1",
              f"--port={self.port}", f"--pid-file={self.dir / 'mysqld.pid'}", f"--log-error={self.dir / 'error.log'}",
              f"--innodb-buffer-pool-size={self.buffer_pool}", "--innodb-log-file-size=256M",
              "--innodb-flush-log-at-trx-commit=2", "--skip-name-resolve", "--character-set-server=utf8mb3",
-             "--collation-server=utf8mb3_general_ci", *user],
+             "--collation-server=utf8mb3_general_ci", *tls, *user],
             env={**os.environ, "TZ": self.zone},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

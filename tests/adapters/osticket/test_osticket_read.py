@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from adapters.osticket.adapter import OsticketAdapter
-from connector.core.model import Channel, Person, Priority, Role, Status, StatusChange
+from connector.core.model import Channel, Person, Priority, Role, Status
 
 T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # 09:00 in New York
 
@@ -59,12 +61,19 @@ def test_every_field_is_mapped_as_osticket_shows_it(osticket, tmp_path):
     assert t.custom["osticket_sla_hours"] == 4
     assert t.custom["osticket_due"] == at(240).isoformat()
     assert t.closed_at is None and not t.deleted
-    assert t.status_history == (
-        StatusChange(at(0), Status.OPEN, "created"),
-        StatusChange(at(20), Status.OPEN, "Waiting for parts"),
-        StatusChange(at(30), Status.CLOSED, "Erledigt"),
-        StatusChange(at(40), Status.OPEN, "reopened"),
-    )
+    assert [(h.at, h.status, h.raw_status) for h in t.status_history] == [
+        (at(0), Status.OPEN, "created"),
+        (at(20), Status.OPEN, "Waiting for parts"),
+        (at(30), Status.CLOSED, "Erledigt"),
+        (at(40), Status.OPEN, "reopened"),
+    ]
+    # changes of one instant keep osTicket's order: each carries its event's id
+    events = [row[0] for row in osticket.all("SELECT id FROM ost_thread_event ORDER BY id")]
+    assert [h.seq for h in t.status_history] == [events[0], *events[2:5]]
+    # the assignment changed no status: it is a time and a count rules can use
+    assert t.custom["osticket_assigned_at"] == at(5).isoformat()
+    assert (t.custom["osticket_assignments"], t.custom["osticket_transfers"]) == (1, 0)
+    assert "osticket_transferred_at" not in t.custom
     roles = [(m.role, m.public, m.at) for m in snapshot.messages]
     assert roles == [
         (Role.CUSTOMER, True, at(0)),
@@ -194,7 +203,34 @@ def test_pages_cost_the_same_few_queries_whatever_they_hold(osticket, tmp_path):
     three_pages = adapter.queries
     adapter = OsticketAdapter(osticket.section(page_size=100), tmp_path / "one")
     pull(adapter)
-    assert three_pages - adapter.queries == 2 * 3  # each extra page: tickets, entries, events
+    assert three_pages - adapter.queries == 2  # each extra page: one statement, its entries and events packed
+
+
+def test_a_thread_too_long_to_pack_is_read_unpacked(osticket, tmp_path, monkeypatch):
+    desk = osticket.desk
+    user = desk.user("Oz", "oz@acme.example")
+    short = desk.ticket(user, "Short", "x", at(0))
+    long = desk.ticket(user, "Long", "x", at(1))
+    for k in range(30):
+        desk.reply(long, f"r{k}", at(2) + timedelta(seconds=k))
+    desk.transfer(long, 3, at(3))
+    for k in range(10):
+        desk.assign(long, at(4) + timedelta(seconds=k), staff=1 + k % 2)
+    packed = {s.ticket.external_id: s for s in pull(OsticketAdapter(osticket.section(), tmp_path / "a"))}
+    normal = OsticketAdapter(osticket.section(), tmp_path / "b")
+    pull(normal)
+    monkeypatch.setattr("adapters.osticket.connection.PACK_LIMIT", 200)  # a few entries' worth of bytes
+    adapter = OsticketAdapter(osticket.section(), tmp_path / "c")
+    cut = {s.ticket.external_id: s for s in pull(adapter)}
+    assert len(cut[str(long)].messages) == 31
+    assert cut[str(long)].messages == packed[str(long)].messages
+    assert cut[str(long)].ticket == packed[str(long)].ticket
+    assert cut[str(long)].ticket.custom["osticket_assignments"] == 10
+    assert (cut[str(short)].ticket, cut[str(short)].messages) == (
+        packed[str(short)].ticket,
+        packed[str(short)].messages,
+    )
+    assert adapter.queries == normal.queries + 2  # the page's cut thread: one statement for entries, one for events
 
 
 def test_every_source_is_a_channel_and_a_team_is_the_assignee_without_an_agent(osticket, tmp_path):
@@ -207,3 +243,94 @@ def test_every_source_is_a_channel_and_a_team_is_the_assignee_without_an_agent(o
     snapshots = pull(OsticketAdapter(osticket.section(), tmp_path))
     assert {int(s.ticket.external_id): s.ticket.channel for s in snapshots} == ids
     assert {s.ticket.assignee for s in snapshots} == {"Level 2"}
+
+
+def test_assignments_and_transfers_are_read_from_their_events(osticket, tmp_path):
+    desk = osticket.desk
+    user = desk.user("Nia", "nia@acme.example")
+    ticket = desk.ticket(user, "Moving around", "x", at(0), dept=1)
+    adapter = OsticketAdapter(osticket.section(), tmp_path)
+    cursor = pull(adapter)[-1].cursor
+    desk.transfer(ticket, 3, at(10))
+    desk.assign(ticket, at(12), team=1)
+    desk.transfer(ticket, 2, at(20))
+    desk.assign(ticket, at(25), staff=2)
+    # each event also moved `updated`; put it back, so that only the event watermark can find them
+    desk.run("UPDATE ost_ticket SET updated = %s WHERE ticket_id = %s", (desk.local(at(0)), ticket))
+    [snapshot] = pull(adapter, cursor)
+    t = snapshot.ticket
+    assert t.custom["osticket_transferred_at"] == at(20).isoformat()
+    assert t.custom["osticket_assigned_at"] == at(25).isoformat()
+    assert (t.custom["osticket_transfers"], t.custom["osticket_assignments"]) == (2, 2)
+    assert t.department == osticket.one("SELECT name FROM ost_department WHERE id = 2")[0]
+    assert t.assignee == "Bob Builder"
+    assert t.updated_at == at(25)  # the last event is the last change
+    # no status moved: the history holds the creation alone, and the clocks see an open ticket
+    assert [(h.status, h.raw_status) for h in t.status_history] == [(Status.OPEN, "created")]
+
+
+def test_a_deleted_tickets_messages_come_back_the_same_in_either_time_mode(osticket, tmp_path):
+    desk = osticket.desk
+    user = desk.user("Pia", "pia@acme.example")
+    doomed = desk.ticket(user, "Gone soon", "x", at(0))
+    desk.reply(doomed, "answer", at(5))
+    desk.entry(doomed, "N", "<p>internal</p>", at(6), staff=2, flags=64, poster="Bob Builder")
+    desk.ticket(user, "Stays", "x", at(7))
+    adapters = [OsticketAdapter(osticket.section(), tmp_path / "server"),
+                OsticketAdapter(osticket.section(db_time_zone="America/New_York"), tmp_path / "zoned")]  # fmt: skip
+    before = [{s.ticket.external_id: s for s in pull(a)} for a in adapters]
+    desk.delete(doomed, at(8))
+    for adapter, seen in zip(adapters, before, strict=True):
+        [gone] = pull(adapter, seen[max(seen, key=int)].cursor)
+        assert gone.ticket.deleted and gone.ticket.external_id == str(doomed)
+        assert gone.messages == seen[str(doomed)].messages
+        assert [m.at for m in gone.messages] == [at(0), at(5), at(6)]
+        assert gone.ticket.status_history == seen[str(doomed)].ticket.status_history
+
+
+def test_a_snapshot_kept_in_the_earlier_format_is_still_handed_over_when_deleted(osticket, tmp_path):
+    import json
+    import sqlite3
+
+    desk = osticket.desk
+    user = desk.user("Quinn", "quinn@acme.example")
+    doomed = desk.ticket(user, "Old format", "x", at(0))
+    desk.ticket(user, "Stays", "x", at(1))
+    adapter = OsticketAdapter(osticket.section(), tmp_path)
+    cursor = pull(adapter)[-1].cursor
+    old = {"t": ["", str(doomed), at(0).isoformat(), at(0).isoformat(), "open", "Open", "123456", "Old format",
+                 "web", None, None, None, None, None],
+           "p": None, "r": ["Quinn", "quinn@acme.example"], "h": [[at(0).isoformat(), "open", "created"]], "c": {},
+           "m": [["7", at(0).isoformat(), "customer", True, "web", False]]}  # fmt: skip
+    [path] = tmp_path.glob("*-osticket-known.db")
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE known SET snapshot = ? WHERE id = ?", (json.dumps(old), doomed))
+    desk.delete(doomed, at(2))
+    [gone] = pull(adapter, cursor)
+    assert gone.ticket.deleted and gone.ticket.title == "Old format"
+    assert [(m.external_id, m.at) for m in gone.messages] == [("7", at(0))]
+
+
+def test_a_first_pull_left_halfway_leaves_no_session_fetching_ahead(osticket, tmp_path):
+    import threading
+
+    desk = osticket.desk
+    user = desk.user("Rae", "rae@acme.example")
+    for n in range(35):
+        desk.ticket(user, f"T{n}", "x", at(n))
+    adapter = OsticketAdapter(osticket.section(page_size=10), tmp_path)
+    pulling = adapter.pull(None)
+    assert next(pulling).ticket.title == "T0"
+    pulling.close()  # a service asked to stop, or a crash of the consumer
+    assert not [t for t in threading.enumerate() if t.name.endswith("-fetch")]
+    assert [s.ticket.title for s in adapter.pull(None)] == [f"T{n}" for n in range(35)]
+
+
+def test_a_first_pull_whose_fetching_session_fails_says_so(osticket, tmp_path):
+    from connector.core.errors import PermanentSourceError
+
+    desk = osticket.desk
+    desk.ticket(desk.user("Sam", "sam@acme.example"), "T", "x", at(0))
+    osticket.desk.run("DROP TABLE ost_user_email")  # the page statement joins it
+    with pytest.raises(PermanentSourceError, match="missing table"):
+        list(OsticketAdapter(osticket.section(), tmp_path).pull(None))
