@@ -4,11 +4,12 @@ current against proposed.
 Public API: `proposed_settings(live, path) -> Settings`, `simulate(store, live, proposed, now,
 start, end, group_by) -> Simulation` (its `compliance()`, `credits()`, `escalations()` tables).
 
-"Current" is what the store holds: the records the service decided, as the reports count them.
-"Proposed" is every stored ticket of the period recomputed from scratch, in memory, by the same
-engine under the proposal's calendars, levels, rules and ladder (everything else from the live
-config). Nothing is written: the store is opened query-only, so a write would fail rather than
-happen, and nothing reaches a helpdesk.
+"Current" is what the store holds: the records the service decided, counted by the reports' own
+queries (compliance and the records each contract is credited for), and their stored steps for
+the writes. "Proposed" is every stored ticket of the period recomputed from scratch, in memory,
+by the same engine under the proposal's calendars, levels, rules and ladder (everything else from
+the live config). Nothing is written: the replay reads the store query-only, so a write would fail
+rather than happen, and nothing reaches a helpdesk.
 
 Which tickets: those created before the period's end that changed in it, or are still open, or
 still have a running clock: any clock that can be decided in the period belongs to one of them.
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from connector.config.settings import Settings, cross_check, load_config
@@ -43,8 +44,16 @@ from connector.core.escalation import Escalation
 from connector.core.model import PRIORITY_RANKS, Ticket
 from connector.core.policy import Policy
 from connector.reports.customers import Customers
-from connector.reports.queries import Column, Table, compliance_percent, credit_amount, credit_percent
-from connector.store.codec import iso
+from connector.reports.queries import (
+    Column,
+    Filters,
+    Reports,
+    Table,
+    compliance_percent,
+    credit_amount,
+    credit_percent,
+)
+from connector.store.codec import iso, steps_from_json
 from connector.store.database import Store
 from connector.store.tickets import TicketStore
 
@@ -59,6 +68,8 @@ WRITE_KINDS = (
 SLA_SECTIONS = ("calendars", "levels", "rules", "escalation")
 _MET, _BREACHED, _RUNNING = RecordStatus.MET, RecordStatus.BREACHED, RecordStatus.RUNNING
 _CANCELLED = RecordStatus.CANCELLED
+_STATUS_OF = {member.value: member for member in RecordStatus}
+_from_iso = datetime.fromisoformat
 
 
 def proposed_settings(live: Settings, path: Path) -> Settings:
@@ -114,15 +125,31 @@ class Simulation:
 
     # ---- the replay ------------------------------------------------------------------------------
 
-    def add(self, ticket: Ticket, messages: list, stored: list[SlaRecord]) -> None:
+    def add(self, ticket: Ticket, messages: list, fired: list[_Fired]) -> None:
+        """Replay one stored ticket: its proposed records counted, and the writes of both ladders
+        (`fired`: its stored records that reached a step, the current side's writes)."""
         self.tickets += 1
         proposed = recompute(ticket, messages, self.policy, (), self.now)
-        for side, records, escalation in (
-            (self.current, stored, self.escalations[0]),
-            (self.proposed, proposed, self.escalations[1]),
-        ):
-            self._count(side, ticket, records)
-            self._writes(side, ticket, records, escalation)
+        self._count(self.proposed, ticket, proposed)
+        rank = ticket.priority.rank if ticket.priority else 0
+        self._writes(self.proposed, rank, proposed, self.escalations[1])
+        if fired:
+            self._writes(self.current, rank, fired, self.escalations[0])
+
+    def count_current(self, store: Store) -> None:
+        """The current side's compliance and contract counts: the reports' own queries on the
+        stored records (a report of the same period shows the same figures)."""
+        reports = Reports(store, self.live, self.now)
+        first, last = self.low.date(), (self.high - timedelta(days=1)).date()
+        for row in reports.compliance(Filters(start=first, end=last), self.group_by).rows:
+            if row[1]:
+                self.current.met[row[0]] += row[1]
+            if row[5]:
+                self.current.failed[row[0]] += row[5]
+        contracts = self.live.contracts
+        for index, outcome, at in reports.contract_outcomes(first, last):
+            key = contracts[index].customer, f"{self._day(_from_iso(at)):%Y-%m}"
+            (self.current.contract_met if outcome == "met" else self.current.contract_failed)[key] += 1
 
     def _count(self, side: _Side, ticket: Ticket, records: Iterable[SlaRecord]) -> None:
         contracts = None
@@ -172,11 +199,13 @@ class Simulation:
             value = getattr(record, by)
         return value if value else "(none)"
 
-    def _writes(self, side: _Side, ticket: Ticket, records: list[SlaRecord], escalation: Escalation) -> None:
-        """Count the writes `escalation.plan` would make for each step and met clock, event by
-        event as a service polling often would have seen them. Counted here rather than planned:
-        a plan renders every note and e-mail, and a year holds millions of steps. The tests hold
-        these counts to `plan`'s actions on random histories."""
+    def _writes(self, side: _Side, rank: int, records: list, escalation: Escalation) -> None:
+        """Count the writes `escalation.plan` would make for each step and met clock of a ticket
+        shown at priority `rank`, event by event as a service polling often would have seen them.
+        Counted here rather than planned: a plan renders every note and e-mail, and a year holds
+        millions of steps. The tests hold these counts to `plan`'s actions on random histories.
+        `records` are the ticket's records (`SlaRecord` or `_Fired`); those that reached no step
+        write nothing and hold no tag, so they may be left out."""
         low, high = self.low, self.high
         events = []
         for record in records:
@@ -194,7 +223,6 @@ class Simulation:
         if len(events) > 1:
             events.sort(key=_event_order)
         ladders, writes, week_of = escalation.ladders, side.writes, self._week
-        rank = ticket.priority.rank if ticket.priority else 0
         for at, _, _, index, record in events:
             ladder = ladders.get(record.level, ())
             label = week_of(at)
@@ -318,31 +346,35 @@ def simulate(
 ) -> Simulation:
     """Replay the stored tickets of the period; the store is only read. A large period is split
     between `workers` processes (default: one per core), each reading its share of the tickets
-    over its own connection; their counts add up to what one process counts."""
+    over its own connection; their counts add up to what one process counts. The current side's
+    compliance and contract counts are the reports' queries, run meanwhile."""
     simulation = Simulation(live, proposed, now, start, end, group_by)
     store.db.execute("PRAGMA query_only = ON")
     try:
         ids = [
             row[0]
             for row in store.db.execute(
-                "SELECT id FROM tickets WHERE created_at < ? AND (updated_at >= ? OR status NOT IN ('solved', 'closed') "
-                "OR id IN (SELECT ticket_id FROM sla_records WHERE stopped_at IS NULL)) ORDER BY id",
-                [iso(simulation.high), iso(simulation.low)],
+                f"SELECT id FROM tickets WHERE {_REPLAYED} ORDER BY id", [iso(simulation.high), iso(simulation.low)]
             )
         ]
         if workers is None:
             workers = min(os.cpu_count() or 1, 8) if len(ids) >= _IN_PARALLEL_FROM else 1
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             _replay(simulation, store, ids)
-            return simulation
+            workers = 1
     finally:
         store.db.execute("PRAGMA query_only = OFF")
+    if workers == 1:
+        simulation.count_current(store)  # the reports' queries (a temporary table at most)
+        return simulation
     global _JOB
     _JOB = (store.path, simulation)  # inherited by the forked workers, never pickled
     try:
         shares = [ids[i::workers] for i in range(workers)]
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for tickets, current, proposed_side in pool.map(_replay_share, shares):
+            replayed = pool.map_async(_replay_share, shares)
+            simulation.count_current(store)
+            for tickets, current, proposed_side in replayed.get():
                 simulation.tickets += tickets
                 simulation.current.add(current)
                 simulation.proposed.add(proposed_side)
@@ -351,8 +383,46 @@ def simulate(
     return simulation
 
 
+# the tickets replayed: created before the period's end and changed in it, or still open, or with
+# a clock still running (any clock decided in the period belongs to one of them)
+_REPLAYED = (
+    "created_at < ? AND (updated_at >= ? OR status NOT IN ('solved', 'closed') "
+    "OR id IN (SELECT ticket_id FROM sla_records WHERE stopped_at IS NULL))"
+)
 _IN_PARALLEL_FROM = 20_000  # tickets; below this a second process costs more than it saves
+_CHUNK = 500  # tickets read at a time
 _JOB: tuple[Path, Simulation] | None = None
+
+
+class _Fired(NamedTuple):
+    """What the writes need of a stored record that reached a step of the ladder."""
+
+    metric: str
+    seq: int
+    level: str
+    status: RecordStatus
+    stop: datetime | None
+    steps_fired: tuple[tuple[int, datetime, str | None], ...]
+
+    @property
+    def ident(self) -> tuple[str, int]:
+        return self.metric, self.seq
+
+
+def _fired(store: Store, ids: list[int]) -> dict[int, list[_Fired]]:
+    """The stored records of these tickets that reached a step, by ticket, in the store's order."""
+    marks = ", ".join("?" for _ in ids)
+    found: dict[int, list[_Fired]] = {}
+    rows = store.db.conn.execute(
+        "SELECT ticket_id, metric, seq, level, status, stopped_at, steps_fired FROM sla_records "
+        f"WHERE ticket_id IN ({marks}) AND steps_fired != '[]' AND status != 'cancelled' "
+        "ORDER BY ticket_id, metric, seq",
+        ids,
+    )
+    for ticket_id, metric, seq, level, status, stop, steps in rows:
+        record = _Fired(metric, seq, level, _STATUS_OF[status], stop and _from_iso(stop), steps_from_json(steps))
+        found.setdefault(ticket_id, []).append(record)
+    return found
 
 
 def _replay(simulation: Simulation, store: Store, ids: list[int]) -> None:
@@ -360,9 +430,13 @@ def _replay(simulation: Simulation, store: Store, ids: list[int]) -> None:
     # collector would only walk the ever larger heap, again and again
     collecting = gc.isenabled()
     gc.disable()
+    tickets = TicketStore(store)
     try:
-        for _, ticket, messages, records in TicketStore(store).load_many(ids):
-            simulation.add(ticket, messages, records)
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            fired = _fired(store, chunk)
+            for ticket_id, ticket, messages, _ in tickets.load_many(chunk, records=False):
+                simulation.add(ticket, messages, fired.get(ticket_id, ()))
     finally:
         if collecting:
             gc.enable()

@@ -4,6 +4,7 @@ Public API: `Reports(store, settings, now)` with `compliance(filters, group_by)`
 pair, e.g. ("department", "week")), `log(filters, sort, descending)`, `credits(month, customer)`,
 `breaches(month, customer)`, `due(filters, within)`; each returns a `Table` whose rows are
 streamed from SQLite (the queue, and the log sorted by remaining time, are sorted in memory).
+`contract_outcomes(start, end)` yields the records `credits` sums, for any period.
 `Filters`, `Column`, `GROUPS`, `TIME_GROUPS`, `SORTABLE`. A bad filter value (an unknown
 customer, group or sort column) is a ValueError that names it.
 
@@ -478,6 +479,20 @@ class Reports:
                 ]
             )
         return Table(columns, rows)
+
+    def contract_outcomes(self, start: date, end: date) -> Iterator[tuple[int, str, str]]:
+        """(contract index, 'met' or 'failed', the UTC time it counts at) of each record a contract
+        is credited for that counts from `start` to `end` (inclusive, in the report time zone):
+        the records `credits` sums, for any period."""
+        for index, contract in self._contracts(None):
+            where, params = self._contract_where(index, contract)
+            sql = (
+                f"SELECT r.outcome, r.decided_at FROM ({self._decided()}) r JOIN tickets t ON t.id = r.ticket_id "
+                f"WHERE r.outcome IS NOT NULL AND r.decided_at >= ? AND r.decided_at < ? AND {where}"
+            )
+            bounds = [self._instant(start), self._instant(end + timedelta(days=1))]
+            for outcome, at in self.db.execute(sql, [*bounds, *params]):
+                yield index, outcome, at
 
     def breaches(self, month: str, customer: str) -> Table:
         first, last = month_range(month)
