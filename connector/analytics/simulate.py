@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -97,11 +98,21 @@ class _Side:
     failed: Counter = field(default_factory=Counter)
     contract_met: Counter = field(default_factory=Counter)
     contract_failed: Counter = field(default_factory=Counter)
-    writes: Counter = field(default_factory=Counter)  # (week, kind) -> actions
+    weekly: dict[str, list[int]] = field(default_factory=dict)  # week -> actions, in WRITE_KINDS order
+
+    @property
+    def writes(self) -> Counter:
+        """(week, kind) -> actions."""
+        return Counter(
+            {(week, kind): n for week, counts in self.weekly.items() for (kind, _), n in zip(WRITE_KINDS, counts) if n}
+        )
 
     def add(self, other: _Side) -> None:
-        for name in ("met", "failed", "contract_met", "contract_failed", "writes"):
+        for name in ("met", "failed", "contract_met", "contract_failed"):
             getattr(self, name).update(getattr(other, name))
+        for week, counts in other.weekly.items():
+            mine = self.weekly.setdefault(week, [0] * len(WRITE_KINDS))
+            mine[:] = [a + b for a, b in zip(mine, counts)]
 
 
 class Simulation:
@@ -118,6 +129,7 @@ class Simulation:
         self.policy = Policy.from_settings(proposed)
         live_policy = Policy.from_settings(live)
         self.escalations = (Escalation.from_policy(live_policy, live), Escalation.from_policy(self.policy, proposed))
+        self._actions = {id(e): _actions(e) for e in self.escalations}
         self.current, self.proposed = _Side(), _Side()
         self.tickets = 0
         self._local_days: dict[int, date] = {}
@@ -206,50 +218,47 @@ class Simulation:
         millions of steps. The tests hold these counts to `plan`'s actions on random histories.
         `records` are the ticket's records (`SlaRecord` or `_Fired`); those that reached no step
         write nothing and hold no tag, so they may be left out."""
-        low, high = self.low, self.high
+        low, high, remove_when_met = self.low, self.high, escalation.remove_tags_when_met
         events = []
         for record in records:
-            if record.status is _CANCELLED:
-                continue  # cancelled clocks write nothing
+            fired = record.steps_fired
+            if not fired or record.status is _CANCELLED:
+                continue  # no step reached: no write, no tag held; cancelled clocks write nothing
             # ordered as `plan` sees them: by time, then by event key (ticket, metric, seq, point)
             base = (record.metric, record.seq)
-            for index, at, point in record.steps_fired:
+            for index, at, point in fired:
                 if low <= at < high:
                     events.append((at, base, point or "", index, record))
-            if record.status is _MET and escalation.remove_tags_when_met and low <= record.stop < high:
+            if remove_when_met and record.status is _MET and low <= record.stop < high:
                 events.append((record.stop, base, "", -1, record))
         if not events:
             return
         if len(events) > 1:
             events.sort(key=_event_order)
-        ladders, writes, week_of = escalation.ladders, side.writes, self._week
+        ladders, actions, weekly, week_of = escalation.ladders, self._actions[id(escalation)], side.weekly, self._week
         for at, _, _, index, record in events:
-            ladder = ladders.get(record.level, ())
-            label = week_of(at)
+            counts = weekly.get(label := week_of(at))
+            if counts is None:
+                counts = weekly[label] = [0] * len(WRITE_KINDS)
             if index < 0:  # met: the tags its steps left come off, unless another clock holds them
-                if record.steps_fired:
-                    tags = _held(record, ladder, at) - _held_by_others(record, records, ladders, at)
-                    if tags:
-                        writes[label, "remove_tags"] += 1
+                ladder = ladders.get(record.level, ())
+                if _held(record, ladder, at) - _held_by_others(record, records, ladders, at):
+                    counts[1] += 1
                 continue
-            if index >= len(ladder):
+            steps = actions.get(record.level, ())
+            if index >= len(steps):
                 continue
-            step = ladder[index].actions
-            if step.add_tags:
-                writes[label, "add_tags"] += 1
-            if step.remove_tags:
+            add_tags, remove_tags, raise_to, note, notify = steps[index]
+            counts[0] += add_tags
+            if remove_tags:
                 held = _held_by_others(record, records, ladders, at)
-                if any(tag not in held for tag in step.remove_tags):
-                    writes[label, "remove_tags"] += 1
-            if step.raise_priority:
-                wanted = PRIORITY_RANKS[step.raise_priority]
-                if rank < wanted:
-                    writes[label, "raise_priority"] += 1
-                    rank = wanted
-            if step.add_note:
-                writes[label, "add_note"] += 1
-            if step.notify:
-                writes[label, "notify"] += 1
+                if any(tag not in held for tag in remove_tags):
+                    counts[1] += 1
+            if rank < raise_to:
+                counts[2] += 1
+                rank = raise_to
+            counts[3] += note
+            counts[4] += notify
 
     def _week(self, at: datetime) -> str:
         quarter = int(at.timestamp()) // 900
@@ -324,12 +333,13 @@ class Simulation:
         columns = [Column("week", "label")]
         for _, name in WRITE_KINDS:
             columns += [Column(f"current_{name}", "int"), Column(f"proposed_{name}", "int")]
-        weeks = sorted({week for week, _ in self.current.writes} | {week for week, _ in self.proposed.writes})
+        current, proposed = self.current.writes, self.proposed.writes
+        weeks = sorted({week for week, _ in current} | {week for week, _ in proposed})
         rows = []
         for week in weeks:
             row: list[Any] = [week]
             for kind, _ in WRITE_KINDS:
-                row += [self.current.writes[week, kind], self.proposed.writes[week, kind]]
+                row += [current[week, kind], proposed[week, kind]]
             rows.append(row)
         return Table(columns, rows)
 
@@ -455,8 +465,25 @@ def _replay_share(ids: list[int]) -> tuple[int, _Side, _Side]:
     return simulation.tickets, simulation.current, simulation.proposed
 
 
-def _event_order(event: tuple) -> tuple:
-    return event[0], event[1], event[2]
+_event_order = itemgetter(0, 1, 2)
+
+
+def _actions(escalation: Escalation) -> dict[str, tuple[tuple[int, tuple[str, ...], int, int, int], ...]]:
+    """Per level, each step's writes as `_writes` counts them: (adds tags 0/1, the tags it
+    removes, the priority rank it raises to or 0, adds a note 0/1, notifies 0/1)."""
+    return {
+        level: tuple(
+            (
+                int(bool(a.add_tags)),
+                tuple(a.remove_tags),
+                PRIORITY_RANKS[a.raise_priority] if a.raise_priority else 0,
+                int(bool(a.add_note)),
+                int(bool(a.notify)),
+            )
+            for a in (step.actions for step in ladder)
+        )
+        for level, ladder in escalation.ladders.items()
+    }
 
 
 def _held(record: SlaRecord, ladder: tuple, until: datetime) -> set[str]:
