@@ -31,7 +31,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
@@ -126,6 +126,9 @@ class Simulation:
         self.customers = Customers(live.contracts)  # the reports' rule: one contract per ticket
         self.low = datetime.combine(start, time(), self.zone)
         self.high = datetime.combine(end + timedelta(days=1), time(), self.zone)
+        # the same instants in UTC, as the records hold theirs: two datetimes of one tzinfo compare
+        # as plain values, of two zones only after each one's offset is looked up
+        self._span = self.low.astimezone(UTC), self.high.astimezone(UTC)
         self.policy = Policy.from_settings(proposed)
         live_policy = Policy.from_settings(live)
         self.escalations = (Escalation.from_policy(live_policy, live), Escalation.from_policy(self.policy, proposed))
@@ -165,7 +168,7 @@ class Simulation:
 
     def _count(self, side: _Side, ticket: Ticket, records: Iterable[SlaRecord]) -> None:
         contracts = None
-        low, high, now, by_level = self.low, self.high, self.now, self.group_by == "level"
+        (low, high), now, by_level = self._span, self.now.astimezone(UTC), self.group_by == "level"
         for record in records:
             status = record.status  # counted as the reports count: met at its stop, failed at its due time
             if status is _MET:
@@ -218,7 +221,7 @@ class Simulation:
         millions of steps. The tests hold these counts to `plan`'s actions on random histories.
         `records` are the ticket's records (`SlaRecord` or `_Fired`); those that reached no step
         write nothing and hold no tag, so they may be left out."""
-        low, high, remove_when_met = self.low, self.high, escalation.remove_tags_when_met
+        (low, high), remove_when_met = self._span, escalation.remove_tags_when_met
         events = []
         for record in records:
             fired = record.steps_fired
