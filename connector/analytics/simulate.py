@@ -238,9 +238,10 @@ class Simulation:
             return
         if len(events) > 1:
             events.sort(key=_event_order)
-        ladders, actions, weekly, week_of = escalation.ladders, self._actions[id(escalation)], side.weekly, self._week
+        ladders, actions, weekly, weeks = escalation.ladders, self._actions[id(escalation)], side.weekly, self._weeks
         for at, _, _, index, record in events:
-            counts = weekly.get(label := week_of(at))
+            label = weeks.get(int(at.timestamp()) // 900) or self._week(at)  # `_week`, its cache read inline
+            counts = weekly.get(label)
             if counts is None:
                 counts = weekly[label] = [0] * len(WRITE_KINDS)
             if index < 0:  # met: the tags its steps left come off, unless another clock holds them
