@@ -28,6 +28,7 @@ import gc
 import multiprocessing
 import os
 import tomllib
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -135,8 +136,13 @@ class Simulation:
         self._actions = {id(e): _actions(e) for e in self.escalations}
         self.current, self.proposed = _Side(), _Side()
         self.tickets = 0
-        self._local_days: dict[int, date] = {}
-        self._weeks: dict[int, str] = {}
+        # the UTC instants each local day and ISO week of the period starts at (and the period's
+        # end): a record's day or week is a bisection, its zone's rules looked up once per day
+        self._days = list(_days(start, end))
+        self._day_starts = [datetime.combine(day, time(), self.zone).astimezone(UTC) for day in self._days]
+        mondays = [i for i, day in enumerate(self._days) if i == 0 or day.weekday() == 0]
+        self._week_starts = [self._day_starts[i] for i in mondays] + [self._span[1]]
+        self._week_labels = [_week_label(self._days[i]) for i in mondays]
 
     # ---- the replay ------------------------------------------------------------------------------
 
@@ -189,19 +195,15 @@ class Simulation:
                     (side.contract_met if outcome == "met" else side.contract_failed)[contract.customer, month] += 1
 
     def _day(self, at: datetime) -> date:
-        quarter = int(at.timestamp()) // 900  # every zone's offset is a whole number of quarter hours
-        found = self._local_days.get(quarter)
-        if found is None:
-            found = self._local_days[quarter] = at.astimezone(self.zone).date()
-        return found
+        """The local day of an instant of the period."""
+        return self._days[bisect_right(self._day_starts, at) - 1]
 
     def _group(self, ticket: Ticket, record: SlaRecord, at: datetime) -> str:
         by = self.group_by
         if by == "date":
             return self._day(at).isoformat()
         if by == "week":
-            year, week, _ = self._day(at).isocalendar()
-            return f"{year}-W{week:02d}"
+            return _week_label(self._day(at))
         if by == "month":
             return f"{self._day(at):%Y-%m}"
         if by == "department":
@@ -222,37 +224,36 @@ class Simulation:
         `records` are the ticket's records (`SlaRecord` or `_Fired`); those that reached no step
         write nothing and hold no tag, so they may be left out."""
         (low, high), remove_when_met = self._span, escalation.remove_tags_when_met
+        actions = self._actions[id(escalation)]
         events = []
         for record in records:
             fired = record.steps_fired
             if not fired or record.status is _CANCELLED:
                 continue  # no step reached: no write, no tag held; cancelled clocks write nothing
             # ordered as `plan` sees them: by time, then by event key (ticket, metric, seq, point)
-            base = (record.metric, record.seq)
+            base, steps = (record.metric, record.seq), actions.get(record.level, ())
             for index, at, point in fired:
-                if low <= at < high:
-                    events.append((at, base, point or "", index, record))
+                if low <= at < high and index < len(steps):
+                    events.append((at, base, point or "", steps[index], record))
             if remove_when_met and record.status is _MET and low <= record.stop < high:
-                events.append((record.stop, base, "", -1, record))
+                events.append((record.stop, base, "", None, record))
         if not events:
             return
         if len(events) > 1:
             events.sort(key=_event_order)
-        ladders, actions, weekly, weeks = escalation.ladders, self._actions[id(escalation)], side.weekly, self._weeks
-        for at, _, _, index, record in events:
-            label = weeks.get(int(at.timestamp()) // 900) or self._week(at)  # `_week`, its cache read inline
-            counts = weekly.get(label)
-            if counts is None:
-                counts = weekly[label] = [0] * len(WRITE_KINDS)
-            if index < 0:  # met: the tags its steps left come off, unless another clock holds them
-                ladder = ladders.get(record.level, ())
-                if _held(record, ladder, at) - _held_by_others(record, records, ladders, at):
+        ladders, weekly, starts = escalation.ladders, side.weekly, self._week_starts
+        begins = ends = low  # the week of the last event, and its counts
+        counts: list[int] = []
+        for at, _, _, step, record in events:
+            if not begins <= at < ends:
+                week = bisect_right(starts, at) - 1
+                begins, ends, label = starts[week], starts[week + 1], self._week_labels[week]
+                counts = weekly.get(label) or weekly.setdefault(label, [0] * len(WRITE_KINDS))
+            if step is None:  # met: the tags its steps left come off, unless another clock holds them
+                if _held(record, ladders.get(record.level, ()), at) - _held_by_others(record, records, ladders, at):
                     counts[1] += 1
                 continue
-            steps = actions.get(record.level, ())
-            if index >= len(steps):
-                continue
-            add_tags, remove_tags, raise_to, note, notify = steps[index]
+            add_tags, remove_tags, raise_to, note, notify = step
             counts[0] += add_tags
             if remove_tags:
                 held = _held_by_others(record, records, ladders, at)
@@ -263,14 +264,6 @@ class Simulation:
                 rank = raise_to
             counts[3] += note
             counts[4] += notify
-
-    def _week(self, at: datetime) -> str:
-        quarter = int(at.timestamp()) // 900
-        found = self._weeks.get(quarter)
-        if found is None:
-            year, week, _ = self._day(at).isocalendar()
-            found = self._weeks[quarter] = f"{year}-W{week:02d}"
-        return found
 
     # ---- the tables --------------------------------------------------------------------------------
 
@@ -520,6 +513,11 @@ def _contracts_of(ticket: Ticket, customers: Customers) -> list[Any]:
     """The ticket's contract, as the reports credit it (organization before domain, file order)."""
     index = customers.contract_of(ticket.organization or None, ticket.requester.email if ticket.requester else None)
     return [] if index is None else [customers.contracts[index]]
+
+
+def _week_label(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def _compliance(met: int, failed: int) -> Decimal | None:
