@@ -430,8 +430,10 @@ class Reports:
         return chosen
 
     def _contract_where(self, index: int, contract: Any) -> tuple[str, list[Any]]:
-        """The records a contract is credited for: its tickets (one contract per ticket), its level."""
-        where, params = "sla_contract(t.organization, t.requester_email) = ?", [index]
+        """The records a contract is credited for: its tickets (one contract per ticket), its level.
+        (The tickets' contract looked up once per ticket, not once per record.)"""
+        where = "r.ticket_id IN (SELECT id FROM tickets WHERE sla_contract(organization, requester_email) = ?)"
+        params: list[Any] = [index]
         if contract.level:
             where += " AND r.level = ?"
             params.append(contract.level)
