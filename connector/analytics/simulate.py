@@ -377,7 +377,12 @@ def simulate(
     global _JOB
     _JOB = (store.path, simulation)  # inherited by the forked workers, never pickled
     try:
-        shares = [ids[i::workers] for i in range(workers)]
+        # each worker reads every `workers`-th chunk of consecutive tickets: the shares stay even
+        # as the history grows, and no two processes decode the same pages of the store
+        step = workers * _CHUNK
+        shares = [
+            [n for at in range(i * _CHUNK, len(ids), step) for n in ids[at : at + _CHUNK]] for i in range(workers)
+        ]
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             replayed = pool.map_async(_replay_share, shares)
             simulation.count_current(store)
