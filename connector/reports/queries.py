@@ -489,7 +489,7 @@ class Reports:
         for index, contract in self._contracts(None):
             where, params = self._contract_where(index, contract)
             sql = (
-                f"SELECT r.outcome, r.decided_at FROM ({self._decided()}) r JOIN tickets t ON t.id = r.ticket_id "
+                f"SELECT r.outcome, r.decided_at FROM ({self._decided()}) r "
                 f"WHERE r.outcome IS NOT NULL AND r.decided_at >= ? AND r.decided_at < ? AND {where}"
             )
             bounds = [self._instant(start), self._instant(end + timedelta(days=1))]
