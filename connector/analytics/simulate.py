@@ -4,11 +4,12 @@ current against proposed.
 Public API: `proposed_settings(live, path) -> Settings`, `simulate(store, live, proposed, now,
 start, end, group_by) -> Simulation` (its `compliance()`, `credits()`, `escalations()` tables).
 
-"Current" is what the store holds: the records the service decided, as the reports count them.
-"Proposed" is every stored ticket of the period recomputed from scratch, in memory, by the same
-engine under the proposal's calendars, levels, rules and ladder (everything else from the live
-config). Nothing is written: the store is opened query-only, so a write would fail rather than
-happen, and nothing reaches a helpdesk.
+"Current" is what the store holds: the records the service decided, counted by the reports' own
+queries (compliance and the records each contract is credited for), and their stored steps for
+the writes. "Proposed" is every stored ticket of the period recomputed from scratch, in memory,
+by the same engine under the proposal's calendars, levels, rules and ladder (everything else from
+the live config). Nothing is written: the replay reads the store query-only, so a write would fail
+rather than happen, and nothing reaches a helpdesk.
 
 Which tickets: those created before the period's end that changed in it, or are still open, or
 still have a running clock: any clock that can be decided in the period belongs to one of them.
@@ -27,13 +28,15 @@ import gc
 import multiprocessing
 import os
 import tomllib
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from connector.config.settings import Settings, cross_check, load_config
@@ -43,8 +46,16 @@ from connector.core.escalation import Escalation
 from connector.core.model import PRIORITY_RANKS, Ticket
 from connector.core.policy import Policy
 from connector.reports.customers import Customers
-from connector.reports.queries import Column, Table, compliance_percent, credit_amount, credit_percent
-from connector.store.codec import iso
+from connector.reports.queries import (
+    Column,
+    Filters,
+    Reports,
+    Table,
+    compliance_percent,
+    credit_amount,
+    credit_percent,
+)
+from connector.store.codec import iso, steps_from_json
 from connector.store.database import Store
 from connector.store.tickets import TicketStore
 
@@ -59,6 +70,8 @@ WRITE_KINDS = (
 SLA_SECTIONS = ("calendars", "levels", "rules", "escalation")
 _MET, _BREACHED, _RUNNING = RecordStatus.MET, RecordStatus.BREACHED, RecordStatus.RUNNING
 _CANCELLED = RecordStatus.CANCELLED
+_STATUS_OF = {member.value: member for member in RecordStatus}
+_from_iso = datetime.fromisoformat
 
 
 def proposed_settings(live: Settings, path: Path) -> Settings:
@@ -86,11 +99,21 @@ class _Side:
     failed: Counter = field(default_factory=Counter)
     contract_met: Counter = field(default_factory=Counter)
     contract_failed: Counter = field(default_factory=Counter)
-    writes: Counter = field(default_factory=Counter)  # (week, kind) -> actions
+    weekly: dict[str, list[int]] = field(default_factory=dict)  # week -> actions, in WRITE_KINDS order
+
+    @property
+    def writes(self) -> Counter:
+        """(week, kind) -> actions."""
+        return Counter(
+            {(week, kind): n for week, counts in self.weekly.items() for (kind, _), n in zip(WRITE_KINDS, counts) if n}
+        )
 
     def add(self, other: _Side) -> None:
-        for name in ("met", "failed", "contract_met", "contract_failed", "writes"):
+        for name in ("met", "failed", "contract_met", "contract_failed"):
             getattr(self, name).update(getattr(other, name))
+        for week, counts in other.weekly.items():
+            mine = self.weekly.setdefault(week, [0] * len(WRITE_KINDS))
+            mine[:] = [a + b for a, b in zip(mine, counts)]
 
 
 class Simulation:
@@ -104,29 +127,54 @@ class Simulation:
         self.customers = Customers(live.contracts)  # the reports' rule: one contract per ticket
         self.low = datetime.combine(start, time(), self.zone)
         self.high = datetime.combine(end + timedelta(days=1), time(), self.zone)
+        # the same instants in UTC, as the records hold theirs: two datetimes of one tzinfo compare
+        # as plain values, of two zones only after each one's offset is looked up
+        self._span = self.low.astimezone(UTC), self.high.astimezone(UTC)
         self.policy = Policy.from_settings(proposed)
         live_policy = Policy.from_settings(live)
         self.escalations = (Escalation.from_policy(live_policy, live), Escalation.from_policy(self.policy, proposed))
+        self._actions = {id(e): _actions(e) for e in self.escalations}
         self.current, self.proposed = _Side(), _Side()
         self.tickets = 0
-        self._local_days: dict[int, date] = {}
-        self._weeks: dict[int, str] = {}
+        # the UTC instants each local day and ISO week of the period starts at (and the period's
+        # end): a record's day or week is a bisection, its zone's rules looked up once per day
+        self._days = list(_days(start, end))
+        self._day_starts = [datetime.combine(day, time(), self.zone).astimezone(UTC) for day in self._days]
+        mondays = [i for i, day in enumerate(self._days) if i == 0 or day.weekday() == 0]
+        self._week_starts = [self._day_starts[i] for i in mondays] + [self._span[1]]
+        self._week_labels = [_week_label(self._days[i]) for i in mondays]
 
     # ---- the replay ------------------------------------------------------------------------------
 
-    def add(self, ticket: Ticket, messages: list, stored: list[SlaRecord]) -> None:
+    def add(self, ticket: Ticket, messages: list, fired: list[_Fired]) -> None:
+        """Replay one stored ticket: its proposed records counted, and the writes of both ladders
+        (`fired`: its stored records that reached a step, the current side's writes)."""
         self.tickets += 1
         proposed = recompute(ticket, messages, self.policy, (), self.now)
-        for side, records, escalation in (
-            (self.current, stored, self.escalations[0]),
-            (self.proposed, proposed, self.escalations[1]),
-        ):
-            self._count(side, ticket, records)
-            self._writes(side, ticket, records, escalation)
+        self._count(self.proposed, ticket, proposed)
+        rank = ticket.priority.rank if ticket.priority else 0
+        self._writes(self.proposed, rank, proposed, self.escalations[1])
+        if fired:
+            self._writes(self.current, rank, fired, self.escalations[0])
+
+    def count_current(self, store: Store) -> None:
+        """The current side's compliance and contract counts: the reports' own queries on the
+        stored records (a report of the same period shows the same figures)."""
+        reports = Reports(store, self.live, self.now)
+        first, last = self.low.date(), (self.high - timedelta(days=1)).date()
+        for row in reports.compliance(Filters(start=first, end=last), self.group_by).rows:
+            if row[1]:
+                self.current.met[row[0]] += row[1]
+            if row[5]:
+                self.current.failed[row[0]] += row[5]
+        contracts = self.live.contracts
+        for index, outcome, at in reports.contract_outcomes(first, last):
+            key = contracts[index].customer, f"{self._day(_from_iso(at)):%Y-%m}"
+            (self.current.contract_met if outcome == "met" else self.current.contract_failed)[key] += 1
 
     def _count(self, side: _Side, ticket: Ticket, records: Iterable[SlaRecord]) -> None:
         contracts = None
-        low, high, now, by_level = self.low, self.high, self.now, self.group_by == "level"
+        (low, high), now, by_level = self._span, self.now.astimezone(UTC), self.group_by == "level"
         for record in records:
             status = record.status  # counted as the reports count: met at its stop, failed at its due time
             if status is _MET:
@@ -147,19 +195,15 @@ class Simulation:
                     (side.contract_met if outcome == "met" else side.contract_failed)[contract.customer, month] += 1
 
     def _day(self, at: datetime) -> date:
-        quarter = int(at.timestamp()) // 900  # every zone's offset is a whole number of quarter hours
-        found = self._local_days.get(quarter)
-        if found is None:
-            found = self._local_days[quarter] = at.astimezone(self.zone).date()
-        return found
+        """The local day of an instant of the period."""
+        return self._days[bisect_right(self._day_starts, at) - 1]
 
     def _group(self, ticket: Ticket, record: SlaRecord, at: datetime) -> str:
         by = self.group_by
         if by == "date":
             return self._day(at).isoformat()
         if by == "week":
-            year, week, _ = self._day(at).isocalendar()
-            return f"{year}-W{week:02d}"
+            return _week_label(self._day(at))
         if by == "month":
             return f"{self._day(at):%Y-%m}"
         if by == "department":
@@ -172,64 +216,54 @@ class Simulation:
             value = getattr(record, by)
         return value if value else "(none)"
 
-    def _writes(self, side: _Side, ticket: Ticket, records: list[SlaRecord], escalation: Escalation) -> None:
-        """Count the writes `escalation.plan` would make for each step and met clock, event by
-        event as a service polling often would have seen them. Counted here rather than planned:
-        a plan renders every note and e-mail, and a year holds millions of steps. The tests hold
-        these counts to `plan`'s actions on random histories."""
-        low, high = self.low, self.high
+    def _writes(self, side: _Side, rank: int, records: list, escalation: Escalation) -> None:
+        """Count the writes `escalation.plan` would make for each step and met clock of a ticket
+        shown at priority `rank`, event by event as a service polling often would have seen them.
+        Counted here rather than planned: a plan renders every note and e-mail, and a year holds
+        millions of steps. The tests hold these counts to `plan`'s actions on random histories.
+        `records` are the ticket's records (`SlaRecord` or `_Fired`); those that reached no step
+        write nothing and hold no tag, so they may be left out."""
+        (low, high), remove_when_met = self._span, escalation.remove_tags_when_met
+        actions = self._actions[id(escalation)]
         events = []
         for record in records:
-            if record.status is _CANCELLED:
-                continue  # cancelled clocks write nothing
+            fired = record.steps_fired
+            if not fired or record.status is _CANCELLED:
+                continue  # no step reached: no write, no tag held; cancelled clocks write nothing
             # ordered as `plan` sees them: by time, then by event key (ticket, metric, seq, point)
-            base = (record.metric, record.seq)
-            for index, at, point in record.steps_fired:
-                if low <= at < high:
-                    events.append((at, base, point or "", index, record))
-            if record.status is _MET and escalation.remove_tags_when_met and low <= record.stop < high:
-                events.append((record.stop, base, "", -1, record))
+            base, steps = (record.metric, record.seq), actions.get(record.level, ())
+            for index, at, point in fired:
+                if low <= at < high and index < len(steps):
+                    events.append((at, base, point or "", steps[index], record))
+            if remove_when_met and record.status is _MET and low <= record.stop < high:
+                events.append((record.stop, base, "", None, record))
         if not events:
             return
         if len(events) > 1:
             events.sort(key=_event_order)
-        ladders, writes, week_of = escalation.ladders, side.writes, self._week
-        rank = ticket.priority.rank if ticket.priority else 0
-        for at, _, _, index, record in events:
-            ladder = ladders.get(record.level, ())
-            label = week_of(at)
-            if index < 0:  # met: the tags its steps left come off, unless another clock holds them
-                if record.steps_fired:
-                    tags = _held(record, ladder, at) - _held_by_others(record, records, ladders, at)
-                    if tags:
-                        writes[label, "remove_tags"] += 1
+        ladders, weekly, starts = escalation.ladders, side.weekly, self._week_starts
+        begins = ends = low  # the week of the last event, and its counts
+        counts: list[int] = []
+        for at, _, _, step, record in events:
+            if not begins <= at < ends:
+                week = bisect_right(starts, at) - 1
+                begins, ends, label = starts[week], starts[week + 1], self._week_labels[week]
+                counts = weekly.get(label) or weekly.setdefault(label, [0] * len(WRITE_KINDS))
+            if step is None:  # met: the tags its steps left come off, unless another clock holds them
+                if _held(record, ladders.get(record.level, ()), at) - _held_by_others(record, records, ladders, at):
+                    counts[1] += 1
                 continue
-            if index >= len(ladder):
-                continue
-            step = ladder[index].actions
-            if step.add_tags:
-                writes[label, "add_tags"] += 1
-            if step.remove_tags:
+            add_tags, remove_tags, raise_to, note, notify = step
+            counts[0] += add_tags
+            if remove_tags:
                 held = _held_by_others(record, records, ladders, at)
-                if any(tag not in held for tag in step.remove_tags):
-                    writes[label, "remove_tags"] += 1
-            if step.raise_priority:
-                wanted = PRIORITY_RANKS[step.raise_priority]
-                if rank < wanted:
-                    writes[label, "raise_priority"] += 1
-                    rank = wanted
-            if step.add_note:
-                writes[label, "add_note"] += 1
-            if step.notify:
-                writes[label, "notify"] += 1
-
-    def _week(self, at: datetime) -> str:
-        quarter = int(at.timestamp()) // 900
-        found = self._weeks.get(quarter)
-        if found is None:
-            year, week, _ = self._day(at).isocalendar()
-            found = self._weeks[quarter] = f"{year}-W{week:02d}"
-        return found
+                if any(tag not in held for tag in remove_tags):
+                    counts[1] += 1
+            if rank < raise_to:
+                counts[2] += 1
+                rank = raise_to
+            counts[3] += note
+            counts[4] += notify
 
     # ---- the tables --------------------------------------------------------------------------------
 
@@ -296,12 +330,13 @@ class Simulation:
         columns = [Column("week", "label")]
         for _, name in WRITE_KINDS:
             columns += [Column(f"current_{name}", "int"), Column(f"proposed_{name}", "int")]
-        weeks = sorted({week for week, _ in self.current.writes} | {week for week, _ in self.proposed.writes})
+        current, proposed = self.current.writes, self.proposed.writes
+        weeks = sorted({week for week, _ in current} | {week for week, _ in proposed})
         rows = []
         for week in weeks:
             row: list[Any] = [week]
             for kind, _ in WRITE_KINDS:
-                row += [self.current.writes[week, kind], self.proposed.writes[week, kind]]
+                row += [current[week, kind], proposed[week, kind]]
             rows.append(row)
         return Table(columns, rows)
 
@@ -318,31 +353,40 @@ def simulate(
 ) -> Simulation:
     """Replay the stored tickets of the period; the store is only read. A large period is split
     between `workers` processes (default: one per core), each reading its share of the tickets
-    over its own connection; their counts add up to what one process counts."""
+    over its own connection; their counts add up to what one process counts. The current side's
+    compliance and contract counts are the reports' queries, run meanwhile."""
     simulation = Simulation(live, proposed, now, start, end, group_by)
     store.db.execute("PRAGMA query_only = ON")
     try:
         ids = [
             row[0]
             for row in store.db.execute(
-                "SELECT id FROM tickets WHERE created_at < ? AND (updated_at >= ? OR status NOT IN ('solved', 'closed') "
-                "OR id IN (SELECT ticket_id FROM sla_records WHERE stopped_at IS NULL)) ORDER BY id",
-                [iso(simulation.high), iso(simulation.low)],
+                f"SELECT id FROM tickets WHERE {_REPLAYED} ORDER BY id", [iso(simulation.high), iso(simulation.low)]
             )
         ]
         if workers is None:
             workers = min(os.cpu_count() or 1, 8) if len(ids) >= _IN_PARALLEL_FROM else 1
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             _replay(simulation, store, ids)
-            return simulation
+            workers = 1
     finally:
         store.db.execute("PRAGMA query_only = OFF")
+    if workers == 1:
+        simulation.count_current(store)  # the reports' queries (a temporary table at most)
+        return simulation
     global _JOB
     _JOB = (store.path, simulation)  # inherited by the forked workers, never pickled
     try:
-        shares = [ids[i::workers] for i in range(workers)]
+        # each worker reads every `workers`-th chunk of consecutive tickets: the shares stay even
+        # as the history grows, and no two processes decode the same pages of the store
+        step = workers * _CHUNK
+        shares = [
+            [n for at in range(i * _CHUNK, len(ids), step) for n in ids[at : at + _CHUNK]] for i in range(workers)
+        ]
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for tickets, current, proposed_side in pool.map(_replay_share, shares):
+            replayed = pool.map_async(_replay_share, shares)
+            simulation.count_current(store)
+            for tickets, current, proposed_side in replayed.get():
                 simulation.tickets += tickets
                 simulation.current.add(current)
                 simulation.proposed.add(proposed_side)
@@ -351,8 +395,46 @@ def simulate(
     return simulation
 
 
+# the tickets replayed: created before the period's end and changed in it, or still open, or with
+# a clock still running (any clock decided in the period belongs to one of them)
+_REPLAYED = (
+    "created_at < ? AND (updated_at >= ? OR status NOT IN ('solved', 'closed') "
+    "OR id IN (SELECT ticket_id FROM sla_records WHERE stopped_at IS NULL))"
+)
 _IN_PARALLEL_FROM = 20_000  # tickets; below this a second process costs more than it saves
+_CHUNK = 500  # tickets read at a time
 _JOB: tuple[Path, Simulation] | None = None
+
+
+class _Fired(NamedTuple):
+    """What the writes need of a stored record that reached a step of the ladder."""
+
+    metric: str
+    seq: int
+    level: str
+    status: RecordStatus
+    stop: datetime | None
+    steps_fired: tuple[tuple[int, datetime, str | None], ...]
+
+    @property
+    def ident(self) -> tuple[str, int]:
+        return self.metric, self.seq
+
+
+def _fired(store: Store, ids: list[int]) -> dict[int, list[_Fired]]:
+    """The stored records of these tickets that reached a step, by ticket, in the store's order."""
+    marks = ", ".join("?" for _ in ids)
+    found: dict[int, list[_Fired]] = {}
+    rows = store.db.conn.execute(
+        "SELECT ticket_id, metric, seq, level, status, stopped_at, steps_fired FROM sla_records "
+        f"WHERE ticket_id IN ({marks}) AND steps_fired != '[]' AND status != 'cancelled' "
+        "ORDER BY ticket_id, metric, seq",
+        ids,
+    )
+    for ticket_id, metric, seq, level, status, stop, steps in rows:
+        record = _Fired(metric, seq, level, _STATUS_OF[status], stop and _from_iso(stop), steps_from_json(steps))
+        found.setdefault(ticket_id, []).append(record)
+    return found
 
 
 def _replay(simulation: Simulation, store: Store, ids: list[int]) -> None:
@@ -360,9 +442,13 @@ def _replay(simulation: Simulation, store: Store, ids: list[int]) -> None:
     # collector would only walk the ever larger heap, again and again
     collecting = gc.isenabled()
     gc.disable()
+    tickets = TicketStore(store)
     try:
-        for _, ticket, messages, records in TicketStore(store).load_many(ids):
-            simulation.add(ticket, messages, records)
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            fired = _fired(store, chunk)
+            for ticket_id, ticket, messages, _ in tickets.load_many(chunk, records=False):
+                simulation.add(ticket, messages, fired.get(ticket_id, ()))
     finally:
         if collecting:
             gc.enable()
@@ -381,8 +467,25 @@ def _replay_share(ids: list[int]) -> tuple[int, _Side, _Side]:
     return simulation.tickets, simulation.current, simulation.proposed
 
 
-def _event_order(event: tuple) -> tuple:
-    return event[0], event[1], event[2]
+_event_order = itemgetter(0, 1, 2)
+
+
+def _actions(escalation: Escalation) -> dict[str, tuple[tuple[int, tuple[str, ...], int, int, int], ...]]:
+    """Per level, each step's writes as `_writes` counts them: (adds tags 0/1, the tags it
+    removes, the priority rank it raises to or 0, adds a note 0/1, notifies 0/1)."""
+    return {
+        level: tuple(
+            (
+                int(bool(a.add_tags)),
+                tuple(a.remove_tags),
+                PRIORITY_RANKS[a.raise_priority] if a.raise_priority else 0,
+                int(bool(a.add_note)),
+                int(bool(a.notify)),
+            )
+            for a in (step.actions for step in ladder)
+        )
+        for level, ladder in escalation.ladders.items()
+    }
 
 
 def _held(record: SlaRecord, ladder: tuple, until: datetime) -> set[str]:
@@ -415,6 +518,11 @@ def _contracts_of(ticket: Ticket, customers: Customers) -> list[Any]:
     """The ticket's contract, as the reports credit it (organization before domain, file order)."""
     index = customers.contract_of(ticket.organization or None, ticket.requester.email if ticket.requester else None)
     return [] if index is None else [customers.contracts[index]]
+
+
+def _week_label(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def _compliance(met: int, failed: int) -> Decimal | None:

@@ -4,6 +4,7 @@ Public API: `Reports(store, settings, now)` with `compliance(filters, group_by)`
 pair, e.g. ("department", "week")), `log(filters, sort, descending)`, `credits(month, customer)`,
 `breaches(month, customer)`, `due(filters, within)`; each returns a `Table` whose rows are
 streamed from SQLite (the queue, and the log sorted by remaining time, are sorted in memory).
+`contract_outcomes(start, end)` yields the records `credits` sums, for any period.
 `Filters`, `Column`, `GROUPS`, `TIME_GROUPS`, `SORTABLE`. A bad filter value (an unknown
 customer, group or sort column) is a ValueError that names it.
 
@@ -429,8 +430,10 @@ class Reports:
         return chosen
 
     def _contract_where(self, index: int, contract: Any) -> tuple[str, list[Any]]:
-        """The records a contract is credited for: its tickets (one contract per ticket), its level."""
-        where, params = "sla_contract(t.organization, t.requester_email) = ?", [index]
+        """The records a contract is credited for: its tickets (one contract per ticket), its level.
+        (The tickets' contract looked up once per ticket, not once per record.)"""
+        where = "r.ticket_id IN (SELECT id FROM tickets WHERE sla_contract(organization, requester_email) = ?)"
+        params: list[Any] = [index]
         if contract.level:
             where += " AND r.level = ?"
             params.append(contract.level)
@@ -478,6 +481,20 @@ class Reports:
                 ]
             )
         return Table(columns, rows)
+
+    def contract_outcomes(self, start: date, end: date) -> Iterator[tuple[int, str, str]]:
+        """(contract index, 'met' or 'failed', the UTC time it counts at) of each record a contract
+        is credited for that counts from `start` to `end` (inclusive, in the report time zone):
+        the records `credits` sums, for any period."""
+        for index, contract in self._contracts(None):
+            where, params = self._contract_where(index, contract)
+            sql = (
+                f"SELECT r.outcome, r.decided_at FROM ({self._decided()}) r "
+                f"WHERE r.outcome IS NOT NULL AND r.decided_at >= ? AND r.decided_at < ? AND {where}"
+            )
+            bounds = [self._instant(start), self._instant(end + timedelta(days=1))]
+            for outcome, at in self.db.execute(sql, [*bounds, *params]):
+                yield index, outcome, at
 
     def breaches(self, month: str, customer: str) -> Table:
         first, last = month_range(month)

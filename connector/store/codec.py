@@ -1,8 +1,8 @@
 """Tickets, messages and SLA records to and from the plain values the store keeps. Pure.
 
 Public API: `ticket_to_json` / `ticket_from_json`, `message_to_row` / `message_from_row`,
-`record_to_row` / `record_from_row`, and the column orders `MESSAGE_COLUMNS` / `RECORD_COLUMNS`
-that the `*_from_row` functions read. Times are UTC ISO-8601 text.
+`record_to_row` / `record_from_row` (`steps_from_json`: its steps alone), and the column orders
+`MESSAGE_COLUMNS` / `RECORD_COLUMNS` that the `*_from_row` functions read. Times are UTC ISO-8601 text.
 """
 
 from __future__ import annotations
@@ -166,6 +166,11 @@ def _fired_step(index: int, at: str, point: str | None = None) -> tuple[int, dat
     return index, _from_iso(at), point
 
 
+def steps_from_json(text: str) -> tuple[tuple[int, datetime, str | None], ...]:
+    """A record's stored `steps_fired`."""
+    return tuple(_fired_step(*fired) for fired in _json_list(text))
+
+
 def record_from_row(ticket_key: str, row: Sequence[Any]) -> SlaRecord:
     (
         metric,
@@ -196,7 +201,7 @@ def record_from_row(ticket_key: str, row: Sequence[Any]) -> SlaRecord:
         _RECORD_STATUSES[status],
         business_us * _US,
         paused_us * _US,
-        tuple(_fired_step(*fired) for fired in _json_list(steps_fired)),
+        steps_from_json(steps_fired),
         parse_iso(next_step_at),
         tuple((_from_iso(a), parse_iso(b)) for a, b in _json_list(pauses)),
     )

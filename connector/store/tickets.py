@@ -71,11 +71,13 @@ class TicketStore:
         self._upsert("messages", ("ticket_id", "external_id"), [message_to_row(ticket_id, m) for m in messages])
         return ticket_id
 
-    def load_many(self, ticket_ids: Sequence[int]) -> Iterator[tuple[int, Ticket, list[Message], list[SlaRecord]]]:
-        """Stored tickets with their messages and records, in the order asked. Read a chunk of
-        tickets at a time with three queries, not three per ticket: a config change reloads every
-        open ticket. Each chunk is read in full before it is handed out, so callers may write
-        between tickets."""
+    def load_many(
+        self, ticket_ids: Sequence[int], records: bool = True
+    ) -> Iterator[tuple[int, Ticket, list[Message], list[SlaRecord]]]:
+        """Stored tickets with their messages and records (none read with `records=False`), in the
+        order asked. Read a chunk of tickets at a time with three queries, not three per ticket: a
+        config change reloads every open ticket. Each chunk is read in full before it is handed
+        out, so callers may write between tickets."""
         for i in range(0, len(ticket_ids), _KEYS_PER_QUERY):
             chunk = list(ticket_ids[i : i + _KEYS_PER_QUERY])
             marks = ", ".join("?" for _ in chunk)
@@ -87,12 +89,16 @@ class TicketStore:
                     chunk,
                 )
             )
-            records = _by_ticket(
-                self.db.conn.execute(
-                    f"SELECT ticket_id, {RECORD_COLUMNS} FROM sla_records WHERE ticket_id IN ({marks}) "
-                    "ORDER BY ticket_id, metric, seq",
-                    chunk,
+            stored = (
+                _by_ticket(
+                    self.db.conn.execute(
+                        f"SELECT ticket_id, {RECORD_COLUMNS} FROM sla_records WHERE ticket_id IN ({marks}) "
+                        "ORDER BY ticket_id, metric, seq",
+                        chunk,
+                    )
                 )
+                if records
+                else {}
             )
             for ticket_id in chunk:
                 ticket = ticket_from_json(snapshots[ticket_id])
@@ -101,7 +107,7 @@ class TicketStore:
                     ticket_id,
                     ticket,
                     [message_from_row(row) for row in messages.get(ticket_id, ())],
-                    [record_from_row(key, row) for row in records.get(ticket_id, ())],
+                    [record_from_row(key, row) for row in stored.get(ticket_id, ())],
                 )
 
     def records(self, ticket_id: int, ticket_key: str) -> list[SlaRecord]:

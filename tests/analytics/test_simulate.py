@@ -24,6 +24,7 @@ from connector.core.escalation import Escalation, diff, plan
 from connector.core.model import Person, Priority, Status
 from connector.core.policy import Policy
 from connector.reports.queries import Filters, Reports
+from connector.store.database import Store
 from tests.support.engine_helpers import CALENDARS, agent, customer, history, t, ticket
 from tests.support.history import fill, write_config
 
@@ -335,3 +336,32 @@ def test_worker_processes_count_what_one_process_counts(counted):
     assert two.tickets == one.tickets == 5
     for table in ("compliance", "credits", "escalation_writes"):
         assert list(getattr(two, table)().rows) == list(getattr(one, table)().rows)
+
+
+def test_current_is_what_the_store_holds_not_the_live_config_recomputed(counted):
+    """Records decided under an older config stay as decided: "current" counts the stored
+    records (as the reports do), whatever the live config would make of them today."""
+    store, live, proposal = counted
+    tighter = proposed_settings(load_config(live), proposal)  # 45m live now; the store holds 1h
+    result = simulate(store, tighter, tighter, NOW, date(2026, 11, 1), date(2026, 11, 30))
+    assert list(result.compliance().rows) == [
+        ["Standard", 2, 3, Decimal("40.00"), 1, 4, Decimal("20.00"), Decimal("-20.00")]
+    ]
+    [credits] = result.credits().rows
+    assert credits[2:6] == [Decimal("40.00"), Decimal("30.00"), Decimal("20.00"), Decimal("100.00")]
+
+
+def test_worker_processes_leave_the_store_file_as_it_was(counted):
+    store, live, proposal = counted
+    database = store.path
+    store.close()
+    before = hashlib.sha256(Path(database).read_bytes()).hexdigest()
+    settings_ = load_config(live)
+    reopened = Store.open(database)
+    result = simulate(
+        reopened, settings_, proposed_settings(settings_, proposal), NOW, date(2026, 11, 1), date(2026, 11, 30),
+        workers=2,
+    )  # fmt: skip
+    reopened.close()
+    assert result.tickets == 5
+    assert hashlib.sha256(Path(database).read_bytes()).hexdigest() == before
