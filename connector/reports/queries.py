@@ -86,9 +86,6 @@ class Filters:
     priority: str | None = None  # the helpdesk's priority name
     tag: str | None = None  # tickets that carry this tag
 
-    def touches_tickets(self) -> bool:
-        return any((self.department, self.agent, self.customer, self.channel, self.priority, self.tag))
-
 
 def month_range(month: str) -> tuple[date, date]:
     """'2026-11' -> (2026-11-01, 2026-11-30)."""
@@ -131,24 +128,40 @@ class Reports:
         return clauses, params
 
     def _ticket_where(self, filters: Filters) -> tuple[list[str], list[Any]]:
-        """The filters on the ticket `t`."""
-        customer = None if filters.customer is None else self.customers.resolve(filters.customer, self.db)
+        """The filters on the ticket `t`: a query that uses any of them joins the tickets (an
+        empty value or `(none)` selects the tickets whose field is empty or missing)."""
+        customer = filters.customer
+        if customer is not None and not _is_none(customer):
+            customer = self.customers.resolve(customer, self.db)
         return _conditions(
-            (filters.department, "t.department = ?"),
-            (filters.agent, "t.assignee = ?"),
-            (customer, f"{CUSTOMER_SQL} = ?"),
-            (filters.channel, "t.channel = ?"),
-            (filters.priority, "t.priority_name = ?"),
-            (filters.tag, "EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)"),
+            _equal(filters.department, "t.department"),
+            _equal(filters.agent, "t.assignee"),
+            _equal(customer, CUSTOMER_SQL),
+            _equal(filters.channel, "t.channel"),
+            _equal(filters.priority, "t.priority_name"),
+            (
+                filters.tag,
+                # a ticket without tags, or with an empty one, is in the `(none)` group of tags
+                "(coalesce(json_array_length(t.tags), 0) = 0 "
+                "OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE coalesce(value, '') = ''))"
+                if _is_none(filters.tag)
+                else "EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)",
+            ),
         )
 
     def _record_where(self, filters: Filters) -> tuple[list[str], list[Any]]:
         """The filters on the record `r`."""
         return _conditions(
-            (filters.level, "r.level = ?"),
-            (filters.metric, "r.metric = ?"),
-            (filters.status, "r.status = ?"),
+            _equal(filters.level, "r.level"),
+            _equal(filters.metric, "r.metric"),
+            _equal(filters.status, "r.status"),
         )
+
+    def _from_records(self, filters: Filters) -> str:
+        """The records `r`, joined with their tickets `t` when a filter reads the ticket."""
+        if self._ticket_where(filters)[0]:
+            return "sla_records r JOIN tickets t ON t.id = r.ticket_id"
+        return "sla_records r"
 
     def calendar(self, name: str) -> BusinessCalendar | None:
         if name not in self._built and name in self._calendars:
@@ -213,10 +226,10 @@ class Reports:
         index between that period's local midnights, exact on every zone and DST change."""
         start, end = self._bounds(filters)
         conditions, params = self._where(filters, None)
-        join = "JOIN tickets t ON t.id = r.ticket_id" if filters.touches_tickets() else ""
+        records = self._from_records(filters)
         queries = [
             (
-                f"SELECT count(*), sum(r.business_us), max(r.business_us), min(r.business_us) FROM sla_records r {join} "
+                f"SELECT count(*), sum(r.business_us), max(r.business_us), min(r.business_us) FROM {records} "
                 f"WHERE {column} >= ? AND {column} < ? AND {condition}" + "".join(f" AND {c}" for c in conditions)
             )
             for column, condition in self._outcomes()
@@ -421,7 +434,8 @@ class Reports:
         contracts = list(enumerate(self.settings.contracts))
         if customer is None:
             return contracts
-        wanted = self.customers.resolve(customer, self.db)
+        # the records of no customer have no contract
+        wanted = None if _is_none(customer) else self.customers.resolve(customer, self.db)
         chosen = [(i, c) for i, c in contracts if c.customer == wanted]
         if not chosen:
             known = ", ".join(repr(c.customer) for c in self.settings.contracts) or "none"
@@ -692,8 +706,19 @@ def _sorted_by(rows: list[list[Any]], indexes: list[int], descending: bool) -> l
 
 
 def _conditions(*pairs: tuple[Any, str]) -> tuple[list[str], list[Any]]:
+    """The SQL of each given filter, and the values of its `?` (an empty filter has none)."""
     given = [(value, sql) for value, sql in pairs if value is not None]
-    return [sql for _, sql in given], [value for value, _ in given]
+    return [sql for _, sql in given], [value for value, sql in given if "?" in sql]
+
+
+def _is_none(value: str | None) -> bool:
+    """A filter value that selects the empty group: '' or the label `(none)` it is shown with."""
+    return value is not None and (value == "" or value == NONE_LABEL)
+
+
+def _equal(value: str | None, column: str) -> tuple[str | None, str]:
+    """The filter `column` is `value`; an empty value or `(none)`: the column is empty or NULL."""
+    return value, (f"coalesce({column}, '') = ''" if _is_none(value) else f"{column} = ?")
 
 
 def _order(label: str | None) -> tuple[int, str]:
