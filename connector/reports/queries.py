@@ -3,7 +3,8 @@
 Public API: `Reports(store, settings, now)` with `compliance(filters, group_by)` (a group or a
 pair, e.g. ("department", "week")), `log(filters, sort, descending)`, `credits(month, customer)`,
 `breaches(month, customer)`, `due(filters, within)`; each returns a `Table` whose rows are
-streamed from SQLite (the queue, and the log sorted by remaining time, are sorted in memory).
+streamed from SQLite (the queue is sorted in memory; the log sorted by remaining time is sorted
+by SQLite, from a temporary table of each record's remaining time, never held in memory).
 `Filters`, `Column`, `GROUPS`, `TIME_GROUPS`, `SORTABLE`. A bad filter value (an unknown
 customer, group or sort column) is a ValueError that names it.
 
@@ -15,6 +16,7 @@ breach) is stored once, under its final state, so it is counted once.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -31,6 +33,7 @@ from connector.store.database import Store
 
 _US = 1_000_000
 _MICROSECOND = timedelta(microseconds=1)
+_TEMPORARY = itertools.count()  # names of temporary tables, one per report being read
 TIME_GROUPS = ("date", "week", "month")
 GROUPS = ("date", "week", "month", "department", "agent", "level", "metric", "customer", "channel", "priority", "tag")
 CUSTOMER_SQL = "sla_customer(t.organization, t.requester_email)"
@@ -54,7 +57,7 @@ SORTABLE = {
     "due": "r.due_at",
     "stopped": "r.stopped_at",
     "status": "r.status",
-    "remaining": None,  # computed per row at report time: the rows are sorted in memory
+    "remaining": None,  # computed per row at report time, sorted through a temporary table
 }
 
 
@@ -330,20 +333,27 @@ class Reports:
 
     def log(self, filters: Filters, sort: list[str] | None = None, descending: bool = False) -> Table:
         clauses, params = self._where(filters, "r.start_at")
-        order = []
         sort = sort or ["start"]
         for name in sort:
             if name not in SORTABLE:
                 raise ValueError(f"--sort {name!r} is not one of {', '.join(SORTABLE)}")
-            if SORTABLE[name] is not None:
-                order.append(f"{SORTABLE[name]} {'DESC' if descending else 'ASC'}")
+        direction = "DESC" if descending else "ASC"
+        # the remaining time is computed per row, not stored: it is sorted by SQLite too, from a
+        # temporary table of (record, remaining) filled as the records stream by
+        order = [
+            f"o.remaining IS NULL, o.remaining {direction}" if name == "remaining" else f"{SORTABLE[name]} {direction}"
+            for name in sort
+        ]
         order.append("r.rowid")
+        by_remaining = "remaining" in sort
+        table = f"temp.log_order_{next(_TEMPORARY)}"
         sql = (
             "SELECT t.requester_email, t.requester_name, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
             "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar, "
             f"{_STOP_NOTES}, t.title "
-            f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
-            f"ORDER BY {', '.join(order)}"
+            f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
+            + (f"JOIN {table} o ON o.record = r.rowid " if by_remaining else f"WHERE {' AND '.join(clauses)} ")
+            + f"ORDER BY {', '.join(order)}"
         )
         columns = [
             Column("requester"),
@@ -363,11 +373,39 @@ class Reports:
             Column("stop_note"),
             Column("title"),
         ]
-        rows = self._log_rows(self.db.execute(sql, params))
-        if "remaining" in sort:
-            names = [column.name for column in columns]
-            rows = iter(_sorted_by(list(rows), [names.index(name) for name in sort], descending))
-        return Table(columns, rows)
+        if not by_remaining:
+            return Table(columns, self._log_rows(self.db.execute(sql, params)))
+
+        def sorted_rows() -> Iterator[list[Any]]:
+            outside = not self.db.conn.in_transaction
+            self.db.execute(f"CREATE TABLE {table} (record INTEGER PRIMARY KEY, remaining INTEGER)")
+            try:
+                records = self.db.execute(
+                    "SELECT r.rowid, r.status, r.stopped_at, r.due_at, r.calendar, r.target_us, r.business_us "
+                    f"FROM {self._from_records(filters)} WHERE {' AND '.join(clauses)}",
+                    params,
+                )
+                self.db.conn.executemany(
+                    f"INSERT INTO {table} VALUES (?, ?)",
+                    ((record, _as_us(self._remaining(*fields))) for record, *fields in records),
+                )
+                if outside:  # no transaction left open for the temporary table's rows
+                    self.db.conn.commit()
+                yield from self._log_rows(self.db.execute(sql))
+            finally:
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
+
+        return Table(columns, sorted_rows())
+
+    def _remaining(
+        self, status: str, stopped: str | None, due: str, calendar_name: str, target_us: int, business_us: int
+    ) -> timedelta | None:
+        """A record's business time left at report time (negative: overdue); none if cancelled."""
+        if status == "cancelled":
+            return None
+        if stopped is None and status in ("running", "breached"):
+            return self._signed_left(calendar_name, datetime.fromisoformat(due))
+        return _MICROSECOND * (target_us - business_us)
 
     def _log_rows(self, cursor) -> Iterator[list[Any]]:
         local = self._local
@@ -393,12 +431,6 @@ class Reports:
             corrected_from,
             title,
         ) in cursor:
-            if status == "cancelled":
-                remaining = None
-            elif stopped is None and status in ("running", "breached"):
-                remaining = self._signed_left(calendar_name, datetime.fromisoformat(due))
-            else:
-                remaining = _MICROSECOND * (target_us - business_us)
             yield [
                 requester,
                 requester_name,
@@ -412,7 +444,7 @@ class Reports:
                 local(start),
                 local(due),
                 local(stopped),
-                remaining,
+                self._remaining(status, stopped, due, calendar_name, target_us, business_us),
                 status,
                 self._stop_note(estimated, corrected_from),
                 title,
@@ -683,6 +715,10 @@ def _periods(first: date, last: date, unit: str, zone: ZoneInfo) -> Iterator[tup
         following = min(following, last + timedelta(days=1))
         yield label, datetime.combine(day, time(), zone), datetime.combine(following, time(), zone)
         day = following
+
+
+def _as_us(value: timedelta | None) -> int | None:
+    return None if value is None else value // _MICROSECOND
 
 
 def _duration(us: float | int | None) -> timedelta | None:
