@@ -45,6 +45,9 @@ TICKET_KEYS = {
     "channel": "t.channel",
     "priority": "t.priority_name",
 }
+RECORD_KEYS = ("metric", "level")  # the groups a record holds itself, in records_by_ticket's order
+# a compliance report over at least this share of the time the records span reads them all
+WHOLE_SCAN_SHARE = 0.25
 NONE_LABEL = "(none)"  # the group of records whose department (agent, ...) is empty or unknown
 SORTABLE = {
     "requester": "t.requester_email",
@@ -257,47 +260,119 @@ class Reports:
         return sorted(((row[1], row[0], *row[2:]) for row in rows), key=lambda row: (_order(row[0]), row[1]))
 
     def _compliance_by_key(self, filters: Filters, groups: list[str]) -> list[tuple]:
-        if "tag" in groups:
-            return self._compliance_by_key_joined(filters, groups)
         return self._compliance_by_key_mapped(filters, groups)
 
-    def _compliance_by_key_mapped(self, filters: Filters, groups: list[str]) -> list[tuple]:
-        """Each ticket (of the ticket filters) is first given its group in a temporary table; then
-        one aggregate per outcome reads the records from a covering index of the time they count
-        at, looks the group up by ticket id, and sums: no join with the tickets' rows per record."""
+    def _compliance_by_key_mapped(self, filters: Filters, groups: list[str], whole: bool | None = None) -> list[tuple]:
+        """Each ticket (of the ticket filters) is first given its groups in a temporary table (a
+        ticket with two tags has two rows); the records are then summed without reading the
+        tickets' rows. Over most of the store (`whole`), one pass over the records in ticket order
+        sums each ticket's records, and only those sums are grouped: no sort of the records. Over
+        a small part, the records are read from a covering index of the time they count at."""
+        self._in_transaction = self.db.conn.in_transaction
         ticket_clauses, ticket_params = self._ticket_where(filters)
-        ticket_keys = [TICKET_KEYS[g] if g in TICKET_KEYS else "NULL" for g in groups]
+        ticket_groups = [group for group in groups if group not in RECORD_KEYS]
         # groups of the record alone (metric, level) with no filter on tickets: no lookup at all
-        needed = ticket_clauses or any(group in TICKET_KEYS for group in groups)
+        needed = bool(ticket_clauses or ticket_groups)
+        whole = needed and (self._most_of_the_store(filters) if whole is None else whole)
         self.db.execute("DROP TABLE IF EXISTS temp.report_groups")
         if needed:
-            self.db.execute("CREATE TEMP TABLE report_groups (id INTEGER PRIMARY KEY, k0, k1)")
-            keys = ", ".join(f"NULLIF({key}, '')" for key in [*ticket_keys, "NULL"][:2])
-            self.db.execute(
-                f"INSERT INTO temp.report_groups SELECT t.id, {keys} FROM tickets t WHERE "
-                + (" AND ".join(ticket_clauses) or "1"),
-                ticket_params,
-            )
-        selected = [f"g.k{i}" if group in TICKET_KEYS else f"NULLIF(r.{group}, '')" for i, group in enumerate(groups)]
-        record_clauses, record_params = self._record_where(filters)
-        start, end = self._bounds(filters)
-        totals: dict[tuple, list] = {}
-        join = "JOIN temp.report_groups g ON g.id = r.ticket_id " if needed else ""
+            self._map_tickets(groups, ticket_clauses, ticket_params)
         try:
-            for slot, (column, condition) in enumerate(self._outcomes()):
-                sql = (
-                    f"SELECT {', '.join(selected)}, count(*), sum(r.business_us), max(r.business_us), "
-                    f"min(r.business_us) FROM sla_records r {join}"
-                    f"WHERE {column} >= ? AND {column} < ? AND {condition}"
-                    + "".join(f" AND {c}" for c in record_clauses)
-                    + f" GROUP BY {', '.join(selected)}"
-                )
-                for row in self.db.execute(sql, [iso(start), iso(end), *record_params]):
+            if whole:
+                rows = self._sums_by_ticket(filters, groups)
+            else:
+                rows = self._sums_by_time(filters, groups, needed)
+            totals: dict[tuple, list] = {}
+            for slot, found in enumerate(rows):
+                for row in found:
                     key, figures = tuple(row[: len(groups)]), row[len(groups) :]
                     totals.setdefault(key, [None] * 8)[slot * 4 : slot * 4 + 4] = figures
         finally:
             self.db.execute("DROP TABLE IF EXISTS temp.report_groups")
+            if self.db.conn.in_transaction and not self._in_transaction:
+                self.db.conn.commit()  # only the temporary table was written
         return [(*key, *totals[key]) for key in sorted(totals, key=lambda k: tuple(map(_order, k)))]
+
+    def _map_tickets(self, groups: list[str], clauses: list[str], params: list[Any]) -> None:
+        """temp.report_groups: (ticket id, its group k0, k1) for the tickets the filters keep."""
+        keys, tags = [], ""
+        for group in [*groups, None, None][:2]:
+            if group == "tag":
+                keys.append("NULLIF(j.value, '')")
+                tags = " LEFT JOIN json_each(t.tags) j"
+            elif group in TICKET_KEYS:
+                keys.append(f"NULLIF({TICKET_KEYS[group]}, '')")
+            else:
+                keys.append("NULL")
+        # one row per ticket can have the ticket id as its key; a ticket with tags has a row each
+        self.db.execute(f"CREATE TEMP TABLE report_groups (id INTEGER{'' if tags else ' PRIMARY KEY'}, k0, k1)")
+        self.db.execute(
+            f"INSERT INTO temp.report_groups SELECT t.id, {', '.join(keys)} FROM tickets t{tags} WHERE "
+            + (" AND ".join(clauses) or "1"),
+            params,
+        )
+        if tags:
+            self.db.execute("CREATE INDEX temp.report_groups_by_id ON report_groups (id)")
+
+    def _most_of_the_store(self, filters: Filters) -> bool:
+        """Does the report's time range cover most of the time the records span? Then reading
+        every record in ticket order costs less than reading the range in time order and sorting
+        it by group (read from the indexes' ends: no scan)."""
+        first = self.db.execute("SELECT min(start_at) FROM sla_records").fetchone()[0]
+        last = self.db.execute("SELECT max(due_at) FROM sla_records").fetchone()[0]
+        if first is None or last is None:
+            return False
+        start, end = self._bounds(filters)
+        low, high = datetime.fromisoformat(first), datetime.fromisoformat(last)
+        covered = min(end, high) - max(start, low)
+        return high > low and covered / (high - low) >= WHOLE_SCAN_SHARE
+
+    def _sums_by_ticket(self, filters: Filters, groups: list[str]) -> list[list[tuple]]:
+        """Per outcome: the sums of each ticket's records (from records_by_ticket, in its order:
+        no sort), grouped by the ticket's groups and the record's own."""
+        record_clauses, record_params = self._record_where(filters)
+        start, end = self._bounds(filters)
+        # the record's own groups, all of them so that the sums follow the index's order
+        own = [f"r.{group}" for group in RECORD_KEYS] if set(RECORD_KEYS) & set(groups) else []
+        outer = [f"g.k{i}" if group not in RECORD_KEYS else f"NULLIF(x.{group}, '')" for i, group in enumerate(groups)]
+        found = []
+        for column, condition in self._outcomes():
+            per_ticket = (
+                f"SELECT r.ticket_id AS ticket, {''.join(f'{c} AS {c[2:]}, ' for c in own)}count(*) AS n, "
+                "sum(r.business_us) AS total, max(r.business_us) AS most, min(r.business_us) AS least "
+                f"FROM sla_records r INDEXED BY records_by_ticket WHERE {column} >= ? AND {column} < ? "
+                f"AND {condition}"
+                + "".join(f" AND {c}" for c in record_clauses)
+                + " GROUP BY r.ticket_id"
+                + "".join(f", {c}" for c in own)
+            )
+            sql = (
+                f"SELECT {', '.join(outer)}, sum(x.n), sum(x.total), max(x.most), min(x.least) "
+                f"FROM ({per_ticket}) x JOIN temp.report_groups g ON g.id = x.ticket GROUP BY {', '.join(outer)}"
+            )
+            found.append(self.db.execute(sql, [iso(start), iso(end), *record_params]).fetchall())
+        return found
+
+    def _sums_by_time(self, filters: Filters, groups: list[str], needed: bool) -> list[list[tuple]]:
+        """Per outcome: the records of the range read from a covering index of the time they count
+        at, their ticket's groups looked up by ticket id, and summed."""
+        selected = [
+            f"g.k{i}" if group not in RECORD_KEYS else f"NULLIF(r.{group}, '')" for i, group in enumerate(groups)
+        ]
+        record_clauses, record_params = self._record_where(filters)
+        start, end = self._bounds(filters)
+        join = "JOIN temp.report_groups g ON g.id = r.ticket_id " if needed else ""
+        found = []
+        for column, condition in self._outcomes():
+            sql = (
+                f"SELECT {', '.join(selected)}, count(*), sum(r.business_us), max(r.business_us), "
+                f"min(r.business_us) FROM sla_records r {join}"
+                f"WHERE {column} >= ? AND {column} < ? AND {condition}"
+                + "".join(f" AND {c}" for c in record_clauses)
+                + f" GROUP BY {', '.join(selected)}"
+            )
+            found.append(self.db.execute(sql, [iso(start), iso(end), *record_params]).fetchall())
+        return found
 
     def _compliance_by_key_joined(self, filters: Filters, groups: list[str]) -> list[tuple]:
         keys, tags = [], ""

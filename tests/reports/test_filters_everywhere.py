@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connector.cli.main import main
-from connector.reports.queries import NONE_LABEL, Filters, Reports
+from connector.reports.queries import NONE_LABEL, Filters, Reports, _compliance_row
 from connector.store.database import Store
 from tests.reports.report_store import add_record, add_ticket
 from tests.support.engine_helpers import CALENDARS, load_settings
@@ -293,3 +293,15 @@ def test_an_empty_filter_on_the_command_line_selects_the_none_group(world, write
         assert len(logged) == sum(
             1 for r in records if in_november(datetime.fromisoformat(r["start_at"])) and passes(r, name, value)
         )
+
+
+@pytest.mark.parametrize("groups", [g for g in GROUPS if not set(g) & {"date", "week", "month"}], ids="+".join)
+@pytest.mark.parametrize(("name", "value"), [(None, None), ("department", "Support"), ("tag", ""), ("level", "Gold")])
+def test_both_ways_of_summing_give_what_the_join_of_every_record_gives(world, name, value, groups):
+    reports, _, _ = world
+    filters = filters_of(name, value)
+    joined = [_compliance_row(row) for row in reports._compliance_by_key_joined(filters, list(groups))]
+    assert joined
+    for whole in (True, False):
+        rows = reports._compliance_by_key_mapped(filters, list(groups), whole=whole)
+        assert [_compliance_row(row) for row in rows] == joined
