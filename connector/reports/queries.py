@@ -17,7 +17,9 @@ breach) is stored once, under its final state, so it is counted once.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -109,6 +111,7 @@ class Reports:
         self._built: dict[str, BusinessCalendar] = {}
         self.customers = Customers(settings.contracts)
         self.customers.register(self.db.conn)
+        self.db.conn.create_function("sla_group", 1, _group_number, deterministic=True)
 
     # ---- helpers -------------------------------------------------------------------------------
 
@@ -250,11 +253,15 @@ class Reports:
     def _compliance_by_time_and_key(
         self, filters: Filters, unit: str, keys: list[str], time_first: bool
     ) -> list[tuple]:
+        """One sum per period of the range, each read from the index of the time records count at;
+        the tickets' groups are mapped once for all the periods."""
         start, end = self._bounds(filters)
         rows = []
-        for label, low, high in _periods(start.date(), (end - timedelta(days=1)).date(), unit, self.zone):
-            period = replace(filters, start=low.date(), end=(high - timedelta(days=1)).date())
-            rows += [(label, *row) for row in self._compliance_by_key(period, keys)]
+        with self._ticket_map(filters, keys) as needed:
+            for label, low, high in _periods(start.date(), (end - timedelta(days=1)).date(), unit, self.zone):
+                period = replace(filters, start=low.date(), end=(high - timedelta(days=1)).date())
+                found = self._sums_by_time(period, keys, needed)
+                rows += [(label, *row) for row in self._totals(keys, found)]
         if time_first:
             return rows
         return sorted(((row[1], row[0], *row[2:]) for row in rows), key=lambda row: (_order(row[0]), row[1]))
@@ -264,44 +271,57 @@ class Reports:
 
     def _compliance_by_key_mapped(self, filters: Filters, groups: list[str], whole: bool | None = None) -> list[tuple]:
         """Each ticket (of the ticket filters) is first given its groups in a temporary table (a
-        ticket with two tags has two rows); the records are then summed without reading the
-        tickets' rows. Over most of the store (`whole`), one pass over the records in ticket order
-        sums each ticket's records, and only those sums are grouped: no sort of the records. Over
-        a small part, the records are read from a covering index of the time they count at."""
-        self._in_transaction = self.db.conn.in_transaction
-        ticket_clauses, ticket_params = self._ticket_where(filters)
-        ticket_groups = [group for group in groups if group not in RECORD_KEYS]
-        # groups of the record alone (metric, level) with no filter on tickets: no lookup at all
-        needed = bool(ticket_clauses or ticket_groups)
-        whole = needed and (self._most_of_the_store(filters) if whole is None else whole)
+        ticket with two tags has two rows; groups as small integers, named after the sums); the
+        records are then summed without reading the tickets' rows. Over most of the store
+        (`whole`), one pass over the records in ticket order sums each ticket's records, and only
+        those sums are grouped: no sort of the records. Over a small part, the records are read
+        from a covering index of the time they count at."""
+        with self._ticket_map(filters, groups) as needed:
+            whole = needed and (self._most_of_the_store(filters) if whole is None else whole)
+            found = self._sums_by_ticket(filters, groups) if whole else self._sums_by_time(filters, groups, needed)
+            return self._totals(groups, found)
+
+    def _totals(self, groups: list[str], found: list[list[tuple]]) -> list[tuple]:
+        """The met and the failed sums of each group side by side, the groups named and sorted."""
+        names = _GROUP_NAMES
+        totals: dict[tuple, list] = {}
+        for slot, rows in enumerate(found):
+            for row in rows:
+                key = tuple(
+                    names[value] if value is not None and group not in RECORD_KEYS else value
+                    for group, value in zip(groups, row)
+                )
+                figures = totals.setdefault(key, [None] * 8)
+                for i, value in enumerate(row[len(groups) :]):
+                    figures[slot * 4 + i] = value
+        return [(*key, *totals[key]) for key in sorted(totals, key=lambda k: tuple(map(_order, k)))]
+
+    @contextmanager
+    def _ticket_map(self, filters: Filters, groups: list[str]) -> Iterator[bool]:
+        """temp.report_groups while the sums are read, if a group or a filter needs the tickets;
+        yields whether it does."""
+        outside = not self.db.conn.in_transaction
+        clauses, params = self._ticket_where(filters)
+        needed = bool(clauses) or any(group not in RECORD_KEYS for group in groups)
         self.db.execute("DROP TABLE IF EXISTS temp.report_groups")
-        if needed:
-            self._map_tickets(groups, ticket_clauses, ticket_params)
         try:
-            if whole:
-                rows = self._sums_by_ticket(filters, groups)
-            else:
-                rows = self._sums_by_time(filters, groups, needed)
-            totals: dict[tuple, list] = {}
-            for slot, found in enumerate(rows):
-                for row in found:
-                    key, figures = tuple(row[: len(groups)]), row[len(groups) :]
-                    totals.setdefault(key, [None] * 8)[slot * 4 : slot * 4 + 4] = figures
+            if needed:
+                self._map_tickets(groups, clauses, params)
+            yield needed
         finally:
             self.db.execute("DROP TABLE IF EXISTS temp.report_groups")
-            if self.db.conn.in_transaction and not self._in_transaction:
+            if outside and self.db.conn.in_transaction:
                 self.db.conn.commit()  # only the temporary table was written
-        return [(*key, *totals[key]) for key in sorted(totals, key=lambda k: tuple(map(_order, k)))]
 
     def _map_tickets(self, groups: list[str], clauses: list[str], params: list[Any]) -> None:
         """temp.report_groups: (ticket id, its group k0, k1) for the tickets the filters keep."""
         keys, tags = [], ""
         for group in [*groups, None, None][:2]:
             if group == "tag":
-                keys.append("NULLIF(j.value, '')")
+                keys.append("sla_group(NULLIF(j.value, ''))")
                 tags = " LEFT JOIN json_each(t.tags) j"
             elif group in TICKET_KEYS:
-                keys.append(f"NULLIF({TICKET_KEYS[group]}, '')")
+                keys.append(f"sla_group(NULLIF({TICKET_KEYS[group]}, ''))")
             else:
                 keys.append("NULL")
         # one row per ticket can have the ticket id as its key; a ticket with tags has a row each
@@ -790,6 +810,24 @@ def _periods(first: date, last: date, unit: str, zone: ZoneInfo) -> Iterator[tup
         following = min(following, last + timedelta(days=1))
         yield label, datetime.combine(day, time(), zone), datetime.combine(following, time(), zone)
         day = following
+
+
+# the groups' names by the number report_groups holds, the same for every report of the process
+_GROUP_NAMES: list[str] = []
+_GROUP_NUMBERS: dict[str, int] = {}
+_GROUP_LOCK = threading.Lock()
+
+
+def _group_number(name: str | None) -> int | None:
+    if name is None:
+        return None
+    number = _GROUP_NUMBERS.get(name)
+    if number is None:
+        with _GROUP_LOCK:
+            number = _GROUP_NUMBERS.setdefault(name, len(_GROUP_NAMES))
+            if number == len(_GROUP_NAMES):
+                _GROUP_NAMES.append(name)
+    return number
 
 
 def _as_us(value: timedelta | None) -> int | None:
