@@ -443,8 +443,9 @@ class Reports:
         by_remaining = "remaining" in sort
         table = f"temp.log_order_{next(_TEMPORARY)}"
         sql = (
-            "SELECT t.requester_email, t.requester_name, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
-            "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar, "
+            "SELECT t.requester_email, t.requester_name, coalesce(NULLIF(t.number, ''), t.external_id), t.web_url, "
+            "t.department, t.assignee, r.level, r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, "
+            f"{_SETTLED_LEFT}, r.target_us, r.business_us, r.calendar, "
             f"{_STOP_NOTES}, t.title "
             f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
             + (f"JOIN {table} o ON o.record = r.rowid " if by_remaining else f"WHERE {' AND '.join(clauses)} ")
@@ -503,12 +504,13 @@ class Reports:
         return _MICROSECOND * (target_us - business_us)
 
     def _log_rows(self, cursor) -> Iterator[list[Any]]:
-        local = self._local
+        """The log's rows from its query: per row only what needs Python (local times, the time a
+        running clock has left) is done here, the rest by SQLite."""
+        local, remaining, stop_note, microsecond = self._local, self._remaining, self._stop_note, _MICROSECOND
         for (
             requester,
             requester_name,
-            number,
-            external,
+            ticket,
             link,
             department,
             agent,
@@ -519,6 +521,7 @@ class Reports:
             due,
             stopped,
             status,
+            settled_us,
             target_us,
             business_us,
             calendar_name,
@@ -529,7 +532,7 @@ class Reports:
             yield [
                 requester,
                 requester_name,
-                number or external,
+                ticket,
                 link,
                 department,
                 agent,
@@ -539,9 +542,11 @@ class Reports:
                 local(start),
                 local(due),
                 local(stopped),
-                self._remaining(status, stopped, due, calendar_name, target_us, business_us),
+                microsecond * settled_us
+                if settled_us is not None
+                else remaining(status, stopped, due, calendar_name, target_us, business_us),
                 status,
-                self._stop_note(estimated, corrected_from),
+                "" if estimated is None and corrected_from is None else stop_note(estimated, corrected_from),
                 title,
             ]
 
@@ -754,6 +759,12 @@ class Reports:
         return Table(columns, iter(_sorted_by(list(rows()), [7], False)))
 
 
+# the business time a record has left when that needs no calendar: a stopped (or paused) clock's
+# target less its business time; NULL for a running one and a cancelled one
+_SETTLED_LEFT = (
+    "CASE WHEN r.status = 'cancelled' OR (r.stopped_at IS NULL AND r.status IN ('running', 'breached')) "
+    "THEN NULL ELSE r.target_us - r.business_us END"
+)
 # what the events say about a record's stop: estimated by the source, and the stop before the
 # latest correction ('' when it had none)
 _EVENT_OF_RECORD = "e.ticket_id = r.ticket_id AND e.metric = r.metric AND e.seq = r.seq"
