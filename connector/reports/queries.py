@@ -127,14 +127,20 @@ class Reports:
 
     def _where(self, filters: Filters, time_column: str | None) -> tuple[list[str], list[Any]]:
         """SQL conditions for the filters, on records `r` joined with their tickets `t`."""
+        _, clauses, params = self._selection(filters, time_column)
+        return clauses, params
+
+    def _selection(self, filters: Filters, time_column: str | None) -> tuple[str, list[str], list[Any]]:
+        """The records `r` the filters select: FROM (joined with their tickets `t` when a filter
+        reads the ticket), the conditions and their values."""
         clauses, params = [], []
         if time_column is not None:
             start, end = self._bounds(filters)
             clauses, params = [f"{time_column} >= ?", f"{time_column} < ?"], [iso(start), iso(end)]
-        for more, more_params in (self._ticket_where(filters), self._record_where(filters)):
-            clauses += more
-            params += more_params
-        return clauses, params
+        ticket_clauses, ticket_params = self._ticket_where(filters)
+        record_clauses, record_params = self._record_where(filters)
+        records = "sla_records r JOIN tickets t ON t.id = r.ticket_id" if ticket_clauses else "sla_records r"
+        return records, clauses + ticket_clauses + record_clauses, params + ticket_params + record_params
 
     def _ticket_where(self, filters: Filters) -> tuple[list[str], list[Any]]:
         """The filters on the ticket `t`: a query that uses any of them joins the tickets (an
@@ -165,12 +171,6 @@ class Reports:
             _equal(filters.metric, "r.metric"),
             _equal(filters.status, "r.status"),
         )
-
-    def _from_records(self, filters: Filters) -> str:
-        """The records `r`, joined with their tickets `t` when a filter reads the ticket."""
-        if self._ticket_where(filters)[0]:
-            return "sla_records r JOIN tickets t ON t.id = r.ticket_id"
-        return "sla_records r"
 
     def calendar(self, name: str) -> BusinessCalendar | None:
         if name not in self._built and name in self._calendars:
@@ -234,8 +234,7 @@ class Reports:
         """One pair of aggregate queries per day, week or month: each a range scan of a covering
         index between that period's local midnights, exact on every zone and DST change."""
         start, end = self._bounds(filters)
-        conditions, params = self._where(filters, None)
-        records = self._from_records(filters)
+        records, conditions, params = self._selection(filters, None)
         queries = [
             (
                 f"SELECT count(*), sum(r.business_us), max(r.business_us), min(r.business_us) FROM {records} "
@@ -427,7 +426,7 @@ class Reports:
     # ---- the SLA log -----------------------------------------------------------------------------
 
     def log(self, filters: Filters, sort: list[str] | None = None, descending: bool = False) -> Table:
-        clauses, params = self._where(filters, "r.start_at")
+        selected, clauses, params = self._selection(filters, "r.start_at")
         sort = sort or ["start"]
         for name in sort:
             if name not in SORTABLE:
@@ -478,7 +477,7 @@ class Reports:
             try:
                 records = self.db.execute(
                     "SELECT r.rowid, r.status, r.stopped_at, r.due_at, r.calendar, r.target_us, r.business_us "
-                    f"FROM {self._from_records(filters)} WHERE {' AND '.join(clauses)}",
+                    f"FROM {selected} WHERE {' AND '.join(clauses)}",
                     params,
                 )
                 self.db.conn.executemany(
