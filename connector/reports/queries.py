@@ -442,9 +442,8 @@ class Reports:
         by_remaining = "remaining" in sort
         table = f"temp.log_order_{next(_TEMPORARY)}"
         sql = (
-            "SELECT t.requester_email, t.requester_name, coalesce(NULLIF(t.number, ''), t.external_id), t.web_url, "
-            "t.department, t.assignee, r.level, r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, "
-            f"{_SETTLED_LEFT}, r.target_us, r.business_us, r.calendar, "
+            "SELECT t.requester_email, t.requester_name, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
+            "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar, "
             f"{_STOP_NOTES}, t.title "
             f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
             + (f"JOIN {table} o ON o.record = r.rowid " if by_remaining else f"WHERE {' AND '.join(clauses)} ")
@@ -503,13 +502,12 @@ class Reports:
         return _MICROSECOND * (target_us - business_us)
 
     def _log_rows(self, cursor) -> Iterator[list[Any]]:
-        """The log's rows from its query: per row only what needs Python (local times, the time a
-        running clock has left) is done here, the rest by SQLite."""
-        local, remaining, stop_note, microsecond = self._local, self._remaining, self._stop_note, _MICROSECOND
+        local = self._local
         for (
             requester,
             requester_name,
-            ticket,
+            number,
+            external,
             link,
             department,
             agent,
@@ -520,7 +518,6 @@ class Reports:
             due,
             stopped,
             status,
-            settled_us,
             target_us,
             business_us,
             calendar_name,
@@ -531,7 +528,7 @@ class Reports:
             yield [
                 requester,
                 requester_name,
-                ticket,
+                number or external,
                 link,
                 department,
                 agent,
@@ -541,11 +538,9 @@ class Reports:
                 local(start),
                 local(due),
                 local(stopped),
-                microsecond * settled_us
-                if settled_us is not None
-                else remaining(status, stopped, due, calendar_name, target_us, business_us),
+                self._remaining(status, stopped, due, calendar_name, target_us, business_us),
                 status,
-                "" if estimated is None and corrected_from is None else stop_note(estimated, corrected_from),
+                self._stop_note(estimated, corrected_from),
                 title,
             ]
 
@@ -758,12 +753,6 @@ class Reports:
         return Table(columns, iter(_sorted_by(list(rows()), [7], False)))
 
 
-# the business time a record has left when that needs no calendar: a stopped (or paused) clock's
-# target less its business time; NULL for a running one and a cancelled one
-_SETTLED_LEFT = (
-    "CASE WHEN r.status = 'cancelled' OR (r.stopped_at IS NULL AND r.status IN ('running', 'breached')) "
-    "THEN NULL ELSE r.target_us - r.business_us END"
-)
 # what the events say about a record's stop: estimated by the source, and the stop before the
 # latest correction ('' when it had none)
 _EVENT_OF_RECORD = "e.ticket_id = r.ticket_id AND e.metric = r.metric AND e.seq = r.seq"
