@@ -3,7 +3,8 @@
 Public API: `Reports(store, settings, now)` with `compliance(filters, group_by)` (a group or a
 pair, e.g. ("department", "week")), `log(filters, sort, descending)`, `credits(month, customer)`,
 `breaches(month, customer)`, `due(filters, within)`; each returns a `Table` whose rows are
-streamed from SQLite (the queue, and the log sorted by remaining time, are sorted in memory).
+streamed from SQLite (the queue is sorted in memory; the log sorted by remaining time is sorted
+by SQLite, from a temporary table of each record's remaining time, never held in memory).
 `contract_outcomes(start, end)` yields the records `credits` sums, for any period.
 `Filters`, `Column`, `GROUPS`, `TIME_GROUPS`, `SORTABLE`. A bad filter value (an unknown
 customer, group or sort column) is a ValueError that names it.
@@ -16,7 +17,10 @@ breach) is stored once, under its final state, so it is counted once.
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -32,6 +36,7 @@ from connector.store.database import Store
 
 _US = 1_000_000
 _MICROSECOND = timedelta(microseconds=1)
+_TEMPORARY = itertools.count()  # names of temporary tables, one per report being read
 TIME_GROUPS = ("date", "week", "month")
 GROUPS = ("date", "week", "month", "department", "agent", "level", "metric", "customer", "channel", "priority", "tag")
 CUSTOMER_SQL = "sla_customer(t.organization, t.requester_email)"
@@ -43,6 +48,9 @@ TICKET_KEYS = {
     "channel": "t.channel",
     "priority": "t.priority_name",
 }
+RECORD_KEYS = ("metric", "level")  # the groups a record holds itself, in records_by_ticket's order
+# a compliance report over at least this share of the time the records span reads them all
+WHOLE_SCAN_SHARE = 0.25
 NONE_LABEL = "(none)"  # the group of records whose department (agent, ...) is empty or unknown
 SORTABLE = {
     "requester": "t.requester_email",
@@ -55,7 +63,7 @@ SORTABLE = {
     "due": "r.due_at",
     "stopped": "r.stopped_at",
     "status": "r.status",
-    "remaining": None,  # computed per row at report time: the rows are sorted in memory
+    "remaining": None,  # computed per row at report time, sorted through a temporary table
 }
 
 
@@ -87,9 +95,6 @@ class Filters:
     priority: str | None = None  # the helpdesk's priority name
     tag: str | None = None  # tickets that carry this tag
 
-    def touches_tickets(self) -> bool:
-        return any((self.department, self.agent, self.customer, self.channel, self.priority, self.tag))
-
 
 def month_range(month: str) -> tuple[date, date]:
     """'2026-11' -> (2026-11-01, 2026-11-30)."""
@@ -107,6 +112,7 @@ class Reports:
         self._built: dict[str, BusinessCalendar] = {}
         self.customers = Customers(settings.contracts)
         self.customers.register(self.db.conn)
+        self.db.conn.create_function("sla_group", 1, _group_number, deterministic=True)
 
     # ---- helpers -------------------------------------------------------------------------------
 
@@ -122,33 +128,49 @@ class Reports:
 
     def _where(self, filters: Filters, time_column: str | None) -> tuple[list[str], list[Any]]:
         """SQL conditions for the filters, on records `r` joined with their tickets `t`."""
+        _, clauses, params = self._selection(filters, time_column)
+        return clauses, params
+
+    def _selection(self, filters: Filters, time_column: str | None) -> tuple[str, list[str], list[Any]]:
+        """The records `r` the filters select: FROM (joined with their tickets `t` when a filter
+        reads the ticket), the conditions and their values."""
         clauses, params = [], []
         if time_column is not None:
             start, end = self._bounds(filters)
             clauses, params = [f"{time_column} >= ?", f"{time_column} < ?"], [iso(start), iso(end)]
-        for more, more_params in (self._ticket_where(filters), self._record_where(filters)):
-            clauses += more
-            params += more_params
-        return clauses, params
+        ticket_clauses, ticket_params = self._ticket_where(filters)
+        record_clauses, record_params = self._record_where(filters)
+        records = "sla_records r JOIN tickets t ON t.id = r.ticket_id" if ticket_clauses else "sla_records r"
+        return records, clauses + ticket_clauses + record_clauses, params + ticket_params + record_params
 
     def _ticket_where(self, filters: Filters) -> tuple[list[str], list[Any]]:
-        """The filters on the ticket `t`."""
-        customer = None if filters.customer is None else self.customers.resolve(filters.customer, self.db)
+        """The filters on the ticket `t`: a query that uses any of them joins the tickets (an
+        empty value or `(none)` selects the tickets whose field is empty or missing)."""
+        customer = filters.customer
+        if customer is not None and not _is_none(customer):
+            customer = self.customers.resolve(customer, self.db)
         return _conditions(
-            (filters.department, "t.department = ?"),
-            (filters.agent, "t.assignee = ?"),
-            (customer, f"{CUSTOMER_SQL} = ?"),
-            (filters.channel, "t.channel = ?"),
-            (filters.priority, "t.priority_name = ?"),
-            (filters.tag, "EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)"),
+            _equal(filters.department, "t.department"),
+            _equal(filters.agent, "t.assignee"),
+            _equal(customer, CUSTOMER_SQL),
+            _equal(filters.channel, "t.channel"),
+            _equal(filters.priority, "t.priority_name"),
+            (
+                filters.tag,
+                # a ticket without tags, or with an empty one, is in the `(none)` group of tags
+                "(coalesce(json_array_length(t.tags), 0) = 0 "
+                "OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE coalesce(value, '') = ''))"
+                if _is_none(filters.tag)
+                else "EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?)",
+            ),
         )
 
     def _record_where(self, filters: Filters) -> tuple[list[str], list[Any]]:
         """The filters on the record `r`."""
         return _conditions(
-            (filters.level, "r.level = ?"),
-            (filters.metric, "r.metric = ?"),
-            (filters.status, "r.status = ?"),
+            _equal(filters.level, "r.level"),
+            _equal(filters.metric, "r.metric"),
+            _equal(filters.status, "r.status"),
         )
 
     def calendar(self, name: str) -> BusinessCalendar | None:
@@ -213,11 +235,10 @@ class Reports:
         """One pair of aggregate queries per day, week or month: each a range scan of a covering
         index between that period's local midnights, exact on every zone and DST change."""
         start, end = self._bounds(filters)
-        conditions, params = self._where(filters, None)
-        join = "JOIN tickets t ON t.id = r.ticket_id" if filters.touches_tickets() else ""
+        records, conditions, params = self._selection(filters, None)
         queries = [
             (
-                f"SELECT count(*), sum(r.business_us), max(r.business_us), min(r.business_us) FROM sla_records r {join} "
+                f"SELECT count(*), sum(r.business_us), max(r.business_us), min(r.business_us) FROM {records} "
                 f"WHERE {column} >= ? AND {column} < ? AND {condition}" + "".join(f" AND {c}" for c in conditions)
             )
             for column, condition in self._outcomes()
@@ -232,57 +253,146 @@ class Reports:
     def _compliance_by_time_and_key(
         self, filters: Filters, unit: str, keys: list[str], time_first: bool
     ) -> list[tuple]:
+        """One sum per period of the range, each read from the index of the time records count at;
+        the tickets' groups are mapped once for all the periods."""
         start, end = self._bounds(filters)
         rows = []
-        for label, low, high in _periods(start.date(), (end - timedelta(days=1)).date(), unit, self.zone):
-            period = replace(filters, start=low.date(), end=(high - timedelta(days=1)).date())
-            rows += [(label, *row) for row in self._compliance_by_key(period, keys)]
+        with self._ticket_map(filters, keys) as needed:
+            for label, low, high in _periods(start.date(), (end - timedelta(days=1)).date(), unit, self.zone):
+                period = replace(filters, start=low.date(), end=(high - timedelta(days=1)).date())
+                found = self._sums_by_time(period, keys, needed)
+                rows += [(label, *row) for row in self._totals(keys, found)]
         if time_first:
             return rows
         return sorted(((row[1], row[0], *row[2:]) for row in rows), key=lambda row: (_order(row[0]), row[1]))
 
     def _compliance_by_key(self, filters: Filters, groups: list[str]) -> list[tuple]:
-        if "tag" in groups:
-            return self._compliance_by_key_joined(filters, groups)
         return self._compliance_by_key_mapped(filters, groups)
 
-    def _compliance_by_key_mapped(self, filters: Filters, groups: list[str]) -> list[tuple]:
-        """Each ticket (of the ticket filters) is first given its group in a temporary table; then
-        one aggregate per outcome reads the records from a covering index of the time they count
-        at, looks the group up by ticket id, and sums: no join with the tickets' rows per record."""
-        ticket_clauses, ticket_params = self._ticket_where(filters)
-        ticket_keys = [TICKET_KEYS[g] if g in TICKET_KEYS else "NULL" for g in groups]
-        # groups of the record alone (metric, level) with no filter on tickets: no lookup at all
-        needed = ticket_clauses or any(group in TICKET_KEYS for group in groups)
-        self.db.execute("DROP TABLE IF EXISTS temp.report_groups")
-        if needed:
-            self.db.execute("CREATE TEMP TABLE report_groups (id INTEGER PRIMARY KEY, k0, k1)")
-            keys = ", ".join(f"NULLIF({key}, '')" for key in [*ticket_keys, "NULL"][:2])
-            self.db.execute(
-                f"INSERT INTO temp.report_groups SELECT t.id, {keys} FROM tickets t WHERE "
-                + (" AND ".join(ticket_clauses) or "1"),
-                ticket_params,
-            )
-        selected = [f"g.k{i}" if group in TICKET_KEYS else f"NULLIF(r.{group}, '')" for i, group in enumerate(groups)]
-        record_clauses, record_params = self._record_where(filters)
-        start, end = self._bounds(filters)
+    def _compliance_by_key_mapped(self, filters: Filters, groups: list[str], whole: bool | None = None) -> list[tuple]:
+        """Each ticket (of the ticket filters) is first given its groups in a temporary table (a
+        ticket with two tags has two rows; groups as small integers, named after the sums); the
+        records are then summed without reading the tickets' rows. Over most of the store
+        (`whole`), one pass over the records in ticket order sums each ticket's records, and only
+        those sums are grouped: no sort of the records. Over a small part, the records are read
+        from a covering index of the time they count at."""
+        with self._ticket_map(filters, groups) as needed:
+            whole = needed and (self._most_of_the_store(filters) if whole is None else whole)
+            found = self._sums_by_ticket(filters, groups) if whole else self._sums_by_time(filters, groups, needed)
+            return self._totals(groups, found)
+
+    def _totals(self, groups: list[str], found: list[list[tuple]]) -> list[tuple]:
+        """The met and the failed sums of each group side by side, the groups named and sorted."""
+        names = _GROUP_NAMES
         totals: dict[tuple, list] = {}
-        join = "JOIN temp.report_groups g ON g.id = r.ticket_id " if needed else ""
-        try:
-            for slot, (column, condition) in enumerate(self._outcomes()):
-                sql = (
-                    f"SELECT {', '.join(selected)}, count(*), sum(r.business_us), max(r.business_us), "
-                    f"min(r.business_us) FROM sla_records r {join}"
-                    f"WHERE {column} >= ? AND {column} < ? AND {condition}"
-                    + "".join(f" AND {c}" for c in record_clauses)
-                    + f" GROUP BY {', '.join(selected)}"
+        for slot, rows in enumerate(found):
+            for row in rows:
+                key = tuple(
+                    names[value] if value is not None and group not in RECORD_KEYS else value
+                    for group, value in zip(groups, row)
                 )
-                for row in self.db.execute(sql, [iso(start), iso(end), *record_params]):
-                    key, figures = tuple(row[: len(groups)]), row[len(groups) :]
-                    totals.setdefault(key, [None] * 8)[slot * 4 : slot * 4 + 4] = figures
+                figures = totals.setdefault(key, [None] * 8)
+                for i, value in enumerate(row[len(groups) :]):
+                    figures[slot * 4 + i] = value
+        return [(*key, *totals[key]) for key in sorted(totals, key=lambda k: tuple(map(_order, k)))]
+
+    @contextmanager
+    def _ticket_map(self, filters: Filters, groups: list[str]) -> Iterator[bool]:
+        """temp.report_groups while the sums are read, if a group or a filter needs the tickets;
+        yields whether it does."""
+        outside = not self.db.conn.in_transaction
+        clauses, params = self._ticket_where(filters)
+        needed = bool(clauses) or any(group not in RECORD_KEYS for group in groups)
+        self.db.execute("DROP TABLE IF EXISTS temp.report_groups")
+        try:
+            if needed:
+                self._map_tickets(groups, clauses, params)
+            yield needed
         finally:
             self.db.execute("DROP TABLE IF EXISTS temp.report_groups")
-        return [(*key, *totals[key]) for key in sorted(totals, key=lambda k: tuple(map(_order, k)))]
+            if outside and self.db.conn.in_transaction:
+                self.db.conn.commit()  # only the temporary table was written
+
+    def _map_tickets(self, groups: list[str], clauses: list[str], params: list[Any]) -> None:
+        """temp.report_groups: (ticket id, its group k0, k1) for the tickets the filters keep."""
+        keys, tags = [], ""
+        for group in [*groups, None, None][:2]:
+            if group == "tag":
+                keys.append("sla_group(NULLIF(j.value, ''))")
+                tags = " LEFT JOIN json_each(t.tags) j"
+            elif group in TICKET_KEYS:
+                keys.append(f"sla_group(NULLIF({TICKET_KEYS[group]}, ''))")
+            else:
+                keys.append("NULL")
+        # one row per ticket can have the ticket id as its key; a ticket with tags has a row each
+        self.db.execute(f"CREATE TEMP TABLE report_groups (id INTEGER{'' if tags else ' PRIMARY KEY'}, k0, k1)")
+        self.db.execute(
+            f"INSERT INTO temp.report_groups SELECT t.id, {', '.join(keys)} FROM tickets t{tags} WHERE "
+            + (" AND ".join(clauses) or "1"),
+            params,
+        )
+        if tags:
+            self.db.execute("CREATE INDEX temp.report_groups_by_id ON report_groups (id)")
+
+    def _most_of_the_store(self, filters: Filters) -> bool:
+        """Does the report's time range cover most of the time the records span? Then reading
+        every record in ticket order costs less than reading the range in time order and sorting
+        it by group (read from the indexes' ends: no scan)."""
+        first = self.db.execute("SELECT min(start_at) FROM sla_records").fetchone()[0]
+        last = self.db.execute("SELECT max(due_at) FROM sla_records").fetchone()[0]
+        if first is None or last is None:
+            return False
+        start, end = self._bounds(filters)
+        low, high = datetime.fromisoformat(first), datetime.fromisoformat(last)
+        covered = min(end, high) - max(start, low)
+        return high > low and covered / (high - low) >= WHOLE_SCAN_SHARE
+
+    def _sums_by_ticket(self, filters: Filters, groups: list[str]) -> list[list[tuple]]:
+        """Per outcome: the sums of each ticket's records (from records_by_ticket, in its order:
+        no sort), grouped by the ticket's groups and the record's own."""
+        record_clauses, record_params = self._record_where(filters)
+        start, end = self._bounds(filters)
+        # the record's own groups, all of them so that the sums follow the index's order
+        own = [f"r.{group}" for group in RECORD_KEYS] if set(RECORD_KEYS) & set(groups) else []
+        outer = [f"g.k{i}" if group not in RECORD_KEYS else f"NULLIF(x.{group}, '')" for i, group in enumerate(groups)]
+        found = []
+        for column, condition in self._outcomes():
+            per_ticket = (
+                f"SELECT r.ticket_id AS ticket, {''.join(f'{c} AS {c[2:]}, ' for c in own)}count(*) AS n, "
+                "sum(r.business_us) AS total, max(r.business_us) AS most, min(r.business_us) AS least "
+                f"FROM sla_records r INDEXED BY records_by_ticket WHERE {column} >= ? AND {column} < ? "
+                f"AND {condition}"
+                + "".join(f" AND {c}" for c in record_clauses)
+                + " GROUP BY r.ticket_id"
+                + "".join(f", {c}" for c in own)
+            )
+            sql = (
+                f"SELECT {', '.join(outer)}, sum(x.n), sum(x.total), max(x.most), min(x.least) "
+                f"FROM ({per_ticket}) x JOIN temp.report_groups g ON g.id = x.ticket GROUP BY {', '.join(outer)}"
+            )
+            found.append(self.db.execute(sql, [iso(start), iso(end), *record_params]).fetchall())
+        return found
+
+    def _sums_by_time(self, filters: Filters, groups: list[str], needed: bool) -> list[list[tuple]]:
+        """Per outcome: the records of the range read from a covering index of the time they count
+        at, their ticket's groups looked up by ticket id, and summed."""
+        selected = [
+            f"g.k{i}" if group not in RECORD_KEYS else f"NULLIF(r.{group}, '')" for i, group in enumerate(groups)
+        ]
+        record_clauses, record_params = self._record_where(filters)
+        start, end = self._bounds(filters)
+        join = "JOIN temp.report_groups g ON g.id = r.ticket_id " if needed else ""
+        found = []
+        for column, condition in self._outcomes():
+            sql = (
+                f"SELECT {', '.join(selected)}, count(*), sum(r.business_us), max(r.business_us), "
+                f"min(r.business_us) FROM sla_records r {join}"
+                f"WHERE {column} >= ? AND {column} < ? AND {condition}"
+                + "".join(f" AND {c}" for c in record_clauses)
+                + f" GROUP BY {', '.join(selected)}"
+            )
+            found.append(self.db.execute(sql, [iso(start), iso(end), *record_params]).fetchall())
+        return found
 
     def _compliance_by_key_joined(self, filters: Filters, groups: list[str]) -> list[tuple]:
         keys, tags = [], ""
@@ -317,21 +427,28 @@ class Reports:
     # ---- the SLA log -----------------------------------------------------------------------------
 
     def log(self, filters: Filters, sort: list[str] | None = None, descending: bool = False) -> Table:
-        clauses, params = self._where(filters, "r.start_at")
-        order = []
+        selected, clauses, params = self._selection(filters, "r.start_at")
         sort = sort or ["start"]
         for name in sort:
             if name not in SORTABLE:
                 raise ValueError(f"--sort {name!r} is not one of {', '.join(SORTABLE)}")
-            if SORTABLE[name] is not None:
-                order.append(f"{SORTABLE[name]} {'DESC' if descending else 'ASC'}")
+        direction = "DESC" if descending else "ASC"
+        # the remaining time is computed per row, not stored: it is sorted by SQLite too, from a
+        # temporary table of (record, remaining) filled as the records stream by
+        order = [
+            f"o.remaining IS NULL, o.remaining {direction}" if name == "remaining" else f"{SORTABLE[name]} {direction}"
+            for name in sort
+        ]
         order.append("r.rowid")
+        by_remaining = "remaining" in sort
+        table = f"temp.log_order_{next(_TEMPORARY)}"
         sql = (
             "SELECT t.requester_email, t.requester_name, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
             "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar, "
             f"{_STOP_NOTES}, t.title "
-            f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
-            f"ORDER BY {', '.join(order)}"
+            f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
+            + (f"JOIN {table} o ON o.record = r.rowid " if by_remaining else f"WHERE {' AND '.join(clauses)} ")
+            + f"ORDER BY {', '.join(order)}"
         )
         columns = [
             Column("requester"),
@@ -351,11 +468,39 @@ class Reports:
             Column("stop_note"),
             Column("title"),
         ]
-        rows = self._log_rows(self.db.execute(sql, params))
-        if "remaining" in sort:
-            names = [column.name for column in columns]
-            rows = iter(_sorted_by(list(rows), [names.index(name) for name in sort], descending))
-        return Table(columns, rows)
+        if not by_remaining:
+            return Table(columns, self._log_rows(self.db.execute(sql, params)))
+
+        def sorted_rows() -> Iterator[list[Any]]:
+            outside = not self.db.conn.in_transaction
+            self.db.execute(f"CREATE TABLE {table} (record INTEGER PRIMARY KEY, remaining INTEGER)")
+            try:
+                records = self.db.execute(
+                    "SELECT r.rowid, r.status, r.stopped_at, r.due_at, r.calendar, r.target_us, r.business_us "
+                    f"FROM {selected} WHERE {' AND '.join(clauses)}",
+                    params,
+                )
+                self.db.conn.executemany(
+                    f"INSERT INTO {table} VALUES (?, ?)",
+                    ((record, _as_us(self._remaining(*fields))) for record, *fields in records),
+                )
+                if outside:  # no transaction left open for the temporary table's rows
+                    self.db.conn.commit()
+                yield from self._log_rows(self.db.execute(sql))
+            finally:
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
+
+        return Table(columns, sorted_rows())
+
+    def _remaining(
+        self, status: str, stopped: str | None, due: str, calendar_name: str, target_us: int, business_us: int
+    ) -> timedelta | None:
+        """A record's business time left at report time (negative: overdue); none if cancelled."""
+        if status == "cancelled":
+            return None
+        if stopped is None and status in ("running", "breached"):
+            return self._signed_left(calendar_name, datetime.fromisoformat(due))
+        return _MICROSECOND * (target_us - business_us)
 
     def _log_rows(self, cursor) -> Iterator[list[Any]]:
         local = self._local
@@ -381,12 +526,6 @@ class Reports:
             corrected_from,
             title,
         ) in cursor:
-            if status == "cancelled":
-                remaining = None
-            elif stopped is None and status in ("running", "breached"):
-                remaining = self._signed_left(calendar_name, datetime.fromisoformat(due))
-            else:
-                remaining = _MICROSECOND * (target_us - business_us)
             yield [
                 requester,
                 requester_name,
@@ -400,7 +539,7 @@ class Reports:
                 local(start),
                 local(due),
                 local(stopped),
-                remaining,
+                self._remaining(status, stopped, due, calendar_name, target_us, business_us),
                 status,
                 self._stop_note(estimated, corrected_from),
                 title,
@@ -422,7 +561,8 @@ class Reports:
         contracts = list(enumerate(self.settings.contracts))
         if customer is None:
             return contracts
-        wanted = self.customers.resolve(customer, self.db)
+        # the records of no customer have no contract
+        wanted = None if _is_none(customer) else self.customers.resolve(customer, self.db)
         chosen = [(i, c) for i, c in contracts if c.customer == wanted]
         if not chosen:
             known = ", ".join(repr(c.customer) for c in self.settings.contracts) or "none"
@@ -688,6 +828,28 @@ def _periods(first: date, last: date, unit: str, zone: ZoneInfo) -> Iterator[tup
         day = following
 
 
+# the groups' names by the number report_groups holds, the same for every report of the process
+_GROUP_NAMES: list[str] = []
+_GROUP_NUMBERS: dict[str, int] = {}
+_GROUP_LOCK = threading.Lock()
+
+
+def _group_number(name: str | None) -> int | None:
+    if name is None:
+        return None
+    number = _GROUP_NUMBERS.get(name)
+    if number is None:
+        with _GROUP_LOCK:
+            number = _GROUP_NUMBERS.setdefault(name, len(_GROUP_NAMES))
+            if number == len(_GROUP_NAMES):
+                _GROUP_NAMES.append(name)
+    return number
+
+
+def _as_us(value: timedelta | None) -> int | None:
+    return None if value is None else value // _MICROSECOND
+
+
 def _duration(us: float | int | None) -> timedelta | None:
     return None if us is None else timedelta(microseconds=int(us))
 
@@ -709,8 +871,19 @@ def _sorted_by(rows: list[list[Any]], indexes: list[int], descending: bool) -> l
 
 
 def _conditions(*pairs: tuple[Any, str]) -> tuple[list[str], list[Any]]:
+    """The SQL of each given filter, and the values of its `?` (an empty filter has none)."""
     given = [(value, sql) for value, sql in pairs if value is not None]
-    return [sql for _, sql in given], [value for value, _ in given]
+    return [sql for _, sql in given], [value for value, sql in given if "?" in sql]
+
+
+def _is_none(value: str | None) -> bool:
+    """A filter value that selects the empty group: '' or the label `(none)` it is shown with."""
+    return value is not None and (value == "" or value == NONE_LABEL)
+
+
+def _equal(value: str | None, column: str) -> tuple[str | None, str]:
+    """The filter `column` is `value`; an empty value or `(none)`: the column is empty or NULL."""
+    return value, (f"coalesce({column}, '') = ''" if _is_none(value) else f"{column} = ?")
 
 
 def _order(label: str | None) -> tuple[int, str]:

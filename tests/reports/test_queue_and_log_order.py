@@ -45,3 +45,26 @@ def test_the_log_sorts_by_remaining_time(tmp_path):
     log = [list(r) for r in reports.log(days, ["remaining"], descending=True).rows]
     assert [r[12] for r in log] == [8 * H, 3 * H, 0.5 * H, -H]
     assert [r[:2] for r in log][0] == ["ann@x.example", "Ann Example"]
+
+
+def test_the_log_sorted_by_remaining_time_is_sorted_by_sqlite_not_held_in_memory(tmp_path):
+    """The sort goes through a temporary table: rows come one by one from a cursor, and no more
+    records are ever held by Python than the first row needs."""
+    reports = build(tmp_path)
+    store = Store.open(tmp_path / "sla.db")
+    for ticket in range(3, 400):
+        add_ticket(store, ticket)
+        add_record(
+            store, ticket, 1, "met", NOW - 5 * H, NOW - 4 * H, NOW - 4.5 * H, (ticket % 50) * timedelta(minutes=1)
+        )
+    days = Filters(start=date(2026, 11, 1), end=date(2026, 11, 30))
+    expected = sorted(reports.log(days).rows, key=lambda row: (row[12] is None, row[12] or timedelta(0)))
+    rows = reports.log(days, ["remaining"]).rows
+    assert not isinstance(rows, list | tuple)
+    first = next(iter(rows))
+    temporary = [n for (n,) in reports.db.execute("SELECT name FROM temp.sqlite_master WHERE type = 'table'")]
+    assert [n for n in temporary if n.startswith("log_order_")]  # the order is kept by SQLite
+    assert [first, *rows] == expected
+    temporary = [n for (n,) in reports.db.execute("SELECT name FROM temp.sqlite_master WHERE type = 'table'")]
+    assert not [n for n in temporary if n.startswith("log_order_")]  # and dropped once read
+    assert not reports.db.conn.in_transaction
