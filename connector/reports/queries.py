@@ -316,22 +316,48 @@ class Reports:
     # ---- the SLA log -----------------------------------------------------------------------------
 
     def log(self, filters: Filters, sort: list[str] | None = None, descending: bool = False) -> Table:
+        return self.log_page(filters, sort, descending)[0]
+
+    def log_page(
+        self,
+        filters: Filters,
+        sort: list[str] | None = None,
+        descending: bool = False,
+        after: Sequence[Any] | None = None,
+        limit: int | None = None,
+    ) -> tuple[Table, list[Any] | None]:
+        """The log, or one page of it: at most `limit` rows after the row whose sort key is
+        `after` (as returned for the page before), and the sort key of the page's last row when
+        more follow. The key is the row's sort columns and its record's rowid, so a page starts
+        where the last one ended whatever the service wrote meanwhile, and costs the same at any
+        depth. (Sorted by remaining time, computed at report time, the key is not used.)"""
         clauses, params = self._where(filters, "r.start_at")
-        order = []
+        order, keys = [], []
         sort = sort or ["start"]
         for name in sort:
             if name not in SORTABLE:
                 raise ValueError(f"--sort {name!r} is not one of {', '.join(SORTABLE)}")
             if SORTABLE[name] is not None:
                 order.append(f"{SORTABLE[name]} {'DESC' if descending else 'ASC'}")
+                keys.append(SORTABLE[name])
         order.append("r.rowid")
+        keys.append("r.rowid")
+        in_sql = "remaining" not in sort
+        if after is not None and in_sql:
+            if len(after) != len(keys):
+                raise ValueError(f"--cursor has {len(after)} values; this sort needs {len(keys)}")
+            condition, condition_params = _keyset_after(keys, list(after), descending)
+            clauses.append(condition)
+            params += condition_params
         sql = (
             "SELECT t.requester_email, t.requester_name, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
             "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar, "
-            f"{_STOP_NOTES}, t.title "
+            f"{_STOP_NOTES}, t.title, {', '.join(keys)} "
             f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
             f"ORDER BY {', '.join(order)}"
         )
+        if limit is not None and in_sql:
+            sql += f" LIMIT {int(limit) + 1}"
         columns = [
             Column("requester"),
             Column("requester_name"),
@@ -350,11 +376,19 @@ class Reports:
             Column("stop_note"),
             Column("title"),
         ]
-        rows = self._log_rows(self.db.execute(sql, params))
-        if "remaining" in sort:
+        width = 20  # the columns `_log_rows` reads; the sort key follows them
+        if not in_sql:
+            rows = self._log_rows(row[:width] for row in self.db.execute(sql, params))
             names = [column.name for column in columns]
             rows = iter(_sorted_by(list(rows), [names.index(name) for name in sort], descending))
-        return Table(columns, rows)
+            return Table(columns, rows), None
+        if limit is None:
+            return Table(columns, self._log_rows(row[:width] for row in self.db.execute(sql, params))), None
+        found = self.db.execute(sql, params).fetchall()
+        more = len(found) > limit
+        found = found[:limit]
+        last = list(found[-1][width:]) if more else None
+        return Table(columns, self._log_rows(row[:width] for row in found)), last
 
     def _log_rows(self, cursor) -> Iterator[list[Any]]:
         local = self._local
@@ -629,6 +663,33 @@ def filter_conditions(store: Store, settings: Any, filters: Filters) -> tuple[li
     of the store (the forecast): the same customer rule and SQL functions as the reports."""
     reports = Reports(store, settings, datetime.now().astimezone())
     return reports._where(filters, None)
+
+
+def _keyset_after(keys: list[str], values: list[Any], descending: bool) -> tuple[str, list[Any]]:
+    """The condition for rows after `values` in the order `keys` (the last one the rowid, always
+    ascending), as SQLite orders them: empty (NULL) cells first ascending, last descending."""
+    condition, params = f"{keys[-1]} > ?", [values[-1]]
+    for key, value in reversed(list(zip(keys[:-1], values[:-1], strict=True))):
+        if value is None:
+            if descending:
+                condition = f"({key} IS NULL AND {condition})"
+            else:
+                condition = f"({key} IS NOT NULL OR ({key} IS NULL AND {condition}))"
+        elif descending:
+            condition, params = f"({key} < ? OR {key} IS NULL OR ({key} = ? AND {condition}))", [value, value, *params]
+        else:
+            condition, params = f"({key} > ? OR ({key} = ? AND {condition}))", [value, value, *params]
+    # the first key's bound on its own too, which lets SQLite start the index scan at the key
+    first, value = keys[0], values[0]
+    if len(keys) == 1:
+        return condition, params
+    if value is not None and not descending:
+        condition, params = f"{first} >= ? AND {condition}", [value, *params]
+    elif value is not None:
+        condition, params = f"({first} <= ? OR {first} IS NULL) AND {condition}", [value, *params]
+    elif descending:
+        condition = f"{first} IS NULL AND {condition}"
+    return condition, params
 
 
 def credit_amount(contract: Any, percent: Decimal) -> Decimal:

@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import threading
+import time as monotonic_time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -117,9 +118,10 @@ class Service:
         now: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] | None = None,
         stop: threading.Event | None = None,
+        timer: Callable[[], float] = monotonic_time.monotonic,
     ):
         self.settings, self.store, self.adapters, self.engine = settings, store, adapters, engine
-        self.now = now
+        self.now, self.timer = now, timer
         self.stop = stop or threading.Event()
         # retries wait on the stop event, so a stop request cuts a back-off short
         self.sleep = sleep or (lambda seconds: self.stop.wait(seconds))
@@ -159,6 +161,7 @@ class Service:
                 sleep=self.sleep,
                 attempts=self.settings.connector.delivery_attempts,
                 should_stop=self.stop.is_set,
+                timer=self.timer,
             )
         except Exception as exc:  # the loop must survive anything one source does
             self._failed(name, health, exc, now)
