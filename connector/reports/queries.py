@@ -349,6 +349,13 @@ class Reports:
             condition, condition_params = _keyset_after(keys, list(after), descending)
             clauses.append(condition)
             params += condition_params
+            if keys[0] == "r.start_at" and isinstance(after[0], str):
+                # the range's own bound, moved to the key: SQLite starts the index scan there
+                # (given as a second bound, it starts at the range's and reads past every row before)
+                if not descending:
+                    params[0] = max(params[0], after[0])
+                elif after[0] < params[1]:
+                    clauses[1], params[1] = "r.start_at <= ?", after[0]
         sql = (
             "SELECT t.requester_email, t.requester_name, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
             "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar, "

@@ -196,6 +196,13 @@ def m007_cycle_durations(db: Database) -> None:
     )
     if "cycle_seconds_sum" not in db["sync_state"].columns_dict:
         db["sync_state"].add_column("cycle_seconds_sum", float)
+    # the breach forecast reads the durations of a level's and metric's recent clocks from
+    # this index alone (the status page does, for each page it shows)
+    db["sla_records"].create_index(
+        ["metric", "level", "start_at", "stopped_at", "status", "business_us"],
+        index_name="records_by_kind",
+        if_not_exists=True,
+    )
 
 
 def utc_now_iso() -> str:
