@@ -146,14 +146,18 @@ def _cursor(text: str | None, sort: str) -> tuple[list[Any] | None, int]:
     try:
         given = json.loads(base64.urlsafe_b64decode(text.encode() + b"==="))
         key, offset = given.get("after"), given.get("offset", 0)
-        valid = given["sort"] == sort and isinstance(offset, int) and offset >= 0
-        valid = valid and (key is None or (isinstance(key, list) and key and isinstance(key[-1], int)))
-        valid = valid and all(value is None or isinstance(value, str | int) for value in key or [])
+        valid = given["sort"] == sort and _sql_int(offset) and offset >= 0
+        valid = valid and (key is None or (isinstance(key, list) and key and _sql_int(key[-1])))
+        valid = valid and all(value is None or isinstance(value, str) or _sql_int(value) for value in key or [])
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
         valid = False
     if not valid:
         raise bad_parameter("cursor", text, NOT_A_CURSOR)
     return key, offset
+
+
+def _sql_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def _next_cursor(sort: str, after: list[Any] | None = None, offset: int = 0) -> str:

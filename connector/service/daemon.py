@@ -1,6 +1,7 @@
 """The long-running service: each source's cycle on its own interval, one instance per database.
 
-Public API: `Service(settings, store, adapters, engine, now=...)` with `start()`, `tick(name)`,
+Public API: `Service(settings, store, adapters, engine, now=..., timer=...)` (`timer`: the
+monotonic clock each cycle's duration is measured with) with `start()`, `tick(name)`,
 `run(stop)`; `instance_lock(database)`; `install_signal_handlers(stop)`.
 
 The error policy of the poll loop: a source that starts failing is logged once (with the

@@ -68,9 +68,12 @@ def test_a_cursor_is_for_its_sort_only(api):
     first = api.get("/api/v1/reports/log", params={**SPAN, "limit": "3"}).json()
     other = api.get("/api/v1/reports/log", params={**SPAN, "limit": "3", "sort": "due", "cursor": first["next_cursor"]})
     assert other.status_code == 422 and other.json()["detail"][0]["loc"] == ["query", "cursor"]
-    forged = base64.urlsafe_b64encode(json.dumps({"sort": "start", "after": ["x", "y", 3]}).encode()).decode()
-    wrong = api.get("/api/v1/reports/log", params={**SPAN, "limit": "3", "cursor": forged})
-    assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["query", "cursor"]
+    for forged in ({"sort": "start", "after": ["x", "y", 3]}, {"sort": "start", "after": ["x", 2**64]},
+                   {"sort": "start", "after": [1.5, 3]}, {"sort": "start", "offset": -1}, ["start"]):  # fmt: skip
+        text = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
+        wrong = api.get("/api/v1/reports/log", params={**SPAN, "limit": "3", "cursor": text})
+        assert wrong.status_code == 422, forged
+        assert wrong.json()["detail"][0]["loc"] == ["query", "cursor"]
 
 
 def test_pages_stay_exact_while_the_service_writes(tmp_path):
