@@ -356,10 +356,11 @@ class Reports:
                     params[0] = max(params[0], after[0])
                 elif after[0] < params[1]:
                     clauses[1], params[1] = "r.start_at <= ?", after[0]
+        paged = "".join(f", {key}" for key in keys) if limit is not None and in_sql else ""  # the page's sort key
         sql = (
             "SELECT t.requester_email, t.requester_name, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
             "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar, "
-            f"{_STOP_NOTES}, t.title, {', '.join(keys)} "
+            f"{_STOP_NOTES}, t.title{paged} "
             f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
             f"ORDER BY {', '.join(order)}"
         )
@@ -383,14 +384,13 @@ class Reports:
             Column("stop_note"),
             Column("title"),
         ]
-        width = 20  # the columns `_log_rows` reads; the sort key follows them
-        if not in_sql:
-            rows = self._log_rows(row[:width] for row in self.db.execute(sql, params))
-            names = [column.name for column in columns]
-            rows = iter(_sorted_by(list(rows), [names.index(name) for name in sort], descending))
+        if not paged:
+            rows = self._log_rows(self.db.execute(sql, params))
+            if not in_sql:
+                names = [column.name for column in columns]
+                rows = iter(_sorted_by(list(rows), [names.index(name) for name in sort], descending))
             return Table(columns, rows), None
-        if limit is None:
-            return Table(columns, self._log_rows(row[:width] for row in self.db.execute(sql, params))), None
+        width = 20  # the columns `_log_rows` reads; the sort key follows them
         found = self.db.execute(sql, params).fetchall()
         more = len(found) > limit
         found = found[:limit]
