@@ -19,12 +19,11 @@ from collections import Counter
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from itertools import chain
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from connector.analytics.history import Clock, read_clocks
-from connector.analytics.survival import BreachOdds, Observation
+from connector.analytics.survival import BreachOdds
 from connector.core.local_times import local_times
 from connector.reports.queries import Column, Filters, Table, filter_conditions
 from connector.store.codec import iso
@@ -156,11 +155,8 @@ def _odds(store: Store, settings: Any, now: datetime, queue: Iterable[Clock]) ->
         running = read_clocks(
             store, settings, now, metric=metric, start=since, filters=(["r.level = ?", "r.stopped_at IS NULL"], [level])
         )
-        odds[level, metric] = BreachOdds(
-            chain(
-                (Observation(duration, True) for (duration,) in stopped),
-                (Observation(c.duration_us, False) for c in running),
-            )
+        odds[level, metric] = BreachOdds.of_durations(
+            [duration for (duration,) in stopped], [c.duration_us for c in running]
         )
     return odds
 
