@@ -150,6 +150,9 @@ def render(ctx: Context) -> str:
             "<th>Business time left</th><th>Next step</th><th>Breach chance</th></tr></thead><tbody>"
             + "".join(body)
             + "</tbody></table>"
+            + f'<p class="meta">Breach chance: of the clocks of the same level and metric started in the last {HISTORY_DAYS} '
+            "days that ran as long as this one has, the share that went past its target (as "
+            "<code>report due --forecast</code> shows it).</p>"
         )
         if len(queue) > len(shown):
             at_risk += f'<p class="meta">{len(queue) - len(shown)} more in <a href="/api/v1/reports/due?format=csv">the due queue (CSV)</a>.</p>'
@@ -172,7 +175,6 @@ def render(ctx: Context) -> str:
 </section>
 <h2>At risk, next due first</h2>
 {at_risk}
-<p class="meta">Breach chance: of the clocks of the same level and metric started in the last {HISTORY_DAYS} days that ran as long as this one has, the share that went past its target (as <code>report due --forecast</code> shows it).</p>
 <h2>Compliance per week, last quarter</h2>
 {weekly_compliance_svg(weeks)}
 <p class="meta">Share of decided SLA records met in each ISO week (numbered below the bars). <a href="/api/v1/reports/compliance?format=csv&amp;group_by=week&amp;from={first_week.isoformat()}&amp;to={today.isoformat()}">CSV</a> · <a href="/docs">API</a></p>
