@@ -2,7 +2,8 @@
 that, having run as long without a reply, went on past its target; and the load now.
 
 Public API: `forecast_due(store, settings, now, filters, within=None, sort="due") -> Table`,
-`HISTORY_DAYS`.
+`breach_risks(store, settings, now, wanted) -> {clock key: Risk}` (the same figures for a few
+open clocks, as the status page shows them), `clock_key`, `HISTORY_DAYS`.
 
 How a figure is made, so that a lead can check it with the SLA log: take the stored clocks of
 the same level and metric that started in the last `HISTORY_DAYS` days. Of those that ran longer
@@ -15,13 +16,14 @@ left out. A clock already past its due time has a risk of 100 %. Both counts are
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from connector.analytics.history import Clock, read_clocks
-from connector.analytics.survival import BreachOdds, Observation
+from connector.analytics.survival import BreachOdds
 from connector.core.local_times import local_times
 from connector.reports.queries import Column, Filters, Table, filter_conditions
 from connector.store.codec import iso
@@ -56,11 +58,7 @@ def forecast_due(
     ):
         by_department[department] += 1
         by_agent[agent] += 1
-    since = (now - timedelta(days=HISTORY_DAYS)).astimezone(zone).date()
-    odds: dict[tuple[str, str], BreachOdds] = {}
-    for level, metric in sorted({(c.level, c.metric) for c in queue}):
-        past = read_clocks(store, settings, now, metric=metric, start=since, filters=(["r.level = ?"], [level]))
-        odds[level, metric] = BreachOdds(Observation(c.duration_us, c.stopped) for c in past)
+    odds = _odds(store, settings, now, queue)
     rows = []
     for clock in queue:
         risk, went_past, comparable = _risk(clock, odds[clock.level, clock.metric])
@@ -108,6 +106,59 @@ def forecast_due(
         Column("agent_open", "int"),
     ]
     return Table(columns, [row for _, row in rows])
+
+
+class Risk(NamedTuple):
+    percent: Decimal | None  # None: no past clock ran as long
+    went_past: int | None  # None when the clock is past its target already
+    ran_as_long: int | None
+
+
+def clock_key(ticket: str | None, requester: str | None, level: str | None, metric: str) -> tuple:
+    """How a row of the due queue and a forecast clock are matched: the ticket as shown, its
+    requester, the clock's level and metric (one open clock per metric and ticket)."""
+    return (ticket, requester, level, metric)
+
+
+def breach_risks(store: Store, settings: Any, now: datetime, wanted: Collection[tuple]) -> dict[tuple, Risk]:
+    """The forecast's figures for the open clocks whose `clock_key` is in `wanted`, as
+    `report due --forecast` computes them; only the history of their levels and metrics is read."""
+    tickets = sorted({key[0] for key in wanted if key[0] is not None})
+    if not tickets:
+        return {}
+    shown = ([f"coalesce(t.number, t.external_id) IN ({', '.join('?' for _ in tickets)})"], tickets)
+    queue = [
+        c
+        for c in read_clocks(store, settings, now, open_only=True, filters=shown)
+        if clock_key(c.ticket, c.requester, c.level, c.metric) in wanted
+    ]
+    odds = _odds(store, settings, now, queue)
+    return {
+        clock_key(c.ticket, c.requester, c.level, c.metric): Risk(*_risk(c, odds[c.level, c.metric])) for c in queue
+    }
+
+
+def _odds(store: Store, settings: Any, now: datetime, queue: Iterable[Clock]) -> dict[tuple[str, str], BreachOdds]:
+    """The past clocks of each level and metric in `queue`, started in the last HISTORY_DAYS."""
+    since = (now - timedelta(days=HISTORY_DAYS)).astimezone(ZoneInfo(settings.connector.report_timezone)).date()
+    odds: dict[tuple[str, str], BreachOdds] = {}
+    first = iso(datetime.combine(since, datetime.min.time(), ZoneInfo(settings.connector.report_timezone)))
+    for level, metric in sorted({(c.level, c.metric) for c in queue}):
+        # a stopped clock's duration is the business time it took: read from an index alone (a
+        # record always has its ticket: the foreign key), no clock made of it; the few still
+        # open are measured as of now
+        stopped = store.db.execute(
+            "SELECT r.business_us FROM sla_records r WHERE r.metric = ? AND r.level = ? AND r.start_at >= ? "
+            "AND r.status != 'cancelled' AND r.stopped_at IS NOT NULL",
+            [metric, level, first],
+        )
+        running = read_clocks(
+            store, settings, now, metric=metric, start=since, filters=(["r.level = ?", "r.stopped_at IS NULL"], [level])
+        )
+        odds[level, metric] = BreachOdds.of_durations(
+            [duration for (duration,) in stopped], [c.duration_us for c in running]
+        )
+    return odds
 
 
 def _risk(clock: Clock, odds: BreachOdds) -> tuple[Decimal | None, int | None, int | None]:

@@ -1,5 +1,8 @@
 """The FastAPI application: its routes, the token checks, and /openapi.json with /docs.
 
+/docs (Swagger UI) and /redoc load their scripts and styles from the package (fastapi-offline
+ships them), never from a CDN, so they work on a host without Internet access.
+
 Public API: `create_app(settings, clock=None, tokens=None) -> FastAPI`.
 """
 
@@ -13,6 +16,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from connector.api import health, report_routes, status_page, ticket_routes
 from connector.api.auth import api_token, operator_token
@@ -26,6 +30,9 @@ service credits, breach statements and the due queue (JSON, or CSV with `format=
 `Authorization: Bearer <token>` when `[api] tokens_file` is set."""
 
 
+DOCS_ASSETS = "/docs-assets"  # Swagger UI's and ReDoc's files, served from the package
+
+
 def create_app(settings: Any, clock: Callable[[], datetime] | None = None, tokens: Tokens | None = None) -> FastAPI:
     counts = health.RecordCounts(settings.connector.database, settings.api.metrics_refresh)
 
@@ -35,7 +42,13 @@ def create_app(settings: Any, clock: Callable[[], datetime] | None = None, token
         yield
         counts.stop()
 
-    app = FastAPI(title="SLA Connector", version=version("sla-connector"), description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPIOffline(
+        title="SLA Connector",
+        version=version("sla-connector"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        static_url=DOCS_ASSETS,
+    )
     app.state.record_counts = counts
     app.state.sla = AppState(
         settings=settings,

@@ -136,22 +136,33 @@ def compliance(
     return _answer(request, ctx, format, table, f"compliance-{span['start']}-{span['end']}")
 
 
-def _cursor(text: str | None) -> int:
+NOT_A_CURSOR = "is not a cursor this API gave for this sort (use next_cursor of the previous page)"
+
+
+def _cursor(text: str | None, sort: str) -> tuple[list[Any] | None, int]:
+    """(the sort key the page starts after, or the offset when sorted by remaining time)."""
     if text is None:
-        return 0
+        return None, 0
     try:
-        offset = json.loads(base64.urlsafe_b64decode(text.encode() + b"==="))["offset"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise bad_parameter(
-            "cursor", text, "is not a cursor this API gave (use next_cursor of the previous page)"
-        ) from None
-    if not isinstance(offset, int) or offset < 0:
-        raise bad_parameter("cursor", text, "is not a cursor this API gave (use next_cursor of the previous page)")
-    return offset
+        given = json.loads(base64.urlsafe_b64decode(text.encode() + b"==="))
+        key, offset = given.get("after"), given.get("offset", 0)
+        valid = given["sort"] == sort and _sql_int(offset) and offset >= 0
+        valid = valid and (key is None or (isinstance(key, list) and key and _sql_int(key[-1])))
+        valid = valid and all(value is None or isinstance(value, str) or _sql_int(value) for value in key or [])
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+        valid = False
+    if not valid:
+        raise bad_parameter("cursor", text, NOT_A_CURSOR)
+    return key, offset
 
 
-def _next_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
+def _sql_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+
+
+def _next_cursor(sort: str, after: list[Any] | None = None, offset: int = 0) -> str:
+    cursor = {"sort": sort, "after": after} if after is not None else {"sort": sort, "offset": offset}
+    return base64.urlsafe_b64encode(json.dumps(cursor, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
 @router.get("/log", response_model=LogPage, responses=CSV_RESPONSE)
@@ -172,12 +183,19 @@ def log(
 ) -> Response:
     """One row per SLA record started in the range; JSON in pages, CSV streamed whole."""
     columns = sort.split(",") if sort else None
-    table = _run(lambda: ctx.reports.log(Filters(**span, **filters, status=status), columns, desc), "sort", sort)
+    chosen = Filters(**span, **filters, status=status)
     if _wants_csv(request, format):
+        table = _run(lambda: ctx.reports.log(chosen, columns, desc), "sort", sort)
         return _answer(request, ctx, format, table, f"sla-log-{span['start']}-{span['end']}")
-    offset = _cursor(cursor)
-    rows, more = json_rows(table, offset, limit)
-    return JSONResponse({"rows": rows, "next_cursor": _next_cursor(offset + limit) if more else None})
+    order = f"{','.join(columns or ['start'])}{':desc' if desc else ''}"
+    after, offset = _cursor(cursor, order)
+    if "remaining" in (columns or []):  # computed at report time: pages by position
+        table = _run(lambda: ctx.reports.log(chosen, columns, desc), "sort", sort)
+        rows, more = json_rows(table, offset, limit)
+        return JSONResponse({"rows": rows, "next_cursor": _next_cursor(order, offset=offset + limit) if more else None})
+    table, last = _run(lambda: ctx.reports.log_page(chosen, columns, desc, after, limit), "sort", sort)
+    rows, _ = json_rows(table)
+    return JSONResponse({"rows": rows, "next_cursor": _next_cursor(order, after=last) if last is not None else None})
 
 
 MonthArg = Annotated[str, Query(pattern=MONTH, description="YYYY-MM")]

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
+from connector.analytics.forecast import HISTORY_DAYS, Risk, breach_risks, clock_key
 from connector.api.auth import page_token
 from connector.api.chart import weekly_compliance_svg
 from connector.api.context import Context, context
@@ -66,6 +67,15 @@ def _left(left: timedelta | None) -> str:
     return format_duration(left) if left else "due now"
 
 
+def _chance(risk: Risk | None) -> str:
+    """The breach chance as `report due --forecast` gives it: the percent, and its two counts."""
+    if risk is None or risk.percent is None:  # no past clock of its kind ran as long
+        return "no history"
+    if risk.went_past is None:  # past its target already
+        return f"{risk.percent} %"
+    return f"{risk.percent} % ({risk.went_past} of {risk.ran_as_long})"
+
+
 def _links(ctx: Context, tickets: list[str]) -> dict[str, str]:
     """The helpdesk's link of each shown ticket, where its adapter gave one."""
     if not tickets:
@@ -102,6 +112,7 @@ def render(ctx: Context) -> str:
     left_at = [column.name for column in table.columns].index("left")
     shown = queue[:AT_RISK_SHOWN]
     links = _links(ctx, [row[0] for row in shown if row[0]])
+    risks = breach_risks(ctx.store, ctx.settings, ctx.now, {clock_key(r[0], r[1], r[4], r[5]) for r in shown})
     overdue = sum(1 for row in queue if row[left_at] is not None and row[left_at] < timedelta(0))
     today_rows = list(ctx.reports.compliance(Filters(start=today, end=today), "date").rows)
     breached_today = sum(row[5] for row in today_rows)
@@ -111,6 +122,8 @@ def render(ctx: Context) -> str:
 
     body: list[str] = []
     for ticket, requester, _name, title, level, metric, due, left, next_step, status in shown:
+        risk = risks.get(clock_key(ticket, requester, level, metric))
+        percent = "" if risk is None or risk.percent is None else str(risk.percent)
         tone = (
             "overdue"
             if left is not None and left < timedelta(0)
@@ -121,19 +134,25 @@ def render(ctx: Context) -> str:
         name = escape(ticket or "?")
         cell = f'<a href="{escape(links[ticket])}" rel="noreferrer">{name}</a>' if ticket in links else name
         body.append(
-            f'<tr class="ticket-row {tone}" data-ticket="{name}">'
+            f'<tr class="ticket-row {tone}" data-ticket="{name}" data-metric="{escape(metric)}">'
             f'<td class="ticket" data-label="Ticket">{cell} {escape(title or "")}</td>'
             f'<td data-label="Requester">{escape(requester or "")}</td>'
             f'<td data-label="SLA">{escape(level or "")} · {escape(metric.replace("_", " "))}</td>'
             f'<td class="due" data-label="Due">{escape((due or "")[:16].replace("T", " "))}</td>'
             f'<td class="left" data-label="Business time left">{escape(_left(left))}{" (paused)" if status == "paused" else ""}</td>'
             f'<td data-label="Next step">{escape((next_step or "none")[:16].replace("T", " "))}</td>'
+            f'<td class="risk" data-label="Breach chance" data-risk="{percent}">{escape(_chance(risk))}</td>'
             "</tr>"
         )
     if body:
         at_risk = (
             '<table id="at-risk"><thead><tr><th>Ticket</th><th>Requester</th><th>SLA</th><th>Due</th>'
-            "<th>Business time left</th><th>Next step</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>"
+            "<th>Business time left</th><th>Next step</th><th>Breach chance</th></tr></thead><tbody>"
+            + "".join(body)
+            + "</tbody></table>"
+            + f'<p class="meta">Breach chance: of the clocks of the same level and metric started in the last {HISTORY_DAYS} '
+            "days that ran as long as this one has, the share that went past its target (as "
+            "<code>report due --forecast</code> shows it).</p>"
         )
         if len(queue) > len(shown):
             at_risk += f'<p class="meta">{len(queue) - len(shown)} more in <a href="/api/v1/reports/due?format=csv">the due queue (CSV)</a>.</p>'

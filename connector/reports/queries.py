@@ -427,29 +427,27 @@ class Reports:
     # ---- the SLA log -----------------------------------------------------------------------------
 
     def log(self, filters: Filters, sort: list[str] | None = None, descending: bool = False) -> Table:
+        return self.log_page(filters, sort, descending)[0]
+
+    def log_page(
+        self,
+        filters: Filters,
+        sort: list[str] | None = None,
+        descending: bool = False,
+        after: Sequence[Any] | None = None,
+        limit: int | None = None,
+    ) -> tuple[Table, list[Any] | None]:
+        """The log, or one page of it: at most `limit` rows after the row whose sort key is
+        `after` (as returned for the page before), and the sort key of the page's last row when
+        more follow. The key is the row's sort columns and its record's rowid, so a page starts
+        where the last one ended whatever the service wrote meanwhile, and costs the same at any
+        depth. (Sorted by remaining time, computed at report time, the key is not used.)"""
         selected, clauses, params = self._selection(filters, "r.start_at")
         sort = sort or ["start"]
         for name in sort:
             if name not in SORTABLE:
                 raise ValueError(f"--sort {name!r} is not one of {', '.join(SORTABLE)}")
         direction = "DESC" if descending else "ASC"
-        # the remaining time is computed per row, not stored: it is sorted by SQLite too, from a
-        # temporary table of (record, remaining) filled as the records stream by
-        order = [
-            f"o.remaining IS NULL, o.remaining {direction}" if name == "remaining" else f"{SORTABLE[name]} {direction}"
-            for name in sort
-        ]
-        order.append("r.rowid")
-        by_remaining = "remaining" in sort
-        table = f"temp.log_order_{next(_TEMPORARY)}"
-        sql = (
-            "SELECT t.requester_email, t.requester_name, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
-            "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar, "
-            f"{_STOP_NOTES}, t.title "
-            f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
-            + (f"JOIN {table} o ON o.record = r.rowid " if by_remaining else f"WHERE {' AND '.join(clauses)} ")
-            + f"ORDER BY {', '.join(order)}"
-        )
         columns = [
             Column("requester"),
             Column("requester_name"),
@@ -468,29 +466,72 @@ class Reports:
             Column("stop_note"),
             Column("title"),
         ]
-        if not by_remaining:
-            return Table(columns, self._log_rows(self.db.execute(sql, params)))
+        if "remaining" in sort:
+            return Table(columns, self._log_by_remaining(selected, clauses, params, sort, direction)), None
+        keys = [SORTABLE[name] for name in sort] + ["r.rowid"]
+        order = [f"{key} {direction}" for key in keys]
+        if after is not None:
+            if len(after) != len(keys):
+                raise ValueError(f"--cursor has {len(after)} values; this sort needs {len(keys)}")
+            condition, condition_params = _keyset_after(keys, list(after), descending)
+            clauses.append(condition)
+            params += condition_params
+            if keys[0] == "r.start_at" and isinstance(after[0], str):
+                # the range's own bound, moved to the key: SQLite starts the index scan there
+                # (given as a second bound, it starts at the range's and reads past every row before)
+                if not descending:
+                    params[0] = max(params[0], after[0])
+                elif after[0] < params[1]:
+                    clauses[1], params[1] = "r.start_at <= ?", after[0]
+        paged = "".join(f", {key}" for key in keys) if limit is not None else ""  # the page's sort key
+        sql = (
+            f"{_LOG_SELECT}{paged} "
+            f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)} "
+            f"ORDER BY {', '.join(order)}"
+        )
+        if limit is None:
+            return Table(columns, self._log_rows(self.db.execute(sql, params))), None
+        sql += f" LIMIT {int(limit) + 1}"
+        width = 20  # the columns `_log_rows` reads; the sort key follows them
+        found = self.db.execute(sql, params).fetchall()
+        more = len(found) > limit
+        found = found[:limit]
+        last = list(found[-1][width:]) if more else None
+        return Table(columns, self._log_rows(row[:width] for row in found)), last
 
-        def sorted_rows() -> Iterator[list[Any]]:
-            outside = not self.db.conn.in_transaction
-            self.db.execute(f"CREATE TABLE {table} (record INTEGER PRIMARY KEY, remaining INTEGER)")
-            try:
-                records = self.db.execute(
-                    "SELECT r.rowid, r.status, r.stopped_at, r.due_at, r.calendar, r.target_us, r.business_us "
-                    f"FROM {selected} WHERE {' AND '.join(clauses)}",
-                    params,
-                )
-                self.db.conn.executemany(
-                    f"INSERT INTO {table} VALUES (?, ?)",
-                    ((record, _as_us(self._remaining(*fields))) for record, *fields in records),
-                )
-                if outside:  # no transaction left open for the temporary table's rows
-                    self.db.conn.commit()
-                yield from self._log_rows(self.db.execute(sql))
-            finally:
-                self.db.execute(f"DROP TABLE IF EXISTS {table}")
-
-        return Table(columns, sorted_rows())
+    def _log_by_remaining(
+        self, selected: str, clauses: list[str], params: list[Any], sort: list[str], direction: str
+    ) -> Iterator[list[Any]]:
+        """The log's rows sorted with the remaining time, which is computed per row and not
+        stored: SQLite sorts them too, from a temporary table of (record, remaining) filled as
+        the selected records stream by, so no year of records is held in memory."""
+        table = f"temp.log_order_{next(_TEMPORARY)}"
+        order = [
+            f"o.remaining IS NULL, o.remaining {direction}" if name == "remaining" else f"{SORTABLE[name]} {direction}"
+            for name in sort
+        ]
+        order.append("r.rowid")
+        sql = (
+            f"{_LOG_SELECT} FROM sla_records r JOIN tickets t ON t.id = r.ticket_id "
+            f"JOIN {table} o ON o.record = r.rowid ORDER BY {', '.join(order)}"
+        )
+        outside = not self.db.conn.in_transaction
+        self.db.execute(f"CREATE TABLE {table} (record INTEGER PRIMARY KEY, remaining INTEGER)")
+        try:
+            records = self.db.execute(
+                "SELECT r.rowid, r.status, r.stopped_at, r.due_at, r.calendar, r.target_us, r.business_us "
+                f"FROM {selected} WHERE {' AND '.join(clauses)}",
+                params,
+            )
+            self.db.conn.executemany(
+                f"INSERT INTO {table} VALUES (?, ?)",
+                ((record, _as_us(self._remaining(*fields))) for record, *fields in records),
+            )
+            if outside:  # no transaction left open for the temporary table's rows
+                self.db.conn.commit()
+            yield from self._log_rows(self.db.execute(sql))
+        finally:
+            self.db.execute(f"DROP TABLE IF EXISTS {table}")
 
     def _remaining(
         self, status: str, stopped: str | None, due: str, calendar_name: str, target_us: int, business_us: int
@@ -779,6 +820,12 @@ _STOP_NOTES = (
     f"(SELECT coalesce(json_extract(e.data, '$.previous_stop'), '') FROM sla_events e WHERE {_EVENT_OF_RECORD} "
     "AND e.kind = 'corrected' ORDER BY e.id DESC LIMIT 1)"
 )
+# the log's columns, in the order `_log_rows` reads them
+_LOG_SELECT = (
+    "SELECT t.requester_email, t.requester_name, t.number, t.external_id, t.web_url, t.department, t.assignee, r.level, "
+    "r.metric, r.seq, r.start_at, r.due_at, r.stopped_at, r.status, r.target_us, r.business_us, r.calendar, "
+    f"{_STOP_NOTES}, t.title"
+)
 
 
 def filter_conditions(store: Store, settings: Any, filters: Filters) -> tuple[list[str], list[Any]]:
@@ -786,6 +833,33 @@ def filter_conditions(store: Store, settings: Any, filters: Filters) -> tuple[li
     of the store (the forecast): the same customer rule and SQL functions as the reports."""
     reports = Reports(store, settings, datetime.now().astimezone())
     return reports._where(filters, None)
+
+
+def _keyset_after(keys: list[str], values: list[Any], descending: bool) -> tuple[str, list[Any]]:
+    """The condition for rows after `values` in the order `keys` (the last one the rowid, always
+    ascending), as SQLite orders them: empty (NULL) cells first ascending, last descending."""
+    condition, params = f"{keys[-1]} > ?", [values[-1]]
+    for key, value in reversed(list(zip(keys[:-1], values[:-1], strict=True))):
+        if value is None:
+            if descending:
+                condition = f"({key} IS NULL AND {condition})"
+            else:
+                condition = f"({key} IS NOT NULL OR ({key} IS NULL AND {condition}))"
+        elif descending:
+            condition, params = f"({key} < ? OR {key} IS NULL OR ({key} = ? AND {condition}))", [value, value, *params]
+        else:
+            condition, params = f"({key} > ? OR ({key} = ? AND {condition}))", [value, value, *params]
+    # the first key's bound on its own too, which lets SQLite start the index scan at the key
+    first, value = keys[0], values[0]
+    if len(keys) == 1:
+        return condition, params
+    if value is not None and not descending:
+        condition, params = f"{first} >= ? AND {condition}", [value, *params]
+    elif value is not None:
+        condition, params = f"({first} <= ? OR {first} IS NULL) AND {condition}", [value, *params]
+    elif descending:
+        condition = f"{first} IS NULL AND {condition}"
+    return condition, params
 
 
 def credit_amount(contract: Any, percent: Decimal) -> Decimal:

@@ -163,10 +163,13 @@ def run_cycle(
     attempts: int = ATTEMPTS_PER_CYCLE,
     should_stop: Callable[[], bool] | None = None,
     delivery_progress: Callable[[int, int], None] | None = None,
+    timer: Callable[[], float] = time.monotonic,
 ) -> CycleSummary:
     """One cycle for one source. Source errors propagate after what was committed stays committed.
     The cycle in progress (started at, phase, writes delivered of how many) is kept in the sync
-    state for `status`; `should_stop()` is asked between writes."""
+    state for `status`; `should_stop()` is asked between writes. A finished cycle's duration (by
+    `timer`, in seconds) is counted in the store's histogram with its last success."""
+    started = timer()
     summary = CycleSummary(adapter.name)
     if dry_run:
         try:
@@ -201,6 +204,7 @@ def run_cycle(
             cycle_phase=None,
             delivery_error="; ".join(f"{channel}: {why}" for channel, why in errors.items()) or None,
         )
+        store.add_cycle_duration(adapter.name, timer() - started)
     return summary
 
 

@@ -1,6 +1,7 @@
 """The long-running service: each source's cycle on its own interval, one instance per database.
 
-Public API: `Service(settings, store, adapters, engine, now=...)` with `start()`, `tick(name)`,
+Public API: `Service(settings, store, adapters, engine, now=..., timer=...)` (`timer`: the
+monotonic clock each cycle's duration is measured with) with `start()`, `tick(name)`,
 `run(stop)`; `instance_lock(database)`; `install_signal_handlers(stop)`.
 
 The error policy of the poll loop: a source that starts failing is logged once (with the
@@ -17,6 +18,7 @@ import logging
 import os
 import signal
 import threading
+import time as monotonic_time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -117,9 +119,10 @@ class Service:
         now: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] | None = None,
         stop: threading.Event | None = None,
+        timer: Callable[[], float] = monotonic_time.monotonic,
     ):
         self.settings, self.store, self.adapters, self.engine = settings, store, adapters, engine
-        self.now = now
+        self.now, self.timer = now, timer
         self.stop = stop or threading.Event()
         # retries wait on the stop event, so a stop request cuts a back-off short
         self.sleep = sleep or (lambda seconds: self.stop.wait(seconds))
@@ -159,6 +162,7 @@ class Service:
                 sleep=self.sleep,
                 attempts=self.settings.connector.delivery_attempts,
                 should_stop=self.stop.is_set,
+                timer=self.timer,
             )
         except Exception as exc:  # the loop must survive anything one source does
             self._failed(name, health, exc, now)

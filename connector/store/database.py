@@ -193,6 +193,29 @@ def m006_records_by_ticket(db: Database) -> None:
     )
 
 
+# the upper bounds (seconds) of the cycle duration histogram's buckets; +Inf counts every cycle
+CYCLE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, float("inf"))
+
+
+@MIGRATIONS()
+def m007_cycle_durations(db: Database) -> None:
+    # each finished cycle's duration per source, as a cumulative histogram the API can expose:
+    # a row per (source, bucket bound) with the cycles that took at most that long, and the
+    # sum of all durations in the sync state
+    db["cycle_durations"].create(
+        {"source": str, "le": float, "count": int}, pk=("source", "le"), not_null={"count"}, if_not_exists=True
+    )
+    if "cycle_seconds_sum" not in db["sync_state"].columns_dict:
+        db["sync_state"].add_column("cycle_seconds_sum", float)
+    # the breach forecast reads the durations of a level's and metric's recent clocks from
+    # this index alone (the status page does, for each page it shows)
+    db["sla_records"].create_index(
+        ["metric", "level", "start_at", "stopped_at", "status", "business_us"],
+        index_name="records_by_kind",
+        if_not_exists=True,
+    )
+
+
 def utc_now_iso() -> str:
     return iso(datetime.now(UTC))
 
@@ -282,11 +305,26 @@ class Store:
                 "cycle_done": None,
                 "cycle_total": None,
                 "delivery_error": None,
+                "cycle_seconds_sum": None,
             }
         )
 
     def set_sync_state(self, source: str, **fields: Any) -> None:
         self.db["sync_state"].upsert({"source": source, **fields}, pk="source")
+
+    def add_cycle_duration(self, source: str, seconds: float) -> None:
+        """Count one finished cycle of `source` in the duration histogram (in the caller's
+        transaction, so it is counted with the cycle's other writes or not at all)."""
+        seconds = max(0.0, seconds)
+        self.db.conn.executemany(
+            "INSERT INTO cycle_durations (source, le, count) VALUES (?, ?, 0) ON CONFLICT DO NOTHING",
+            [(source, bound) for bound in CYCLE_BUCKETS],
+        )
+        self.db.execute("UPDATE cycle_durations SET count = count + 1 WHERE source = ? AND le >= ?", [source, seconds])
+        self.db.execute(
+            "UPDATE sync_state SET cycle_seconds_sum = coalesce(cycle_seconds_sum, 0) + ? WHERE source = ?",
+            [seconds, source],
+        )
 
     def meta(self, key: str) -> str | None:
         rows = list(self.db["meta"].rows_where("key = ?", [key]))

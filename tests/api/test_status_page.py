@@ -99,3 +99,27 @@ def test_screenshots(api, tmp_path, name, size):
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     width = int.from_bytes(header[16:20], "big")
     assert width == int(size.split(",")[0])
+
+
+def test_the_breach_chance_is_the_forecast_s(api, cli):
+    import json
+
+    forecast = json.loads(cli("due", "--forecast", "--format", "json"))
+    expected = {(row["ticket"], row["metric"]): row for row in forecast}
+    dom = Elements()
+    dom.feed(api.get("/").text)
+    cells = dom.with_class("td", "risk")
+    rows = [row.split(" ")[0] for row in dom.rows]
+    metrics = [a["data-metric"] for a in dom.with_class("tr", "ticket-row")]
+    assert len(cells) == len(rows) == 3
+    shown = {(ticket, metric): cell["data-risk"] for ticket, metric, cell in zip(rows, metrics, cells)}
+    assert shown == {key: row["risk"] or "" for key, row in expected.items()}
+    # the overdue clock is certain, the one due in 30 minutes has a figure from history, the next
+    # reply has no past clock of its kind
+    assert shown["1002", "first_reply"] == "100.00"
+    assert shown["<m3@mail.example>", "first_reply"] not in ("", "100.00")
+    assert shown["1002", "next_reply"] == ""
+    page = api.get("/").text
+    mail = expected["<m3@mail.example>", "first_reply"]
+    assert f"{mail['risk']} % ({mail['past_went_past']} of {mail['past_ran_as_long']})" in page
+    assert "no history" in page

@@ -29,7 +29,7 @@ def test_check_passes_on_the_example_config(example_env, capsys):
     assert main(["--config", str(EXAMPLE_CONFIG), "check"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["ok", "ok", "ok"]
-    assert f"schema version {len(MIGRATIONS.pending(Database(memory=True)))}" in lines[1]
+    assert f"schema version {len(list(MIGRATIONS.pending(Database(memory=True))))}" in lines[1]
     assert example_env.exists()
 
 

@@ -16,7 +16,7 @@ from connector.store.database import MIGRATIONS, Store
 
 def test_new_database_is_migrated_and_in_wal_mode(tmp_path):
     store = Store.open(tmp_path / "sla.db")
-    assert store.schema_version == len(MIGRATIONS.pending(Database(memory=True)))
+    assert store.schema_version == len(list(MIGRATIONS.pending(Database(memory=True)))) >= 5
     assert store.db.journal_mode == "wal"
     assert {"sources", "sync_state", "tickets", "messages", "sla_records", "sla_events", "outbox"} <= set(
         store.db.table_names()
@@ -31,7 +31,7 @@ def test_a_schema_version_1_database_opens_under_the_current_version(tmp_path):
     old.close()
 
     store = Store.open(path)
-    assert store.schema_version == len(MIGRATIONS.pending(Database(memory=True)))
+    assert store.schema_version == len(list(MIGRATIONS.pending(Database(memory=True))))
     assert store.sync_state("email")["cursor"] == "1:42"
     assert "records_by_due" in {index.name for index in store.db["sla_records"].indexes}
 
@@ -113,3 +113,21 @@ def test_a_tickets_status_history_keeps_the_hosts_order_and_estimates():
         StatusChange(at, Status.OPEN, "open"),
         StatusChange(at, Status.SOLVED, "Done"),
     )
+
+
+def test_a_store_before_the_cycle_histogram_gains_it_and_keeps_its_state(tmp_path):
+    path = tmp_path / "old.db"
+    old = Database(path)
+    MIGRATIONS.apply(old, stop_before="m007_cycle_durations")
+    old["sync_state"].insert({"source": "email", "cursor": "1:42", "last_cycle": "email: 3 tickets pulled"})
+    old.close()
+
+    store = Store.open(path)
+    assert store.sync_state("email")["cursor"] == "1:42"
+    assert "records_by_kind" in {index.name for index in store.db["sla_records"].indexes}
+    with store.atomic():
+        store.add_cycle_duration("email", 0.3)
+        store.add_cycle_duration("email", 0.3)
+    counts = dict(store.db.execute("SELECT le, count FROM cycle_durations WHERE source = 'email'").fetchall())
+    assert counts[0.25] == 0 and counts[0.5] == 2 and counts[float("inf")] == 2
+    assert store.sync_state("email")["cycle_seconds_sum"] == pytest.approx(0.6)
