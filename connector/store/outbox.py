@@ -408,15 +408,24 @@ class _Delivery:
             report.delivered += 1
             return True
         tries = 0
-
+        recorded = False
         unrepeatable = action.kind in UNREPEATABLE
 
         def attempt() -> None:
-            nonlocal tries
+            nonlocal tries, recorded
             tries += 1
             if tries > 1 and unrepeatable and self._was_delivered(action):
                 return  # the failed attempt had reached the host after all
-            self.adapter.apply(action)
+            if not unrepeatable:
+                self.adapter.apply(action)
+                return
+            # the record of the delivery is written before the notice is handed over and committed
+            # the moment the host has taken it: an error rolls it back, and the only moment in
+            # which a kill leaves a taken notice unrecorded is the commit itself
+            with outbox.db.atomic():
+                outbox.mark(entry_id, "delivered", now, attempts=tries)
+                self.adapter.apply(action)
+            recorded = True
 
         retrying = (
             self.retrying if self.in_a_row.get(channel, 0) == 0 else self.retrying.copy(stop=stop_after_attempt(1))
@@ -448,7 +457,8 @@ class _Delivery:
             report.parked += 1
             log.error("%s: action %s parked: %s", name, action.key, exc)
         else:
-            outbox.mark(entry_id, "delivered", now, attempts=tries)
+            if not recorded:
+                outbox.mark(entry_id, "delivered", now, attempts=tries)
             report.delivered += 1
             self._after(action)
         self.in_a_row[channel] = 0
