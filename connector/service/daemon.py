@@ -159,6 +159,7 @@ class Service:
                 sleep=self.sleep,
                 attempts=self.settings.connector.delivery_attempts,
                 should_stop=self.stop.is_set,
+                breaker_base=self._interval(name),
             )
         except Exception as exc:  # the loop must survive anything one source does
             self._failed(name, health, exc, now)

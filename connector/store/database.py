@@ -182,6 +182,13 @@ def m004_report_group_indexes(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_sla_records_due_at_status_business_us")
 
 
+@MIGRATIONS()
+def m005_delivery_breaker(db: Database) -> None:
+    # each channel whose circuit is open: since when, until when, and the last failure (JSON)
+    if "breaker" not in db["sync_state"].columns_dict:
+        db["sync_state"].add_column("breaker", str)
+
+
 def utc_now_iso() -> str:
     return iso(datetime.now(UTC))
 
@@ -271,6 +278,7 @@ class Store:
                 "cycle_done": None,
                 "cycle_total": None,
                 "delivery_error": None,
+                "breaker": None,
             }
         )
 

@@ -18,9 +18,13 @@ Delivery (`deliver`):
 - Channels: an adapter may deliver over more than one (a mailbox: IMAP for keywords, SMTP for
   notices; `adapter.channel(action)`). A channel that fails does not hold the others.
 - Retries: transient failures are retried within the cycle (backoff with jitter, honouring
-  Retry-After) up to `attempts`; after `BREAKER_AFTER` writes in a row failed on one channel,
-  its remaining writes stay queued for the next cycle (said once in the log). Refused
-  credentials stop the channel for the cycle at once.
+  Retry-After) up to `attempts`. Refused credentials stop the channel for the cycle at once.
+- Circuit breaker: after `BREAKER_AFTER` writes in a row failed on one channel, its circuit
+  opens: its remaining writes stay queued, and the cycles until `breaker_base` has passed do not
+  try it at all. Then one write probes it (one try): it goes out, the circuit closes and the
+  channel's writes go on; it fails, the circuit stays open twice as long (up to `BREAKER_MAX`).
+  Opening and closing are one log line each; the open circuits are kept in the sync state
+  (`breaker`), so `status` shows them and a restart keeps them.
 - Unknown outcomes: an entry found in `sending` was interrupted; an adapter with
   `already_delivered(action)` is asked first (a mailbox looks for the notice's Message-ID in
   its sent folder), otherwise it is sent again: at least once.
@@ -34,7 +38,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tenacity import (
@@ -48,7 +52,7 @@ from tenacity import (
 
 from connector.core.errors import AuthFailed, PartlyDelivered, PermanentSourceError, TransientSourceError
 from connector.core.escalation import Action
-from connector.store.codec import iso
+from connector.store.codec import iso, parse_iso
 from connector.store.database import Store
 
 log = logging.getLogger("sla_connector.outbox")
@@ -57,6 +61,8 @@ ATTEMPTS_PER_CYCLE = 4
 MAX_RETRY_AFTER = 300.0
 STATES = ("queued", "sending", "delivered", "parked", "skipped", "dropped")
 BREAKER_AFTER = 3
+BREAKER_BASE = timedelta(minutes=1)  # the first wait of an open circuit (the service: the poll interval)
+BREAKER_MAX = timedelta(hours=1)
 BATCH_LIMIT = 500  # writes in one `apply_many` call
 # writes a host cannot recognise as repeats: their outcome is recorded as unknown while in flight
 UNREPEATABLE = frozenset({"notify"})
@@ -205,11 +211,26 @@ class Outbox:
             )
         return cursor.rowcount == 1
 
+    def breakers(self, source: str) -> dict[str, dict[str, Any]]:
+        """The source's open circuits: channel -> opened_at, until, wait (seconds), error."""
+        row = self.db.execute("SELECT breaker FROM sync_state WHERE source = ?", [source]).fetchone()
+        return json.loads(row[0]) if row and row[0] else {}
+
+    def set_breakers(self, source: str, breakers: dict[str, dict[str, Any]]) -> None:
+        with self.db.atomic():
+            self.db["sync_state"].upsert(
+                {"source": source, "breaker": json.dumps(breakers) if breakers else None}, pk="source"
+            )
+
     def depth(self, source: str) -> dict[str, int]:
         rows = self.db.execute(
             "SELECT state, COUNT(*) FROM outbox WHERE source = ? GROUP BY state", [source]
         ).fetchall()
         return {state: count for state, count in rows}
+
+
+def _circuit_text(circuit: dict[str, Any]) -> str:
+    return f"circuit open since {circuit['opened_at']}, next try after {circuit['until']} (last: {circuit['error']})"
 
 
 def _action(key: str, event_key: str, kind: str, payload: str) -> Action:
@@ -242,6 +263,7 @@ def deliver(
     attempts: int = ATTEMPTS_PER_CYCLE,
     should_stop: Callable[[], bool] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    breaker_base: timedelta = BREAKER_BASE,
 ) -> DeliveryReport:
     """Deliver the source's queued actions in planned order (see the module's docstring)."""
     report = DeliveryReport()
@@ -252,7 +274,11 @@ def deliver(
         return report
     session = getattr(adapter, "delivery", None)
     with _records_without_fsync(outbox), session() if session is not None else nullcontext():
-        _Delivery(outbox, adapter, now, report, sleep, attempts, should_stop).run(entries, should_stop, progress)
+        delivery = _Delivery(outbox, adapter, now, report, sleep, attempts, should_stop, breaker_base)
+        try:
+            delivery.run(entries, should_stop, progress)
+        finally:
+            delivery.keep_breakers()
     return report
 
 
@@ -275,8 +301,17 @@ def _records_without_fsync(outbox: Outbox) -> Iterator[None]:
 
 
 class _Delivery:
-    def __init__(self, outbox, adapter, now, report, sleep, attempts, should_stop):
+    def __init__(self, outbox, adapter, now, report, sleep, attempts, should_stop, breaker_base=BREAKER_BASE):
         self.outbox, self.adapter, self.now, self.report = outbox, adapter, now, report
+        self.breaker_base = breaker_base
+        self.breakers = outbox.breakers(adapter.name)  # channel -> its open circuit
+        self._breakers_before = json.dumps(self.breakers, sort_keys=True)
+        self.probing: set[str] = set()  # channels whose wait is over: one write tries them
+        for channel, circuit in self.breakers.items():
+            if now < parse_iso(circuit["until"]):
+                report.channel_errors[channel] = _circuit_text(circuit)
+            else:
+                self.probing.add(channel)
         asked = should_stop or (lambda: False)
         self.retrying = Retrying(
             retry=retry_if_exception_type(TransientSourceError),
@@ -342,63 +377,107 @@ class _Delivery:
 
     def many(self, batch: list[tuple[int, Action, int, str]]) -> None:
         """Writes of different tickets in one call per channel; their outcomes in one commit."""
-        report, name = self.report, self.adapter.name
         by_channel: dict[str, list[tuple[int, Action, int]]] = {}
         for entry_id, action, ticket_id, channel in batch:
             by_channel.setdefault(channel, []).append((entry_id, action, ticket_id))
         for channel, items in by_channel.items():
-            if channel in report.channel_errors:
-                report.held += len(items)
-                continue
-            actions = [action for _, action, _ in items]
-            tries = 0
+            if channel in self.probing and len(items) > 1:  # an open circuit is probed with one write
+                self._many(channel, items[:1])
+                items = items[1:]
+            self._many(channel, items)
 
-            def attempt() -> list:
-                nonlocal tries
-                tries += 1
-                return self.adapter.apply_many(actions)
+    def _many(self, channel: str, items: list[tuple[int, Action, int]]) -> None:
+        report, name = self.report, self.adapter.name
+        if channel in report.channel_errors:
+            report.held += len(items)
+            return
+        actions = [action for _, action, _ in items]
+        tries = 0
 
-            retrying = (
-                self.retrying if self.in_a_row.get(channel, 0) == 0 else self.retrying.copy(stop=stop_after_attempt(1))
+        def attempt() -> list:
+            nonlocal tries
+            tries += 1
+            return self.adapter.apply_many(actions)
+
+        try:
+            outcomes = self._retrying(channel)(attempt)
+        except (TransientSourceError, AuthFailed) as exc:
+            outcomes = [exc] * len(items)
+        marks = []
+        waited = False
+        for (entry_id, action, ticket_id), outcome in zip(items, outcomes, strict=True):
+            if outcome is None:
+                marks.append((entry_id, "delivered", None))
+                report.delivered += 1
+            elif isinstance(outcome, PermanentSourceError):
+                marks.append((entry_id, "parked", str(outcome)))
+                report.parked += 1
+                log.error("%s: action %s parked: %s", name, action.key, outcome)
+            else:
+                marks.append((entry_id, "queued", str(outcome)))
+                report.failed += 1
+                self.held.add((ticket_id, channel))
+                waited = True
+                if isinstance(outcome, AuthFailed):
+                    report.channel_errors[channel] = str(outcome)
+        self.outbox.mark_many(marks, self.now, tries)
+        if not waited:
+            self._succeeded(channel)
+        elif channel not in report.channel_errors:
+            self._failed_again(channel, next(o for o in outcomes if o is not None))
+
+    def _retrying(self, channel: str) -> Retrying:
+        """All the attempts for a channel that works; one try after a failure, and for a probe."""
+        if self.in_a_row.get(channel, 0) == 0 and channel not in self.probing:
+            return self.retrying
+        return self.retrying.copy(stop=stop_after_attempt(1))
+
+    def _succeeded(self, channel: str) -> None:
+        self.in_a_row[channel] = 0
+        if channel in self.probing:
+            self.probing.discard(channel)
+            circuit = self.breakers.pop(channel)
+            log.info(
+                "%s: %s takes writes again (circuit closed; open since %s)",
+                self.adapter.name,
+                channel,
+                circuit["opened_at"],
             )
-            try:
-                outcomes = retrying(attempt)
-            except (TransientSourceError, AuthFailed) as exc:
-                outcomes = [exc] * len(items)
-            marks = []
-            waited = False
-            for (entry_id, action, ticket_id), outcome in zip(items, outcomes, strict=True):
-                if outcome is None:
-                    marks.append((entry_id, "delivered", None))
-                    report.delivered += 1
-                elif isinstance(outcome, PermanentSourceError):
-                    marks.append((entry_id, "parked", str(outcome)))
-                    report.parked += 1
-                    log.error("%s: action %s parked: %s", name, action.key, outcome)
-                else:
-                    marks.append((entry_id, "queued", str(outcome)))
-                    report.failed += 1
-                    self.held.add((ticket_id, channel))
-                    waited = True
-                    if isinstance(outcome, AuthFailed):
-                        report.channel_errors[channel] = str(outcome)
-            self.outbox.mark_many(marks, self.now, tries)
-            if not waited:
-                self.in_a_row[channel] = 0
-            elif channel not in report.channel_errors:
-                self._failed_again(channel, next(o for o in outcomes if o is not None))
 
     def _failed_again(self, channel: str, error: Exception) -> None:
         self.in_a_row[channel] = self.in_a_row.get(channel, 0) + 1
+        if channel in self.probing:  # the probe failed: the circuit stays open, twice as long
+            self.probing.discard(channel)
+            circuit = self.breakers[channel]
+            wait = min(timedelta(seconds=circuit["wait"] * 2), BREAKER_MAX)
+            circuit.update(until=iso(self.now + wait), wait=wait.total_seconds(), error=str(error))
+            self.report.channel_errors[channel] = _circuit_text(circuit)
+            log.debug("%s: %s still fails (%s); next try after %s", self.adapter.name, channel, error, circuit["until"])
+            return
         if self.in_a_row[channel] >= BREAKER_AFTER:
-            self.report.channel_errors[channel] = f"{self.in_a_row[channel]} writes in a row failed: {error}"
+            wait = min(self.breaker_base, BREAKER_MAX)
+            circuit = {
+                "opened_at": iso(self.now),
+                "until": iso(self.now + wait),
+                "wait": wait.total_seconds(),
+                "error": str(error),
+            }
+            self.breakers[channel] = circuit
+            self.report.channel_errors[channel] = _circuit_text(circuit)
             log.info(
-                "%s: %d writes in a row failed on %s (last: %s); its remaining writes stay queued for the next cycle",
+                "%s: %d writes in a row failed on %s (last: %s); circuit open: its writes stay queued, "
+                "and one write tries it again after %s",
                 self.adapter.name,
                 self.in_a_row[channel],
                 channel,
                 error,
+                circuit["until"],
             )
+
+    def keep_breakers(self) -> None:
+        """Record the open circuits when they changed (one small commit at the end of a delivery)."""
+        if json.dumps(self.breakers, sort_keys=True) != self._breakers_before:
+            self.outbox.set_breakers(self.adapter.name, self.breakers)
 
     def one(self, entry_id: int, action: Action, state: str, channel: str) -> bool:
         """Deliver one entry; False when it has to wait (later writes of its ticket wait with it)."""
@@ -427,11 +506,8 @@ class _Delivery:
                 self.adapter.apply(action)
             recorded = True
 
-        retrying = (
-            self.retrying if self.in_a_row.get(channel, 0) == 0 else self.retrying.copy(stop=stop_after_attempt(1))
-        )
         try:
-            retrying(attempt)
+            self._retrying(channel)(attempt)
         except TransientSourceError as exc:
             # a notice that failed this way may still have reached the host: its outcome is unknown
             outbox.mark(entry_id, "sending" if unrepeatable else "queued", now, str(exc), attempts=tries)
@@ -461,7 +537,7 @@ class _Delivery:
                 outbox.mark(entry_id, "delivered", now, attempts=tries)
             report.delivered += 1
             self._after(action)
-        self.in_a_row[channel] = 0
+        self._succeeded(channel)
         return True
 
     def _after(self, action: Action) -> None:
