@@ -1,7 +1,7 @@
 """The long-running service: each source's cycle on its own interval, one instance per database.
 
 Public API: `Service(settings, store, adapters, engine, now=...)` with `start()`, `tick(name)`,
-`run(stop)`; `instance_lock(database)`; `install_signal_handlers(stop)`.
+`run(stop)`; `instance_lock(database)`, `instance_running(database)`; `install_signal_handlers(stop)`.
 
 The error policy of the poll loop: a source that starts failing is logged once (with the
 traceback when the error is unexpected) and retried on later ticks with a growing back-off; its
@@ -65,6 +65,23 @@ def instance_lock(database: Path) -> Iterator[None]:
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def instance_running(database: Path) -> bool:
+    """Whether a process holds the database's instance lock now (`status` asks, to tell a cycle
+    in progress from one whose process died)."""
+    path = Path(f"{Path(database).resolve()}.lock")
+    try:
+        handle = open(path)
+    except OSError:
+        return False  # never locked: no service has run on it here
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 STOP_GRACE = 8.0  # seconds between SIGTERM and a hard exit (systemd waits longer, an operator less)
