@@ -14,51 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 from tests.adapters.email.test_email_imap import Account
 from tests.conftest import ROOT
-from tests.support.dovecot import PASSWORD
 from tests.support.hanging_smtp import HangingSmtp
 from tests.support.mail_factory import build_mail
-
-DAYS = "\n".join(f'{day} = ["00:00-24:00"]' for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
-
-
-def config(folder, account, smtp_port) -> str:
-    return f"""
-[connector]
-database = "{folder}/sla.db"
-poll_interval = "5s"
-default_level = "Fast"
-[[calendars]]
-name = "always"
-timezone = "UTC"
-[calendars.hours]
-{DAYS}
-[[levels]]
-name = "Fast"
-calendar = "always"
-first_reply = "1h"
-[escalation]
-leads = ["lead@help.example"]
-[[escalation.steps]]
-at = "0"
-notify = ["lead"]
-[email]
-name = "email"
-agent_domains = ["help.example"]
-folders = ["INBOX"]
-sent_folder = "Sent"
-[email.imap]
-host = "127.0.0.1"
-port = {account.server.port}
-security = "plain"
-user = "{account.user}"
-password = "{PASSWORD}"
-[email.smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "plain"
-sender = "sla-bot@help.example"
-timeout = "60s"
-"""
+from tests.support.service_config import config
 
 
 def command(path, *args):
