@@ -172,16 +172,6 @@ class Outbox:
                 [(state, error, attempts, iso(now), state, iso(now), entry_id) for entry_id, state, error in marks],
             )
 
-    def requeue(self, entry_ids: Iterable[int], now: datetime) -> None:
-        """Entries recorded as in flight that were not tried after all: queued again, as they were."""
-        ids = list(entry_ids)
-        if ids:
-            with self.db.atomic():
-                self.db.conn.executemany(
-                    "UPDATE outbox SET state = 'queued', updated_at = ? WHERE id = ? AND state = 'sending'",
-                    [(iso(now), entry_id) for entry_id in ids],
-                )
-
     def list(self, states: Iterable[str] | None = None, source: str | None = None) -> list[dict[str, Any]]:
         clauses, params = [], []
         if states:
@@ -332,26 +322,12 @@ class _Delivery:
         self.interrupted = {entry[0] for entry in entries if entry[3] == "sending"}
         done = 0
         for round_ in _rounds(entries):
-            # the round's notices are recorded as in flight in one commit, before the first is sent;
-            # those that are not tried after all (a channel failed meanwhile) are queued again
-            fresh = {
-                e[0]
-                for e in round_
-                if e[1].kind in UNREPEATABLE
-                and e[3] != "sending"
-                and e[1].kind in self.adapter.capabilities
-                and _channel(self.adapter, e[1]) not in report.channel_errors
-                and (e[2], _channel(self.adapter, e[1])) not in self.held
-            }
-            self.outbox.mark_many([(entry_id, "sending", None) for entry_id in fresh], self.now, 0)
-            round_ = [(e[0], e[1], e[2], "sending" if e[0] in fresh else e[3]) for e in round_]
             batch: list[tuple[int, Action, int, str]] = []
             for entry_id, action, ticket_id, state in round_:
                 if should_stop is not None and should_stop():
                     report.stopped = True
                     report.held += total - done + len(batch)  # the batch gathered so far is not tried
                     log.info("%s: stopping; %d writes stay queued", name, total - done)
-                    self.outbox.requeue(fresh, self.now)
                     return
                 if progress is not None:
                     progress(done, total)
@@ -365,11 +341,8 @@ class _Delivery:
                     report.held += 1
                 elif action.kind in batch_kinds:
                     batch.append((entry_id, action, ticket_id, channel))
-                else:
-                    fresh.discard(entry_id)
-                    if not self.one(entry_id, action, state, channel):
-                        self.held.add((ticket_id, channel))
-            self.outbox.requeue(fresh, self.now)
+                elif not self.one(entry_id, action, state, channel):
+                    self.held.add((ticket_id, channel))
             for start in range(0, len(batch), BATCH_LIMIT):
                 self.many(batch[start : start + BATCH_LIMIT])
         if progress is not None:
@@ -506,6 +479,10 @@ class _Delivery:
                 self.adapter.apply(action)
             recorded = True
 
+        if unrepeatable and state != "sending":
+            # recorded as in flight, alone, just before it is handed over: after a kill, at most
+            # this one notice has an unknown outcome to look up
+            outbox.mark(entry_id, "sending", now)
         try:
             self._retrying(channel)(attempt)
         except TransientSourceError as exc:
