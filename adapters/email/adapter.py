@@ -81,7 +81,7 @@ class EmailAdapter:
         self._writer: ImapClient | None = None  # inside delivery(): the cycle's IMAP connection
         self._in_delivery = False
         self._rebuilt = False
-        self._unsaved: dict[str, object] = {}  # notices sent, their delivery not recorded yet
+        self._unsaved: dict[str, bytes] = {}  # notices sent, their delivery not recorded yet
         self._copies: list[bytes] = []  # copies of recorded notices, waiting for the next APPEND
         self._copier: ImapClient | None = None  # inside delivery(): the connection that saves copies
         self._copying: tuple[str, list[bytes]] | None = None  # the APPEND the server is working on
@@ -268,7 +268,7 @@ class EmailAdapter:
         notice = self._unsaved.pop(action.key, None)
         if notice is None:
             return
-        self._copies.append(notice.as_bytes())
+        self._copies.append(notice)
         if not self._in_delivery or len(self._copies) >= COPY_BATCH:
             self._flush_copies(wait=not self._in_delivery)
 
