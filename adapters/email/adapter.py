@@ -20,10 +20,11 @@ Escalation notices go out by SMTP when `[email.smtp]` is configured.
 Delivery: the keyword writes (channel "imap") and the notices (channel "smtp") are separate
 channels, so a refused SMTP password holds only the notices. Inside `delivery()` (one cycle's
 writes) one IMAP and one SMTP connection serve every write. With an IMAP mailbox and a sent
-folder, each notice is saved there (APPEND, with its stable Message-ID) once its delivery is
-recorded (`save_notices`), and `already_delivered` looks for that Message-ID there before a
-notice whose outcome is unknown is sent again (it finds it too where the mail server files what
-it sends into the sent folder itself).
+folder, each notice is saved there (with its stable Message-ID) once its delivery is recorded
+(`save_notices`), `COPY_BATCH` to one APPEND on a third connection that is not waited for, and
+`already_delivered` looks for that Message-ID there before a notice whose outcome is unknown is
+sent again (what it can find is the mail server's own copy, where it files what it sends into
+the sent folder itself: ours are saved only after the record).
 """
 
 from __future__ import annotations

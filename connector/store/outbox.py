@@ -25,6 +25,9 @@ Delivery (`deliver`):
   channel's writes go on; it fails, the circuit stays open twice as long (up to `BREAKER_MAX`).
   Opening and closing are one log line each; the open circuits are kept in the sync state
   (`breaker`), so `status` shows them and a restart keeps them.
+- Notices (`UNREPEATABLE`): each is recorded as `sending` alone just before it is handed over;
+  its `delivered` record is written before the call and committed when the call returns (the
+  host has taken it), so nothing lies between the host's answer and the record but the commit.
 - Unknown outcomes: an entry found in `sending` was interrupted; an adapter with
   `already_delivered(action)` is asked first (a mailbox looks for the notice's Message-ID in
   its sent folder), otherwise it is sent again: at least once.
