@@ -73,6 +73,21 @@ def test_daily_jobs_run_once_a_day_at_their_time_in_the_report_time_zone(store):
     assert runs == [t(2, 5, 0), t(3, 5, 1)]  # 06:00 Berlin is 05:00 UTC, not 06:00 UTC
 
 
+def test_the_daily_export_logs_the_files_it_wrote(store, tmp_path, caplog):
+    from connector.reports.export import scheduled_exports
+
+    folder = tmp_path / "exports"
+    settings = load_settings(DEFAULT_POLICY + f'\n[reports]\nexport_dir = "{folder}"\nexport_time = "06:00"\n')
+    [(at, job)] = scheduled_exports(settings, store)
+    assert at == "06:00"
+    with caplog.at_level(logging.INFO, logger="sla_connector"):
+        job()
+    [line] = [r.message for r in caplog.records if "daily export" in r.message]
+    written = sorted(folder.iterdir())
+    assert [p.name.split("-")[0] for p in written] == ["compliance", "credits", "log"]
+    assert all(str(path) in line for path in written)
+
+
 def test_an_idle_cycle_is_a_debug_line(store, host, caplog):
     service = Service(
         SETTINGS, store, {"scripted": ScriptedAdapter(host)}, Engine.from_settings(SETTINGS), now=Clock(t(2, 10, 30))
