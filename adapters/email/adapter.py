@@ -302,7 +302,7 @@ class EmailAdapter:
         except SourceError as exc:
             self._copying = None
             self._drop_copier()
-            self._warn(f"cannot save notices into {folder} ({exc}); a notice interrupted in flight may be sent twice")
+            self._warn(f"cannot save copies of notices into {folder} ({exc}); the notices went out, without copies")
         if wait:
             self._drop_copier()
 

@@ -134,7 +134,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     progress=_progress if sys.stderr.isatty() else None,
                     attempts=settings.connector.delivery_attempts,
                     delivery_progress=_delivery_progress if sys.stderr.isatty() else None,
-                    breaker_base=service._interval(name),
+                    breaker_base=service.interval(name),
                 )
             except ConnectorError as exc:
                 failed = True

@@ -176,7 +176,7 @@ class Service:
                 sleep=self.sleep,
                 attempts=self.settings.connector.delivery_attempts,
                 should_stop=self.stop.is_set,
-                breaker_base=self._interval(name),
+                breaker_base=self.interval(name),
             )
         except Exception as exc:  # the loop must survive anything one source does
             self._failed(name, health, exc, now)
@@ -208,7 +208,7 @@ class Service:
 
     def _failed(self, name: str, health: _Health, error: Exception, now: datetime) -> None:
         health.failures += 1
-        interval = self._interval(name)
+        interval = self.interval(name)
         health.retry_at = now + min(interval * 2 ** (health.failures - 1), MAX_BACKOFF)
         try:
             record_failure(self.store, name, error, now)
@@ -225,12 +225,13 @@ class Service:
         else:
             log.debug("%s: still failing (%d): %s", name, health.failures, error)
 
-    def _interval(self, name: str) -> timedelta:
+    def interval(self, name: str) -> timedelta:
+        """The source's poll interval (its own, or the connector's)."""
         return getattr(self.adapters[name].section, "poll_interval", None) or self.settings.connector.poll_interval
 
     def schedule_jobs(self) -> None:
         for name in self.adapters:
-            seconds = max(1, int(self._interval(name).total_seconds()))
+            seconds = max(1, int(self.interval(name).total_seconds()))
             self.scheduler.every(seconds).seconds.do(self.tick, name)
         self.scheduler.every(30).seconds.do(self.run_daily_jobs)
 

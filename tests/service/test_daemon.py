@@ -326,7 +326,7 @@ def test_an_open_circuit_skips_the_host_for_a_growing_wait_then_one_write_probes
         SETTINGS, store, {"scripted": adapter}, Engine.from_settings(SETTINGS), now=clock, sleep=lambda _: None
     )
     service.tick("scripted")
-    interval = service._interval("scripted")
+    interval = service.interval("scripted")
     host.fail_next(*["500"] * 1000)
 
     def tick(moment):

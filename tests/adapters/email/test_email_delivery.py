@@ -192,3 +192,16 @@ def test_a_notice_killed_at_any_point_is_delivered_and_repeated_at_most_once(
     )
     assert len(smtp_server.messages) == copies
     assert {row["state"] for row in rows(store).values()} == {"delivered"}
+
+
+def test_copies_go_into_a_sent_folder_that_did_not_exist_in_one_append(account, smtp_server, store, tmp_path):
+    adapter = EmailAdapter(account.section(smtp=smtp(smtp_server), sent_folder="Notices"), tmp_path)
+    outbox = Outbox(store)
+    for n in range(3):
+        outbox.add("email", n + 1, [notice(n, ["lead@x.example"])], t(2, 9))
+    assert deliver(outbox, adapter, t(2, 9)).delivered == 3
+    account.client.select("Notices")  # created when the first APPEND was refused for want of it
+    uids = account.client.uid("SEARCH", None, "ALL")[1][0].split()
+    found = account.client.uid("FETCH", b",".join(uids), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")[1]
+    saved = sorted(item[1].split(b":", 1)[1].strip() for item in found if isinstance(item, tuple))
+    assert saved == sorted(m[2]["Message-ID"].encode() for m in smtp_server.messages) and len(saved) == 3
