@@ -205,3 +205,21 @@ def test_copies_go_into_a_sent_folder_that_did_not_exist_in_one_append(account, 
     found = account.client.uid("FETCH", b",".join(uids), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")[1]
     saved = sorted(item[1].split(b":", 1)[1].strip() for item in found if isinstance(item, tuple))
     assert saved == sorted(m[2]["Message-ID"].encode() for m in smtp_server.messages) and len(saved) == 3
+
+
+def test_a_server_that_takes_the_data_and_never_answers_is_bounded_by_the_timeout(account, store, tmp_path):
+    from tests.support.hanging_smtp import HangingSmtp
+
+    hanging = HangingSmtp().start()
+    try:
+        section = account.section(smtp=smtp(hanging, timeout="1s"))
+        assert section.smtp.timeout.total_seconds() == 1
+        outbox = Outbox(store)
+        outbox.add("email", 1, [notice(1, ["lead@x.example"])], t(2, 9))
+        report = deliver(outbox, EmailAdapter(section, tmp_path), t(2, 9), sleep=lambda _: None, attempts=1)
+        assert hanging.took_data.is_set() and report.failed == 1
+        [row] = rows(store).values()
+        # the server may have taken it: recorded as unknown, not as delivered, not as queued
+        assert row["state"] == "sending" and "SMTP 127.0.0.1" in row["last_error"] and "timed out" in row["last_error"]
+    finally:
+        hanging.stop()
