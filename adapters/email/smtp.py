@@ -26,7 +26,7 @@ import smtplib
 import socket
 import ssl
 from email.header import Header
-from email.utils import formatdate
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
 from adapters.email.parse import OWN_HEADER
@@ -51,12 +51,17 @@ def _header(name: str, value: str) -> bytes:
     return f"{name}: {Header(text, charset, header_name=name).encode(linesep=CRLF)}".encode("ascii") + b"\r\n"
 
 
+def _address(text: str) -> str:
+    """An address with its display name encoded where it is not ASCII, the address left as it is."""
+    return text if text.isascii() else formataddr(parseaddr(text), "utf-8")
+
+
 def build_notice(sender: str, action: Action, ticket_id: str, recipients: list[str]) -> bytes:
     """The notice as the bytes sent and saved (CRLF line ends). Built by hand: the standard
     library's EmailMessage spends about a millisecond of CPU on each header it sets."""
     headers = [
-        ("From", sender),
-        ("To", ", ".join(recipients)),
+        ("From", _address(sender)),
+        ("To", ", ".join(_address(recipient) for recipient in recipients)),
         ("Subject", f"{action.payload['subject']} [#{ticket_id}]"),
         ("Date", formatdate(localtime=False)),
         # the same action always gets the same Message-ID: a repeat is recognisable as one

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.email.adapter import EmailAdapter
+from adapters.email.smtp import notice_message_id
 from connector.core.escalation import Action
 from connector.service.cycle import Engine, run_cycle
 from connector.store.database import Store
@@ -223,3 +224,31 @@ def test_a_server_that_takes_the_data_and_never_answers_is_bounded_by_the_timeou
         assert row["state"] == "sending" and "SMTP 127.0.0.1" in row["last_error"] and "timed out" in row["last_error"]
     finally:
         hanging.stop()
+
+
+def test_a_notice_is_well_formed_mail_whatever_its_text():
+    import email
+    import email.policy
+
+    from adapters.email.smtp import build_notice
+
+    action = Action(
+        "k1:notify",
+        "k1",
+        "email:t1",
+        "notify",
+        {
+            "recipients": [],
+            "subject": "Überfällig: Drucker\r\nBcc: evil@x.example",
+            "body": "Grüße,\nline " + "x" * 2000,
+        },
+    )
+    raw = build_notice("SLA Büro <sla-bot@help.example>", action, "1042", ["lead@x.example"])
+    assert raw.isascii() and b"\n" not in raw.replace(b"\r\n", b"")  # CRLF only, 7-bit on the wire
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert mail["Subject"] == "Überfällig: Drucker Bcc: evil@x.example [#1042]" and mail["Bcc"] is None
+    assert mail["From"].addresses[0].display_name == "SLA Büro"
+    assert mail["From"].addresses[0].addr_spec == "sla-bot@help.example"
+    assert mail.get_content().replace("\r\n", "\n") == "Grüße,\nline " + "x" * 2000 + "\n"
+    assert mail["Message-ID"] == notice_message_id(action) and mail["Auto-Submitted"] == "auto-generated"
