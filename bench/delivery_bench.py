@@ -8,15 +8,18 @@ four notices): 3,200 writes by default. They are delivered once as the service d
 (one cycle, one IMAP and one SMTP connection), and, for comparison in the same run, a sample
 of 300 of them the way each write on its own connection goes.
 
-Then the same cycle with `save_notices` (each notice's copy saved into Sent), which costs what
-the IMAP server takes to store a message (Dovecot: about 20 ms, its fsync).
+Then the same cycle with `save_notices` (each notice's copy saved into Sent): the copies go a
+hundred to one MULTIAPPEND on a connection of their own, which Dovecot stores (an fsync per
+message) while the notices go on.
 
-Target: the first cycle's writes in under 10 s (without the copies).
+Target: the first cycle's writes in under 10 s, with `save_notices` on. The load average is
+printed with the figures: the machine may be shared.
 """
 
 from __future__ import annotations
 
 import imaplib
+import os
 import socket
 import subprocess
 import sys
@@ -113,9 +116,9 @@ def cycle(server: Dovecot, sink: SinkProcess, tickets: int, save_notices: bool, 
         outbox = Outbox(store)
         for ticket_id, action in actions(externals, "cycle"):
             outbox.add("email", ticket_id, [action], when)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = deliver(outbox, adapter, when)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         single = None
         if sample:  # the comparison: each write on its own connection (what a cycle did before)
             writes = actions(externals, "single")[:SAMPLE]
@@ -124,25 +127,29 @@ def cycle(server: Dovecot, sink: SinkProcess, tickets: int, save_notices: bool, 
                 adapter.apply(action)
             single = (time.perf_counter() - started) / len(writes)
         notices = sum(1 for _, a in actions(externals, "x") if a.kind == "notify")
-    return report, seconds, single, notices
+    return report, seconds, single, notices, cpu
 
 
 def main() -> None:
     tickets = int(sys.argv[1]) if len(sys.argv) > 1 else 320
     server, sink = Dovecot().start(), SinkProcess()
     try:
-        report, seconds, single, notices = cycle(server, sink, tickets, save_notices=False, sample=True)
+        report, seconds, single, notices, cpu = cycle(server, sink, tickets, save_notices=False, sample=True)
         writes = report.delivered
         print(
-            f"{writes:,} writes ({notices:,} notices, {report.failed} failed) in one cycle: {seconds:.2f} s ({writes / seconds:,.0f}/s)"
+            f"{writes:,} writes ({notices:,} notices, {report.failed} failed) in one cycle: {seconds:.2f} s ({writes / seconds:,.0f}/s), {cpu:.2f} s of CPU in this process"
         )
         print(f"one connection per write: {single * 1000:.1f} ms a write, {writes * single:.1f} s for the same writes")
-        print(f"target: under {TARGET_SECONDS:.0f} s -> {'met' if seconds < TARGET_SECONDS else 'MISSED'}")
-        report, seconds, _, _ = cycle(server, sink, tickets, save_notices=True)
+        plain = seconds
+        report, seconds, _, _, cpu = cycle(server, sink, tickets, save_notices=True)
         print(
-            f"with save_notices (each notice also saved into Sent by IMAP APPEND): {seconds:.2f} s, "
-            f"{(seconds) / notices * 1000:.1f} ms a notice"
+            f"with save_notices (each notice also saved into Sent): {seconds:.2f} s, {cpu:.2f} s of CPU "
+            f"({seconds / plain:.2f} times the cycle without), {report.delivered:,} delivered"
         )
+        print(
+            f"target: under {TARGET_SECONDS:.0f} s with save_notices -> {'met' if seconds < TARGET_SECONDS else 'MISSED'}"
+        )
+        print("load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:
         sink.stop()
         server.stop()

@@ -20,10 +20,11 @@ Escalation notices go out by SMTP when `[email.smtp]` is configured.
 Delivery: the keyword writes (channel "imap") and the notices (channel "smtp") are separate
 channels, so a refused SMTP password holds only the notices. Inside `delivery()` (one cycle's
 writes) one IMAP and one SMTP connection serve every write. With an IMAP mailbox and a sent
-folder, each notice is saved there (APPEND, with its stable Message-ID) once its delivery is
-recorded (`save_notices`), and `already_delivered` looks for that Message-ID there before a
-notice whose outcome is unknown is sent again (it finds it too where the mail server files what
-it sends into the sent folder itself).
+folder, each notice is saved there (with its stable Message-ID) once its delivery is recorded
+(`save_notices`), `COPY_BATCH` to one APPEND on a third connection that is not waited for, and
+`already_delivered` looks for that Message-ID there before a notice whose outcome is unknown is
+sent again (what it can find is the mail server's own copy, where it files what it sends into
+the sent folder itself: ours are saved only after the record).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from connector.core.escalation import Action
 from connector.core.model import Status, StatusChange
 
 _CURSOR_DIGITS = 12
+COPY_BATCH = 100  # notices' copies saved into the sent folder by one APPEND
 
 log = logging.getLogger("sla_connector.email")
 
@@ -80,7 +82,10 @@ class EmailAdapter:
         self._writer: ImapClient | None = None  # inside delivery(): the cycle's IMAP connection
         self._in_delivery = False
         self._rebuilt = False
-        self._unsaved: dict[str, object] = {}  # notices sent, their copies not saved yet
+        self._unsaved: dict[str, bytes] = {}  # notices sent, their delivery not recorded yet
+        self._copies: list[bytes] = []  # copies of recorded notices, waiting for the next APPEND
+        self._copier: ImapClient | None = None  # inside delivery(): the connection that saves copies
+        self._copying: tuple[str, list[bytes]] | None = None  # the APPEND the server is working on
         self.maildir_read = (0, 0, 0, 0)  # files listed, read, renamed, gone in the last pull
 
     @property
@@ -219,10 +224,13 @@ class EmailAdapter:
             yield
         finally:
             self._in_delivery = False
-            if self._sender is not None:
-                self._sender.close()
-                self._sender = None
-            self._drop_writer()
+            try:
+                self._flush_copies(wait=True)
+            finally:
+                if self._sender is not None:
+                    self._sender.close()
+                    self._sender = None
+                self._drop_writer()
 
     def apply(self, action: Action) -> None:
         if action.kind in ("add_tags", "remove_tags", "raise_priority") and self.section.imap is not None:
@@ -252,12 +260,18 @@ class EmailAdapter:
         notice_outcome(action, sender.where, recipients, refused)
 
     def after_delivery(self, action: Action) -> None:
-        """Save the copy of a notice whose delivery is recorded. Not before: the copy takes the
-        server a while (an fsync), and the moments between the SMTP server's answer and the
-        record are the only ones in which an interruption leaves the outcome unknown."""
+        """Save the copy of a notice whose delivery is recorded. Not before: the moments between
+        the SMTP server's answer and the record are the only ones in which an interruption leaves
+        the outcome unknown, and nothing may lengthen them. Inside a delivery the copies go
+        together, `COPY_BATCH` to one APPEND on a connection of their own, which the server works
+        through while the notices go on (a copy lost to a kill is only a copy: the notice's
+        delivery is recorded)."""
         notice = self._unsaved.pop(action.key, None)
-        if notice is not None:
-            self._save_copy(notice)
+        if notice is None:
+            return
+        self._copies.append(notice)
+        if not self._in_delivery or len(self._copies) >= COPY_BATCH:
+            self._flush_copies(wait=not self._in_delivery)
 
     def already_delivered(self, action: Action) -> bool | None:
         """Whether a notice is in the sent folder (None: this mailbox keeps no copies)."""
@@ -270,15 +284,45 @@ class EmailAdapter:
     def _keeps_copies(self) -> bool:
         return self.section.imap is not None and bool(self.section.sent_folder) and self.section.save_notices
 
-    def _save_copy(self, notice) -> None:
-        """The sent folder's copy of a notice the SMTP server took. A failure here must not fail
-        the notice, which has gone out."""
+    def _flush_copies(self, wait: bool) -> None:
+        """Collect the answer to the APPEND in flight, then send the waiting copies in one more
+        (and, with `wait`, collect its answer too and close the connection). A failure must not
+        fail the notices, which have gone out: it is a warning, once."""
         folder = self.section.sent_folder
+        batch, self._copies = self._copies, []
         try:
-            with self._imap_writer() as client:
-                client.append(folder, ["\\Seen"], notice.as_bytes())
+            if self._copier is None and (batch or self._copying):
+                self._copier = ImapClient(self.section.imap).__enter__()
+            self._finish_copies(folder)
+            if batch:
+                tag = self._copier.append_start(folder, [(["\\Seen"], raw) for raw in batch])
+                self._copying = (tag, batch) if tag is not None else None
+            if wait:
+                self._finish_copies(folder)
         except SourceError as exc:
-            self._warn(f"cannot save notices into {folder} ({exc}); a notice interrupted in flight may be sent twice")
+            self._copying = None
+            self._drop_copier()
+            self._warn(f"cannot save copies of notices into {folder} ({exc}); the notices went out, without copies")
+        if wait:
+            self._drop_copier()
+
+    def _finish_copies(self, folder: str) -> None:
+        """The answer to the APPEND in flight; refused (most likely the folder is missing), the
+        copies are saved again by an APPEND that creates the folder first."""
+        if self._copying is None:
+            return
+        (tag, batch), self._copying = self._copying, None
+        try:
+            self._copier.append_finish(tag, folder)
+        except PermanentSourceError:
+            self._copier.append(folder, ["\\Seen"], batch[0])  # creates the folder when it is missing
+            rest = self._copier.append_start(folder, [(["\\Seen"], raw) for raw in batch[1:]])
+            self._copier.append_finish(rest, folder)
+
+    def _drop_copier(self) -> None:
+        if self._copier is not None:
+            self._copier.__exit__(None, None, None)
+            self._copier = None
 
     @contextmanager
     def _imap_writer(self) -> Iterator[ImapClient]:

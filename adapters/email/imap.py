@@ -57,6 +57,7 @@ class ImapClient:
         self.condstore = False
         self.savedate = False  # RFC 8514: when a message was saved into its folder (a move too)
         self.supports_keywords = False
+        self.multiappend = False  # RFC 3502 and RFC 7888: many messages in one APPEND, no round trips
         self.highest_modseq: int | None = None
         self._imap: imaplib.IMAP4 | None = None
 
@@ -90,6 +91,7 @@ class ImapClient:
             self._call(lambda imap: imap._simple_command("ENABLE", "CONDSTORE"))
             self.condstore = True
         self.savedate = "SAVEDATE" in capabilities
+        self.multiappend = {"MULTIAPPEND", "LITERAL+"} <= capabilities
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -206,6 +208,34 @@ class ImapClient:
         except PermanentSourceError:
             self._call(lambda imap: imap.create(_quote(folder)), f" (creating {folder})")
             self._call(lambda imap: imap.append(_quote(folder), spec, None, message), f" (saving into {folder})")
+
+    def append_start(self, folder: str, messages: list[tuple[list[str], bytes]]) -> str | None:
+        """Send one APPEND of many messages without waiting for the answer (MULTIAPPEND with
+        non-synchronising literals): the server stores them while the caller goes on. Returns the
+        tag for `append_finish`, or None when the server cannot take it this way (then the
+        messages were saved one by one already)."""
+        if not messages:
+            return None
+        if not self.multiappend:
+            for flags, message in messages:
+                self.append(folder, flags, message)
+            return None
+        imap = self._imap
+        parts = [b" APPEND " + _quote(folder).encode("utf-8")]
+        for flags, message in messages:
+            parts.append(f" ({' '.join(flags)}) {{{len(message)}+}}\r\n".encode("ascii") + message)
+        self.commands += 1
+        try:
+            tag = imap._new_tag()  # registers the tag, so the answer is kept when it comes
+            imap.send(tag + b"".join(parts) + b"\r\n")
+        except (TimeoutError, OSError) as exc:
+            raise TransientSourceError(f"{self.where}: {type(exc).__name__} (saving into {folder}): {exc}") from None
+        return tag.decode("ascii")
+
+    def append_finish(self, tag: str | None, folder: str) -> None:
+        """The answer to an `append_start`: raises as `_call` does when the server refused it."""
+        if tag is not None:
+            self._call(lambda imap: imap._command_complete("APPEND", tag.encode("ascii")), f" (saving into {folder})")
 
     def store(self, uids: list[int], add: bool, flags: list[str]) -> None:
         if not uids or not flags:

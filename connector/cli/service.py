@@ -10,7 +10,7 @@ import threading
 from connector.config.settings import Settings, config_path, load_config
 from connector.core.errors import ConfigError, ConnectorError
 from connector.service.cycle import Engine, record_failure, run_cycle
-from connector.service.daemon import Service, install_signal_handlers, instance_lock, utc_now
+from connector.service.daemon import Service, install_signal_handlers, instance_lock, instance_running, utc_now
 from connector.store.database import Store
 from connector.store.outbox import STATES, Outbox
 from connector.store.tickets import TicketStore
@@ -134,6 +134,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     progress=_progress if sys.stderr.isatty() else None,
                     attempts=settings.connector.delivery_attempts,
                     delivery_progress=_delivery_progress if sys.stderr.isatty() else None,
+                    breaker_base=service.interval(name),
                 )
             except ConnectorError as exc:
                 failed = True
@@ -197,6 +198,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = load_config(config_path(args.config))
     store = Store.open(settings.connector.database)
     tickets, outbox = TicketStore(store), Outbox(store)
+    running = instance_running(settings.connector.database)
     for section in settings.sources():
         state = store.sync_state(section.name)
         counts, depth = tickets.counts(section.name), outbox.depth(section.name)
@@ -207,10 +209,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         if state.get("cycle_phase"):
             done = state.get("cycle_done")
             progress = f", {done} of {state.get('cycle_total')} writes done" if done is not None else ""
-            print(f"  now:          cycle started {state['cycle_started_at']}, {state['cycle_phase']}{progress}")
+            if running:
+                print(f"  now:          cycle started {state['cycle_started_at']}, {state['cycle_phase']}{progress}")
+            else:  # recorded in progress, but no process holds the lock: it died (a kill, a crash)
+                print(
+                    f"  interrupted:  the cycle started {state['cycle_started_at']} stopped while "
+                    f"{state['cycle_phase']}{progress}; its process is gone (the next cycle goes on from there)"
+                )
         print(f"  last cycle:   {state.get('last_cycle') or 'none'}")
         if state.get("delivery_error"):
             print(f"  writes held:  {state['delivery_error']}")
+        for channel, circuit in outbox.breakers(section.name).items():
+            print(
+                f"  circuit open: {channel} since {circuit['opened_at']}, next try after {circuit['until']} "
+                f"(last: {circuit['error']})"
+            )
         print(f"  cursor:       {state.get('cursor') or 'none (the first sync reads everything)'}")
         print(
             f"  records:      {counts['open']} open, {counts['warned']} warned, {counts['breached']} breached and unanswered"

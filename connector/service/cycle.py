@@ -34,7 +34,7 @@ from connector.core.model import Message, Ticket
 from connector.core.policy import Policy
 from connector.store.codec import iso
 from connector.store.database import Store
-from connector.store.outbox import ATTEMPTS_PER_CYCLE, DeliveryReport, Outbox, deliver
+from connector.store.outbox import ATTEMPTS_PER_CYCLE, BREAKER_BASE, DeliveryReport, Outbox, deliver
 from connector.store.tickets import TicketStore
 
 log = logging.getLogger("sla_connector.sync")
@@ -164,11 +164,14 @@ def run_cycle(
     should_stop: Callable[[], bool] | None = None,
     delivery_progress: Callable[[int, int], None] | None = None,
     timer: Callable[[], float] = time.monotonic,
+    breaker_base: timedelta = BREAKER_BASE,
 ) -> CycleSummary:
     """One cycle for one source. Source errors propagate after what was committed stays committed.
     The cycle in progress (started at, phase, writes delivered of how many) is kept in the sync
-    state for `status`; `should_stop()` is asked between writes. A finished cycle's duration (by
-    `timer`, in seconds) is counted in the store's histogram with its last success."""
+    state for `status`; `should_stop()` is asked between writes. A channel's open circuit waits
+    `breaker_base` before its first probe (the service passes the source's poll interval). A
+    finished cycle's duration (by `timer`, in seconds) is counted in the store's histogram with
+    its last success."""
     started = timer()
     summary = CycleSummary(adapter.name)
     if dry_run:
@@ -191,7 +194,14 @@ def run_cycle(
             delivery_progress(done, total)
 
     summary.delivery = deliver(
-        Outbox(store), adapter, now, sleep=sleep, attempts=attempts, should_stop=should_stop, progress=delivered_so_far
+        Outbox(store),
+        adapter,
+        now,
+        sleep=sleep,
+        attempts=attempts,
+        should_stop=should_stop,
+        progress=delivered_so_far,
+        breaker_base=breaker_base,
     )
     errors = summary.delivery.channel_errors
     with store.atomic():

@@ -2,7 +2,7 @@
 
 Public API: `Service(settings, store, adapters, engine, now=..., timer=...)` (`timer`: the
 monotonic clock each cycle's duration is measured with) with `start()`, `tick(name)`,
-`run(stop)`; `instance_lock(database)`; `install_signal_handlers(stop)`.
+`run(stop)`; `instance_lock(database)`, `instance_running(database)`; `install_signal_handlers(stop)`.
 
 The error policy of the poll loop: a source that starts failing is logged once (with the
 traceback when the error is unexpected) and retried on later ticks with a growing back-off; its
@@ -67,6 +67,23 @@ def instance_lock(database: Path) -> Iterator[None]:
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def instance_running(database: Path) -> bool:
+    """Whether a process holds the database's instance lock now (`status` asks, to tell a cycle
+    in progress from one whose process died)."""
+    path = Path(f"{Path(database).resolve()}.lock")
+    try:
+        handle = open(path)
+    except OSError:
+        return False  # never locked: no service has run on it here
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 STOP_GRACE = 8.0  # seconds between SIGTERM and a hard exit (systemd waits longer, an operator less)
@@ -163,6 +180,7 @@ class Service:
                 attempts=self.settings.connector.delivery_attempts,
                 should_stop=self.stop.is_set,
                 timer=self.timer,
+                breaker_base=self.interval(name),
             )
         except Exception as exc:  # the loop must survive anything one source does
             self._failed(name, health, exc, now)
@@ -194,7 +212,7 @@ class Service:
 
     def _failed(self, name: str, health: _Health, error: Exception, now: datetime) -> None:
         health.failures += 1
-        interval = self._interval(name)
+        interval = self.interval(name)
         health.retry_at = now + min(interval * 2 ** (health.failures - 1), MAX_BACKOFF)
         try:
             record_failure(self.store, name, error, now)
@@ -211,12 +229,13 @@ class Service:
         else:
             log.debug("%s: still failing (%d): %s", name, health.failures, error)
 
-    def _interval(self, name: str) -> timedelta:
+    def interval(self, name: str) -> timedelta:
+        """The source's poll interval (its own, or the connector's)."""
         return getattr(self.adapters[name].section, "poll_interval", None) or self.settings.connector.poll_interval
 
     def schedule_jobs(self) -> None:
         for name in self.adapters:
-            seconds = max(1, int(self._interval(name).total_seconds()))
+            seconds = max(1, int(self.interval(name).total_seconds()))
             self.scheduler.every(seconds).seconds.do(self.tick, name)
         self.scheduler.every(30).seconds.do(self.run_daily_jobs)
 

@@ -183,6 +183,13 @@ def m004_report_group_indexes(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m005_delivery_breaker(db: Database) -> None:
+    # each channel whose circuit is open: since when, until when, and the last failure (JSON)
+    if "breaker" not in db["sync_state"].columns_dict:
+        db["sync_state"].add_column("breaker", str)
+
+
+@MIGRATIONS()
 def m006_records_by_ticket(db: Database) -> None:
     # the compliance report by department, customer, tag ... over most of the store reads every
     # record in ticket order from this index and sums each ticket's records without sorting them
@@ -306,6 +313,7 @@ class Store:
                 "cycle_total": None,
                 "delivery_error": None,
                 "cycle_seconds_sum": None,
+                "breaker": None,
             }
         )
 

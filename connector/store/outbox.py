@@ -18,9 +18,16 @@ Delivery (`deliver`):
 - Channels: an adapter may deliver over more than one (a mailbox: IMAP for keywords, SMTP for
   notices; `adapter.channel(action)`). A channel that fails does not hold the others.
 - Retries: transient failures are retried within the cycle (backoff with jitter, honouring
-  Retry-After) up to `attempts`; after `BREAKER_AFTER` writes in a row failed on one channel,
-  its remaining writes stay queued for the next cycle (said once in the log). Refused
-  credentials stop the channel for the cycle at once.
+  Retry-After) up to `attempts`. Refused credentials stop the channel for the cycle at once.
+- Circuit breaker: after `BREAKER_AFTER` writes in a row failed on one channel, its circuit
+  opens: its remaining writes stay queued, and the cycles until `breaker_base` has passed do not
+  try it at all. Then one write probes it (one try): it goes out, the circuit closes and the
+  channel's writes go on; it fails, the circuit stays open twice as long (up to `BREAKER_MAX`).
+  Opening and closing are one log line each; the open circuits are kept in the sync state
+  (`breaker`), so `status` shows them and a restart keeps them.
+- Notices (`UNREPEATABLE`): each is recorded as `sending` alone just before it is handed over;
+  its `delivered` record is written before the call and committed when the call returns (the
+  host has taken it), so nothing lies between the host's answer and the record but the commit.
 - Unknown outcomes: an entry found in `sending` was interrupted; an adapter with
   `already_delivered(action)` is asked first (a mailbox looks for the notice's Message-ID in
   its sent folder), otherwise it is sent again: at least once.
@@ -34,7 +41,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tenacity import (
@@ -48,7 +55,7 @@ from tenacity import (
 
 from connector.core.errors import AuthFailed, PartlyDelivered, PermanentSourceError, TransientSourceError
 from connector.core.escalation import Action
-from connector.store.codec import iso
+from connector.store.codec import iso, parse_iso
 from connector.store.database import Store
 
 log = logging.getLogger("sla_connector.outbox")
@@ -57,6 +64,8 @@ ATTEMPTS_PER_CYCLE = 4
 MAX_RETRY_AFTER = 300.0
 STATES = ("queued", "sending", "delivered", "parked", "skipped", "dropped")
 BREAKER_AFTER = 3
+BREAKER_BASE = timedelta(minutes=1)  # the first wait of an open circuit (the service: the poll interval)
+BREAKER_MAX = timedelta(hours=1)
 BATCH_LIMIT = 500  # writes in one `apply_many` call
 # writes a host cannot recognise as repeats: their outcome is recorded as unknown while in flight
 UNREPEATABLE = frozenset({"notify"})
@@ -166,16 +175,6 @@ class Outbox:
                 [(state, error, attempts, iso(now), state, iso(now), entry_id) for entry_id, state, error in marks],
             )
 
-    def requeue(self, entry_ids: Iterable[int], now: datetime) -> None:
-        """Entries recorded as in flight that were not tried after all: queued again, as they were."""
-        ids = list(entry_ids)
-        if ids:
-            with self.db.atomic():
-                self.db.conn.executemany(
-                    "UPDATE outbox SET state = 'queued', updated_at = ? WHERE id = ? AND state = 'sending'",
-                    [(iso(now), entry_id) for entry_id in ids],
-                )
-
     def list(self, states: Iterable[str] | None = None, source: str | None = None) -> list[dict[str, Any]]:
         clauses, params = [], []
         if states:
@@ -205,11 +204,26 @@ class Outbox:
             )
         return cursor.rowcount == 1
 
+    def breakers(self, source: str) -> dict[str, dict[str, Any]]:
+        """The source's open circuits: channel -> opened_at, until, wait (seconds), error."""
+        row = self.db.execute("SELECT breaker FROM sync_state WHERE source = ?", [source]).fetchone()
+        return json.loads(row[0]) if row and row[0] else {}
+
+    def set_breakers(self, source: str, breakers: dict[str, dict[str, Any]]) -> None:
+        with self.db.atomic():
+            self.db["sync_state"].upsert(
+                {"source": source, "breaker": json.dumps(breakers) if breakers else None}, pk="source"
+            )
+
     def depth(self, source: str) -> dict[str, int]:
         rows = self.db.execute(
             "SELECT state, COUNT(*) FROM outbox WHERE source = ? GROUP BY state", [source]
         ).fetchall()
         return {state: count for state, count in rows}
+
+
+def _circuit_text(circuit: dict[str, Any]) -> str:
+    return f"circuit open since {circuit['opened_at']}, next try after {circuit['until']} (last: {circuit['error']})"
 
 
 def _action(key: str, event_key: str, kind: str, payload: str) -> Action:
@@ -242,6 +256,7 @@ def deliver(
     attempts: int = ATTEMPTS_PER_CYCLE,
     should_stop: Callable[[], bool] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    breaker_base: timedelta = BREAKER_BASE,
 ) -> DeliveryReport:
     """Deliver the source's queued actions in planned order (see the module's docstring)."""
     report = DeliveryReport()
@@ -252,7 +267,11 @@ def deliver(
         return report
     session = getattr(adapter, "delivery", None)
     with _records_without_fsync(outbox), session() if session is not None else nullcontext():
-        _Delivery(outbox, adapter, now, report, sleep, attempts, should_stop).run(entries, should_stop, progress)
+        delivery = _Delivery(outbox, adapter, now, report, sleep, attempts, should_stop, breaker_base)
+        try:
+            delivery.run(entries, should_stop, progress)
+        finally:
+            delivery.keep_breakers()
     return report
 
 
@@ -275,8 +294,17 @@ def _records_without_fsync(outbox: Outbox) -> Iterator[None]:
 
 
 class _Delivery:
-    def __init__(self, outbox, adapter, now, report, sleep, attempts, should_stop):
+    def __init__(self, outbox, adapter, now, report, sleep, attempts, should_stop, breaker_base=BREAKER_BASE):
         self.outbox, self.adapter, self.now, self.report = outbox, adapter, now, report
+        self.breaker_base = breaker_base
+        self.breakers = outbox.breakers(adapter.name)  # channel -> its open circuit
+        self._breakers_before = json.dumps(self.breakers, sort_keys=True)
+        self.probing: set[str] = set()  # channels whose wait is over: one write tries them
+        for channel, circuit in self.breakers.items():
+            if now < parse_iso(circuit["until"]):
+                report.channel_errors[channel] = _circuit_text(circuit)
+            else:
+                self.probing.add(channel)
         asked = should_stop or (lambda: False)
         self.retrying = Retrying(
             retry=retry_if_exception_type(TransientSourceError),
@@ -297,26 +325,12 @@ class _Delivery:
         self.interrupted = {entry[0] for entry in entries if entry[3] == "sending"}
         done = 0
         for round_ in _rounds(entries):
-            # the round's notices are recorded as in flight in one commit, before the first is sent;
-            # those that are not tried after all (a channel failed meanwhile) are queued again
-            fresh = {
-                e[0]
-                for e in round_
-                if e[1].kind in UNREPEATABLE
-                and e[3] != "sending"
-                and e[1].kind in self.adapter.capabilities
-                and _channel(self.adapter, e[1]) not in report.channel_errors
-                and (e[2], _channel(self.adapter, e[1])) not in self.held
-            }
-            self.outbox.mark_many([(entry_id, "sending", None) for entry_id in fresh], self.now, 0)
-            round_ = [(e[0], e[1], e[2], "sending" if e[0] in fresh else e[3]) for e in round_]
             batch: list[tuple[int, Action, int, str]] = []
             for entry_id, action, ticket_id, state in round_:
                 if should_stop is not None and should_stop():
                     report.stopped = True
                     report.held += total - done + len(batch)  # the batch gathered so far is not tried
                     log.info("%s: stopping; %d writes stay queued", name, total - done)
-                    self.outbox.requeue(fresh, self.now)
                     return
                 if progress is not None:
                     progress(done, total)
@@ -330,11 +344,8 @@ class _Delivery:
                     report.held += 1
                 elif action.kind in batch_kinds:
                     batch.append((entry_id, action, ticket_id, channel))
-                else:
-                    fresh.discard(entry_id)
-                    if not self.one(entry_id, action, state, channel):
-                        self.held.add((ticket_id, channel))
-            self.outbox.requeue(fresh, self.now)
+                elif not self.one(entry_id, action, state, channel):
+                    self.held.add((ticket_id, channel))
             for start in range(0, len(batch), BATCH_LIMIT):
                 self.many(batch[start : start + BATCH_LIMIT])
         if progress is not None:
@@ -342,63 +353,107 @@ class _Delivery:
 
     def many(self, batch: list[tuple[int, Action, int, str]]) -> None:
         """Writes of different tickets in one call per channel; their outcomes in one commit."""
-        report, name = self.report, self.adapter.name
         by_channel: dict[str, list[tuple[int, Action, int]]] = {}
         for entry_id, action, ticket_id, channel in batch:
             by_channel.setdefault(channel, []).append((entry_id, action, ticket_id))
         for channel, items in by_channel.items():
-            if channel in report.channel_errors:
-                report.held += len(items)
-                continue
-            actions = [action for _, action, _ in items]
-            tries = 0
+            if channel in self.probing and len(items) > 1:  # an open circuit is probed with one write
+                self._many(channel, items[:1])
+                items = items[1:]
+            self._many(channel, items)
 
-            def attempt() -> list:
-                nonlocal tries
-                tries += 1
-                return self.adapter.apply_many(actions)
+    def _many(self, channel: str, items: list[tuple[int, Action, int]]) -> None:
+        report, name = self.report, self.adapter.name
+        if channel in report.channel_errors:
+            report.held += len(items)
+            return
+        actions = [action for _, action, _ in items]
+        tries = 0
 
-            retrying = (
-                self.retrying if self.in_a_row.get(channel, 0) == 0 else self.retrying.copy(stop=stop_after_attempt(1))
+        def attempt() -> list:
+            nonlocal tries
+            tries += 1
+            return self.adapter.apply_many(actions)
+
+        try:
+            outcomes = self._retrying(channel)(attempt)
+        except (TransientSourceError, AuthFailed) as exc:
+            outcomes = [exc] * len(items)
+        marks = []
+        waited = False
+        for (entry_id, action, ticket_id), outcome in zip(items, outcomes, strict=True):
+            if outcome is None:
+                marks.append((entry_id, "delivered", None))
+                report.delivered += 1
+            elif isinstance(outcome, PermanentSourceError):
+                marks.append((entry_id, "parked", str(outcome)))
+                report.parked += 1
+                log.error("%s: action %s parked: %s", name, action.key, outcome)
+            else:
+                marks.append((entry_id, "queued", str(outcome)))
+                report.failed += 1
+                self.held.add((ticket_id, channel))
+                waited = True
+                if isinstance(outcome, AuthFailed):
+                    report.channel_errors[channel] = str(outcome)
+        self.outbox.mark_many(marks, self.now, tries)
+        if not waited:
+            self._succeeded(channel)
+        elif channel not in report.channel_errors:
+            self._failed_again(channel, next(o for o in outcomes if o is not None))
+
+    def _retrying(self, channel: str) -> Retrying:
+        """All the attempts for a channel that works; one try after a failure, and for a probe."""
+        if self.in_a_row.get(channel, 0) == 0 and channel not in self.probing:
+            return self.retrying
+        return self.retrying.copy(stop=stop_after_attempt(1))
+
+    def _succeeded(self, channel: str) -> None:
+        self.in_a_row[channel] = 0
+        if channel in self.probing:
+            self.probing.discard(channel)
+            circuit = self.breakers.pop(channel)
+            log.info(
+                "%s: %s takes writes again (circuit closed; open since %s)",
+                self.adapter.name,
+                channel,
+                circuit["opened_at"],
             )
-            try:
-                outcomes = retrying(attempt)
-            except (TransientSourceError, AuthFailed) as exc:
-                outcomes = [exc] * len(items)
-            marks = []
-            waited = False
-            for (entry_id, action, ticket_id), outcome in zip(items, outcomes, strict=True):
-                if outcome is None:
-                    marks.append((entry_id, "delivered", None))
-                    report.delivered += 1
-                elif isinstance(outcome, PermanentSourceError):
-                    marks.append((entry_id, "parked", str(outcome)))
-                    report.parked += 1
-                    log.error("%s: action %s parked: %s", name, action.key, outcome)
-                else:
-                    marks.append((entry_id, "queued", str(outcome)))
-                    report.failed += 1
-                    self.held.add((ticket_id, channel))
-                    waited = True
-                    if isinstance(outcome, AuthFailed):
-                        report.channel_errors[channel] = str(outcome)
-            self.outbox.mark_many(marks, self.now, tries)
-            if not waited:
-                self.in_a_row[channel] = 0
-            elif channel not in report.channel_errors:
-                self._failed_again(channel, next(o for o in outcomes if o is not None))
 
     def _failed_again(self, channel: str, error: Exception) -> None:
         self.in_a_row[channel] = self.in_a_row.get(channel, 0) + 1
+        if channel in self.probing:  # the probe failed: the circuit stays open, twice as long
+            self.probing.discard(channel)
+            circuit = self.breakers[channel]
+            wait = min(timedelta(seconds=circuit["wait"] * 2), BREAKER_MAX)
+            circuit.update(until=iso(self.now + wait), wait=wait.total_seconds(), error=str(error))
+            self.report.channel_errors[channel] = _circuit_text(circuit)
+            log.debug("%s: %s still fails (%s); next try after %s", self.adapter.name, channel, error, circuit["until"])
+            return
         if self.in_a_row[channel] >= BREAKER_AFTER:
-            self.report.channel_errors[channel] = f"{self.in_a_row[channel]} writes in a row failed: {error}"
+            wait = min(self.breaker_base, BREAKER_MAX)
+            circuit = {
+                "opened_at": iso(self.now),
+                "until": iso(self.now + wait),
+                "wait": wait.total_seconds(),
+                "error": str(error),
+            }
+            self.breakers[channel] = circuit
+            self.report.channel_errors[channel] = _circuit_text(circuit)
             log.info(
-                "%s: %d writes in a row failed on %s (last: %s); its remaining writes stay queued for the next cycle",
+                "%s: %d writes in a row failed on %s (last: %s); circuit open: its writes stay queued, "
+                "and one write tries it again after %s",
                 self.adapter.name,
                 self.in_a_row[channel],
                 channel,
                 error,
+                circuit["until"],
             )
+
+    def keep_breakers(self) -> None:
+        """Record the open circuits when they changed (one small commit at the end of a delivery)."""
+        if json.dumps(self.breakers, sort_keys=True) != self._breakers_before:
+            self.outbox.set_breakers(self.adapter.name, self.breakers)
 
     def one(self, entry_id: int, action: Action, state: str, channel: str) -> bool:
         """Deliver one entry; False when it has to wait (later writes of its ticket wait with it)."""
@@ -408,21 +463,31 @@ class _Delivery:
             report.delivered += 1
             return True
         tries = 0
-
+        recorded = False
         unrepeatable = action.kind in UNREPEATABLE
 
         def attempt() -> None:
-            nonlocal tries
+            nonlocal tries, recorded
             tries += 1
             if tries > 1 and unrepeatable and self._was_delivered(action):
                 return  # the failed attempt had reached the host after all
-            self.adapter.apply(action)
+            if not unrepeatable:
+                self.adapter.apply(action)
+                return
+            # the record of the delivery is written before the notice is handed over and committed
+            # the moment the host has taken it: an error rolls it back, and the only moment in
+            # which a kill leaves a taken notice unrecorded is the commit itself
+            with outbox.db.atomic():
+                outbox.mark(entry_id, "delivered", now, attempts=tries)
+                self.adapter.apply(action)
+            recorded = True
 
-        retrying = (
-            self.retrying if self.in_a_row.get(channel, 0) == 0 else self.retrying.copy(stop=stop_after_attempt(1))
-        )
+        if unrepeatable and state != "sending":
+            # recorded as in flight, alone, just before it is handed over: after a kill, at most
+            # this one notice has an unknown outcome to look up
+            outbox.mark(entry_id, "sending", now)
         try:
-            retrying(attempt)
+            self._retrying(channel)(attempt)
         except TransientSourceError as exc:
             # a notice that failed this way may still have reached the host: its outcome is unknown
             outbox.mark(entry_id, "sending" if unrepeatable else "queued", now, str(exc), attempts=tries)
@@ -448,10 +513,11 @@ class _Delivery:
             report.parked += 1
             log.error("%s: action %s parked: %s", name, action.key, exc)
         else:
-            outbox.mark(entry_id, "delivered", now, attempts=tries)
+            if not recorded:
+                outbox.mark(entry_id, "delivered", now, attempts=tries)
             report.delivered += 1
             self._after(action)
-        self.in_a_row[channel] = 0
+        self._succeeded(channel)
         return True
 
     def _after(self, action: Action) -> None:

@@ -8,6 +8,7 @@ import pytest
 from sqlite_utils import Database
 
 from connector.cli.main import build_parser, main
+from connector.service.daemon import instance_lock
 from connector.store.database import MIGRATIONS
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 
@@ -85,10 +86,35 @@ def test_status_shows_the_cycle_in_progress_and_why_writes_are_held(example_env,
             delivery_error="smtp: SMTP mail.example:587: login as bot refused (535)",
         )
     store.close()
+    with instance_lock(example_env):  # a process serves the database: the cycle is running
+        assert main(["--config", str(EXAMPLE_CONFIG), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "now:          cycle started 2026-11-02T10:00:00+00:00, delivering, 1200 of 3241 writes done" in out
+    assert "writes held:  smtp: SMTP mail.example:587: login as bot refused (535)" in out
+    assert "interrupted" not in out
+    # nobody holds the lock any more: the process that recorded the cycle is gone
     assert main(["--config", str(EXAMPLE_CONFIG), "status"]) == 0
     out = capsys.readouterr().out
-    assert "cycle started 2026-11-02T10:00:00+00:00, delivering, 1200 of 3241 writes done" in out
-    assert "writes held:  smtp: SMTP mail.example:587: login as bot refused (535)" in out
+    assert (
+        "interrupted:  the cycle started 2026-11-02T10:00:00+00:00 stopped while delivering, 1200 of 3241 writes "
+        "done; its process is gone" in out
+    )
+    assert "now:" not in out
+
+
+def test_status_shows_an_open_circuit(example_env, capsys):
+    from connector.store.database import Store
+    from connector.store.outbox import Outbox
+
+    store = Store.open(example_env)
+    circuit = {"opened_at": "2026-11-02T10:00:00+00:00", "until": "2026-11-02T10:04:00+00:00", "wait": 240.0}
+    Outbox(store).set_breakers("email", {"smtp": {**circuit, "error": "SMTP mail.example:587: TimeoutError"}})
+    store.close()
+    assert main(["--config", str(EXAMPLE_CONFIG), "status"]) == 0
+    assert (
+        "circuit open: smtp since 2026-11-02T10:00:00+00:00, next try after 2026-11-02T10:04:00+00:00 "
+        "(last: SMTP mail.example:587: TimeoutError)" in capsys.readouterr().out
+    )
 
 
 def test_json_logs_are_one_object_per_line(example_env):

@@ -43,14 +43,34 @@ def test_every_command_fails_in_one_line(tmp_path, breakage):
         database.write_bytes(b"this is not a database" * 100)
     else:
         os.chmod(database.parent, 0o500)
-        if os.geteuid() == 0:
-            pytest.skip("root writes into read-only folders")
+        if os.geteuid() == 0:  # root writes into read-only folders, but not into immutable ones
+            made = subprocess.run(["chattr", "+i", str(database.parent)], capture_output=True)
+            if made.returncode != 0:
+                pytest.skip(f"root writes into read-only folders, and chattr +i failed: {made.stderr!r}")
     env = {"SLA_CONNECTOR__CONNECTOR__DATABASE": str(database)}
-    for args in COMMANDS:
+    try:
+        for args in COMMANDS:
+            result = run(args, env)
+            assert "Traceback" not in result.stderr + result.stdout, (args, result.stderr)
+            assert result.returncode in (1, 2), (args, result.returncode)
+            assert "sla.db" in result.stderr + result.stdout, args  # the one line names the database
+    finally:
+        if breakage == "read-only folder" and os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(database.parent)], check=True)
+
+
+def test_a_broken_mail_cache_is_one_warning_and_the_sync_goes_on(tmp_path):
+    database = tmp_path / "sla.db"
+    (tmp_path / "email-mail-cache.db").write_bytes(b"this is not a database" * 100)
+    env = {"SLA_CONNECTOR__CONNECTOR__DATABASE": str(database)}
+    synced = run(["sync", "--once"], env)
+    assert synced.returncode == 0 and "Traceback" not in synced.stderr + synced.stdout, synced.stderr
+    [line] = [line for line in synced.stderr.splitlines() if "mail cache" in line]
+    assert "unreadable" in line and "rebuilding it from the mailbox" in line
+    assert "tickets pulled" in synced.stdout and (tmp_path / "email-mail-cache.db.broken").exists()
+    for args in COMMANDS:  # rebuilt: every command works, and says nothing of it any more
         result = run(args, env)
-        assert "Traceback" not in result.stderr + result.stdout, (args, result.stderr)
-        assert result.returncode in (1, 2), (args, result.returncode)
-        assert "sla.db" in result.stderr + result.stdout, args  # the one line names the database
+        assert result.returncode == 0 and "mail cache" not in result.stderr, (args, result.stderr)
 
 
 def test_an_unforeseen_error_is_one_line_and_the_traceback_goes_to_the_debug_log(monkeypatch, capsys):

@@ -12,6 +12,8 @@ import pytest
 from connector.core.errors import AuthFailed, TransientSourceError
 from connector.service.cycle import Engine
 from connector.service.daemon import CONFIG_HASH_KEY, Service, ServiceLocked, install_signal_handlers, instance_lock
+from connector.store.codec import iso
+from connector.store.outbox import ATTEMPTS_PER_CYCLE, BREAKER_AFTER, Outbox
 from connector.store.tickets import TicketStore
 from tests.support.engine_helpers import DEFAULT_POLICY, load_settings, t
 from tests.support.scripted_host import ScriptedAdapter, ScriptedHost
@@ -69,6 +71,21 @@ def test_daily_jobs_run_once_a_day_at_their_time_in_the_report_time_zone(store):
         clock.moment = moment
         service.run_daily_jobs()
     assert runs == [t(2, 5, 0), t(3, 5, 1)]  # 06:00 Berlin is 05:00 UTC, not 06:00 UTC
+
+
+def test_the_daily_export_logs_the_files_it_wrote(store, tmp_path, caplog):
+    from connector.reports.export import scheduled_exports
+
+    folder = tmp_path / "exports"
+    settings = load_settings(DEFAULT_POLICY + f'\n[reports]\nexport_dir = "{folder}"\nexport_time = "06:00"\n')
+    [(at, job)] = scheduled_exports(settings, store)
+    assert at == "06:00"
+    with caplog.at_level(logging.INFO, logger="sla_connector"):
+        job()
+    [line] = [r.message for r in caplog.records if "daily export" in r.message]
+    written = sorted(folder.iterdir())
+    assert [p.name.split("-")[0] for p in written] == ["compliance", "credits", "log"]
+    assert all(str(path) in line for path in written)
 
 
 def test_an_idle_cycle_is_a_debug_line(store, host, caplog):
@@ -291,9 +308,50 @@ def test_writes_that_keep_failing_are_one_warning_and_their_recovery_one_line(st
             clock.moment = t(2, 10, minute)
             service.tick("scripted")
         host.save({**host.load(), "failures": []})
-        clock.moment = t(2, 10, 53)
+        clock.moment = t(2, 10, 56)  # the circuit's wait (the poll interval) is over
         service.tick("scripted")
     warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "writes are failing" in warnings[0]
     assert sum("writes go out again" in r.message for r in caplog.records) == 1
     assert len(host.writes()) == 3
+
+
+def test_an_open_circuit_skips_the_host_for_a_growing_wait_then_one_write_probes_it(store, tmp_path, caplog):
+    host = ScriptedHost(tmp_path / "many.json")
+    for n in range(5):
+        host.put_ticket(str(n), t(2, 10), t(2, 10), [(f"m{n}", t(2, 10), "customer", True)])
+    clock = Clock(t(2, 10, 30))
+    adapter = ScriptedAdapter(host)
+    service = Service(
+        SETTINGS, store, {"scripted": adapter}, Engine.from_settings(SETTINGS), now=clock, sleep=lambda _: None
+    )
+    service.tick("scripted")
+    interval = service.interval("scripted")
+    host.fail_next(*["500"] * 1000)
+
+    def tick(moment):
+        clock.moment = moment
+        before = len(host.load()["failures"])
+        service.tick("scripted")
+        return before - len(host.load()["failures"])  # how many writes the host was asked for
+
+    opened = t(2, 10, 50)
+    with caplog.at_level(logging.DEBUG, logger="sla_connector"):
+        assert tick(opened) == ATTEMPTS_PER_CYCLE + BREAKER_AFTER - 1  # retries, then one try each: open
+        circuit = Outbox(store).breakers("scripted")["scripted"]
+        assert circuit["until"] == iso(opened + interval) and "HTTP 500" in circuit["error"]
+        assert tick(opened + interval / 2) == 0  # open: the host is not asked at all
+        assert "circuit open since" in store.sync_state("scripted")["delivery_error"]
+        assert tick(opened + interval) == 1  # the wait is over: one write probes it, and fails
+        assert Outbox(store).breakers("scripted")["scripted"]["until"] == iso(opened + 3 * interval)  # twice as long
+        assert tick(opened + 2 * interval) == 0
+        host.save({**host.load(), "failures": []})
+        assert tick(opened + 2 * interval + interval / 2) == 0  # recovered, but the circuit's wait is not over
+        tick(opened + 3 * interval)  # the probe goes out, the circuit closes, the rest follows
+    depth = Outbox(store).depth("scripted")
+    assert "queued" not in depth and "sending" not in depth and len(host.writes()) == depth["delivered"] > 5
+    assert Outbox(store).breakers("scripted") == {}
+    assert store.sync_state("scripted")["breaker"] is None
+    lines = [r.message for r in caplog.records]
+    assert sum("circuit open:" in line for line in lines) == 1
+    assert sum("circuit closed" in line for line in lines) == 1

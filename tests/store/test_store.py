@@ -32,8 +32,20 @@ def test_a_schema_version_1_database_opens_under_the_current_version(tmp_path):
 
     store = Store.open(path)
     assert store.schema_version == len(list(MIGRATIONS.pending(Database(memory=True))))
-    assert store.sync_state("email")["cursor"] == "1:42"
+    assert store.sync_state("email")["cursor"] == "1:42" and store.sync_state("email")["breaker"] is None
     assert "records_by_due" in {index.name for index in store.db["sla_records"].indexes}
+
+
+def test_the_breaker_column_is_added_once_also_where_it_exists_already(tmp_path):
+    path = tmp_path / "old.db"
+    old = Database(path)
+    MIGRATIONS.apply(old, stop_before="m005_delivery_breaker")
+    old["sync_state"].insert({"source": "email", "cursor": "1:42"})
+    old["sync_state"].add_column("breaker", str)  # a store where the column came another way
+    old["sync_state"].update("email", {"breaker": '{"smtp": {}}'})
+    old.close()
+    store = Store.open(path)
+    assert store.schema_version == 5 and store.sync_state("email")["breaker"] == '{"smtp": {}}'
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path):

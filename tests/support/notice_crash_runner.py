@@ -5,7 +5,8 @@ with SIGKILL at a chosen point.
 
 Kill points: before_send (recorded as in flight, nothing sent), after_accepted (the SMTP server
 answered 250, the outbox does not know yet), after_record (recorded as delivered, its copy not
-saved into Sent yet).
+saved into Sent yet); `none` delivers everything unless its parent kills it (it prints
+`delivering` on stdout when it starts to).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def main() -> None:
     email_adapter.SmtpSender.send = send
     EmailAdapter.after_delivery = after_delivery
     adapter = EmailAdapter(section(int(imap_port), user, int(smtp_port)), Path(state_dir))
+    print("delivering", flush=True)
     deliver(Outbox(Store.open(database)), adapter, datetime.now(UTC))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.email.adapter import EmailAdapter
+from adapters.email.smtp import notice_message_id
 from connector.core.escalation import Action
 from connector.service.cycle import Engine, run_cycle
 from connector.store.database import Store
@@ -192,3 +193,62 @@ def test_a_notice_killed_at_any_point_is_delivered_and_repeated_at_most_once(
     )
     assert len(smtp_server.messages) == copies
     assert {row["state"] for row in rows(store).values()} == {"delivered"}
+
+
+def test_copies_go_into_a_sent_folder_that_did_not_exist_in_one_append(account, smtp_server, store, tmp_path):
+    adapter = EmailAdapter(account.section(smtp=smtp(smtp_server), sent_folder="Notices"), tmp_path)
+    outbox = Outbox(store)
+    for n in range(3):
+        outbox.add("email", n + 1, [notice(n, ["lead@x.example"])], t(2, 9))
+    assert deliver(outbox, adapter, t(2, 9)).delivered == 3
+    account.client.select("Notices")  # created when the first APPEND was refused for want of it
+    uids = account.client.uid("SEARCH", None, "ALL")[1][0].split()
+    found = account.client.uid("FETCH", b",".join(uids), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")[1]
+    saved = sorted(item[1].split(b":", 1)[1].strip() for item in found if isinstance(item, tuple))
+    assert saved == sorted(m[2]["Message-ID"].encode() for m in smtp_server.messages) and len(saved) == 3
+
+
+def test_a_server_that_takes_the_data_and_never_answers_is_bounded_by_the_timeout(account, store, tmp_path):
+    from tests.support.hanging_smtp import HangingSmtp
+
+    hanging = HangingSmtp().start()
+    try:
+        section = account.section(smtp=smtp(hanging, timeout="1s"))
+        assert section.smtp.timeout.total_seconds() == 1
+        outbox = Outbox(store)
+        outbox.add("email", 1, [notice(1, ["lead@x.example"])], t(2, 9))
+        report = deliver(outbox, EmailAdapter(section, tmp_path), t(2, 9), sleep=lambda _: None, attempts=1)
+        assert hanging.took_data.is_set() and report.failed == 1
+        [row] = rows(store).values()
+        # the server may have taken it: recorded as unknown, not as delivered, not as queued
+        assert row["state"] == "sending" and "SMTP 127.0.0.1" in row["last_error"] and "timed out" in row["last_error"]
+    finally:
+        hanging.stop()
+
+
+def test_a_notice_is_well_formed_mail_whatever_its_text():
+    import email
+    import email.policy
+
+    from adapters.email.smtp import build_notice
+
+    action = Action(
+        "k1:notify",
+        "k1",
+        "email:t1",
+        "notify",
+        {
+            "recipients": [],
+            "subject": "Überfällig: Drucker\r\nBcc: evil@x.example",
+            "body": "Grüße,\nline " + "x" * 2000,
+        },
+    )
+    raw = build_notice("SLA Büro <sla-bot@help.example>", action, "1042", ["lead@x.example"])
+    assert raw.isascii() and b"\n" not in raw.replace(b"\r\n", b"")  # CRLF only, 7-bit on the wire
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert mail["Subject"] == "Überfällig: Drucker Bcc: evil@x.example [#1042]" and mail["Bcc"] is None
+    assert mail["From"].addresses[0].display_name == "SLA Büro"
+    assert mail["From"].addresses[0].addr_spec == "sla-bot@help.example"
+    assert mail.get_content().replace("\r\n", "\n") == "Grüße,\nline " + "x" * 2000 + "\n"
+    assert mail["Message-ID"] == notice_message_id(action) and mail["Auto-Submitted"] == "auto-generated"
