@@ -469,7 +469,7 @@ class Reports:
         if "remaining" in sort:
             return Table(columns, self._log_by_remaining(selected, clauses, params, sort, direction)), None
         keys = [SORTABLE[name] for name in sort] + ["r.rowid"]
-        order = [f"{key} {direction}" for key in keys]
+        order = [f"{key} {direction}" for key in keys[:-1]] + ["r.rowid"]  # ties: always in rowid order
         if after is not None:
             if len(after) != len(keys):
                 raise ValueError(f"--cursor has {len(after)} values; this sort needs {len(keys)}")

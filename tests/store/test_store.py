@@ -45,7 +45,8 @@ def test_the_breaker_column_is_added_once_also_where_it_exists_already(tmp_path)
     old["sync_state"].update("email", {"breaker": '{"smtp": {}}'})
     old.close()
     store = Store.open(path)
-    assert store.schema_version == 5 and store.sync_state("email")["breaker"] == '{"smtp": {}}'
+    assert store.schema_version == len(list(MIGRATIONS.pending(Database(memory=True))))
+    assert store.sync_state("email")["breaker"] == '{"smtp": {}}'
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path):
