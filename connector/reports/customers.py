@@ -87,7 +87,23 @@ class Customers:
         """SQL functions: sla_fold(text), sla_contract(organization, email), sla_customer(organization, email)."""
         connection.create_function("sla_fold", 1, fold, deterministic=True)
         connection.create_function("sla_contract", 2, lambda o, e: self.contract_of(o or None, e), deterministic=True)
-        connection.create_function("sla_customer", 2, lambda o, e: self.label(o or None, e), deterministic=True)
+        connection.create_function("sla_customer", 2, self._customer_of_row, deterministic=True)
+
+    def _customer_of_row(self, organization: str | None, email: str | None) -> str | None:
+        """`label` for SQL, called once per ticket: without its memo, which tickets that each have
+        an address of their own never hit, and without its calls (a third of a report's time)."""
+        if organization:
+            index = self._by_organization.get(organization.casefold())
+            if index is not None:
+                return self.contracts[index].customer
+        if email and "@" in email:
+            domain = email.rpartition("@")[2].strip().casefold()
+            index = self._by_domain.get(domain) if domain else None
+            if index is not None:
+                return self.contracts[index].customer
+        else:
+            domain = None
+        return organization or domain or None
 
 
 def overlaps(contracts: list[Any], db: Any | None = None) -> list[str]:
