@@ -140,9 +140,10 @@ def breach_risks(store: Store, settings: Any, now: datetime, wanted: Collection[
 
 def _odds(store: Store, settings: Any, now: datetime, queue: Iterable[Clock]) -> dict[tuple[str, str], BreachOdds]:
     """The past clocks of each level and metric in `queue`, started in the last HISTORY_DAYS."""
-    since = (now - timedelta(days=HISTORY_DAYS)).astimezone(ZoneInfo(settings.connector.report_timezone)).date()
+    zone = ZoneInfo(settings.connector.report_timezone)
+    since = (now - timedelta(days=HISTORY_DAYS)).astimezone(zone).date()
     odds: dict[tuple[str, str], BreachOdds] = {}
-    first = iso(datetime.combine(since, datetime.min.time(), ZoneInfo(settings.connector.report_timezone)))
+    first = iso(datetime.combine(since, datetime.min.time(), zone))
     for level, metric in sorted({(c.level, c.metric) for c in queue}):
         # a stopped clock's duration is the business time it took: read from an index alone (a
         # record always has its ticket: the foreign key), no clock made of it; the few still

@@ -44,13 +44,17 @@ class ServiceLocked(ConnectorError):
     """Another instance already serves this database."""
 
 
+def _lock_path(database: Path) -> Path:
+    # beside the database's real path, so a symlink or a relative path meets the same lock
+    return Path(f"{Path(database).resolve()}.lock")
+
+
 @contextmanager
 def instance_lock(database: Path) -> Iterator[None]:
     """Hold `<database>.lock` for as long as the service runs; the OS frees it if we die. The
     lock is taken beside the database's real path, so a symlink or a relative path to the same
     database meets the same lock."""
-    path = Path(f"{Path(database).resolve()}.lock")
-    handle = open(path, "a+")
+    handle = open(_lock_path(database), "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -72,9 +76,8 @@ def instance_lock(database: Path) -> Iterator[None]:
 def instance_running(database: Path) -> bool:
     """Whether a process holds the database's instance lock now (`status` asks, to tell a cycle
     in progress from one whose process died)."""
-    path = Path(f"{Path(database).resolve()}.lock")
     try:
-        handle = open(path)
+        handle = open(_lock_path(database))
     except OSError:
         return False  # never locked: no service has run on it here
     with handle:
