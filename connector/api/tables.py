@@ -11,27 +11,24 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
-from connector.reports.output import write
+from connector.reports.output import csv_parts, write
 from connector.reports.queries import Table
 
 CHUNK_ROWS = 4000
 
 
 def csv_chunks(table: Table, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
-    """The CSV in chunks of rows: the header once, then each chunk as the CLI writes it."""
-    rows = iter(table.rows)
-    first = True
-    while True:
-        buffer = io.StringIO()
-        count = write(Table(table.columns, islice(rows, chunk_rows)), "csv", buffer)
-        text = buffer.getvalue()
-        if not first:
-            text = text[text.index("\n") + 1 :]  # each chunk repeats the header: keep only the first
-        if first or count:
-            yield text.encode("utf-8")
-        first = False
-        if count < chunk_rows:
-            return
+    """The CSV in chunks of about `chunk_rows` rows (the header in the first), as the CLI writes it."""
+    texts: list[str] = []
+    rows = 0
+    for text, count in csv_parts(table):
+        texts.append(text)
+        rows += count
+        if rows >= chunk_rows:
+            yield "".join(texts).encode("utf-8")
+            texts, rows = [], 0
+    if texts:
+        yield "".join(texts).encode("utf-8")
 
 
 def json_rows(table: Table, skip: int = 0, limit: int | None = None) -> tuple[list[dict[str, Any]], bool]:

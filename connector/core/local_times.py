@@ -4,6 +4,8 @@ the row's minutes and seconds.
 
 Public API: `local_times(zone)` returns a function that takes stored text or None and returns the
 local time as ISO-8601 text with seconds and the offset (`2025-06-01T14:05:09+02:00`), or None.
+`utc_hours(zone, first, last)` yields the same conversion as data, one row per UTC hour, for SQL
+to convert a stored time by a join (see `HourRow`).
 
 Exact in every zone and year: an hour whose offset is not a whole number of hours, or that holds
 a change of offset, has its rows converted one by one.
@@ -11,15 +13,19 @@ a change of offset, has its rows converted one by one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 _HOUR = timedelta(hours=1)
 # about ten days of hours; then the memo starts afresh, so that memory stays flat however many
 # rows a report has (rows mostly come in time order, so a fresh memo soon holds what they need)
 _MOST_HOURS = 256
-_ONE_BY_ONE = ("", "")  # the memo's mark for an hour whose rows are converted one by one
+_ONE_BY_ONE = ("", "")
+_SUFFIXES: dict[timedelta, str] = {}  # an offset as ISO text, +05:30
+_MINUTE = timedelta(minutes=1)
+_MICROSECOND = timedelta(microseconds=1)  # the memo's mark for an hour whose rows are converted one by one
 
 
 def local_times(zone: ZoneInfo) -> Callable[[str | None], str | None]:
@@ -48,3 +54,46 @@ def local_times(zone: ZoneInfo) -> Callable[[str | None], str | None]:
         return found[0] + text[13:19] + found[1]
 
     return local_time
+
+
+class HourRow(NamedTuple):
+    """How a stored time in one UTC hour reads locally. Its offset is `whole` hours and `minutes`
+    minutes (0-59, so -03:30 is -4 hours and 30 minutes): a time `HH:MM:SS` of the hour is local
+    `head` + `:MM:SS` when MM + `minutes` < 60, else `next_head` + the minutes less 60; then
+    `suffix`, the offset as ISO text."""
+
+    utc: str  # 2025-06-01T12 (the stored text's first 13 characters)
+    head: str  # 2025-06-01T14
+    next_head: str
+    minutes: int
+    suffix: str  # +02:00
+
+
+def utc_hours(zone: ZoneInfo, first: datetime, last: datetime) -> Iterator[HourRow]:
+    """A row for each UTC hour from `first`'s to `last`'s, except the hours whose offset changes
+    within them or is not a whole number of minutes: times in those are converted one by one."""
+    hour = first.astimezone(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    count = int((last.astimezone(UTC).replace(tzinfo=None) - hour) / _HOUR) + 1
+    # the text of every hour from a day before to a day after, naive: a local head is the text
+    # of the UTC hour its offset moves to
+    texts = [(hour + (i - 24) * _HOUR).isoformat()[:13] for i in range(count + 50)]
+    offset = _offset(zone, hour)
+    for i in range(count):
+        next_offset = _offset(zone, hour + (i + 1) * _HOUR)
+        # offsets change at most once an hour, mostly as one begins: an hour holds one offset if
+        # it has it at both ends
+        same = offset == next_offset or offset == _offset(zone, hour + (i + 1) * _HOUR - _MICROSECOND)
+        if same and not offset.seconds % 60:
+            minutes = offset.seconds // 60 % 60
+            shift = 24 + i + (offset - minutes * _MINUTE) // _HOUR
+            suffix = _SUFFIXES.get(offset) or _SUFFIXES.setdefault(offset, _suffix(offset))
+            yield HourRow(texts[i + 24], texts[shift], texts[shift + 1], minutes, suffix)
+        offset = next_offset
+
+
+def _offset(zone: ZoneInfo, utc: datetime) -> timedelta:
+    return zone.fromutc(utc.replace(tzinfo=zone)).utcoffset()
+
+
+def _suffix(offset: timedelta) -> str:
+    return datetime(2000, 1, 1, tzinfo=timezone(offset)).isoformat()[19:]

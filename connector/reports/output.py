@@ -1,6 +1,6 @@
 """Writing report tables as CSV, JSON or an aligned text table.
 
-Public API: `write(table, fmt, stream, excel=False, width=None)`, `neutralize(text)`,
+Public API: `write(table, fmt, stream, excel=False, width=None)`, `csv_parts(table, excel)`, `neutralize(text)`,
 `terminal_safe(text)`, `hms(duration)`.
 
 CSV (RFC 4180): a field holding a comma, a quote, a carriage return or a line feed is quoted,
@@ -19,26 +19,36 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TextIO
 
 from wcwidth import wcswidth, wcwidth
 
+from connector.reports.cells import FORMULA_START, NEEDS_QUOTES
+from connector.reports.log_lines import SEPARATOR
 from connector.reports.queries import Table
 
-# what a spreadsheet may take as the start of a formula, also in full-width forms
-_FORMULA_START = frozenset("=+-@\t\r\n|\uff1d\uff0b\uff0d\uff20")
-_NEEDS_QUOTES = re.compile('[,"\r\n]')
+_NEEDS_QUOTES = re.compile(f"[{NEEDS_QUOTES}]")
+
+
+def _needs_quotes(text: str, lines: int = 1) -> bool:
+    """Whether `text`, `lines` lines joined by LF, holds a character of `NEEDS_QUOTES` (`in` and
+    `count` scan at C speed, far faster than a regular expression on a batch of lines)."""
+    return "," in text or '"' in text or "\r" in text or text.count("\n") != lines - 1
+
+
 _QUOTE_OR_BREAK = re.compile('["\r\n]')
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _SHOWN = {"\n": "\\n", "\r": "\\r", "\t": " ", "\x1b": "^["}
 _ELLIPSIS = "\u2026"
 MIN_CUT_WIDTH = 8  # a text column is never cut narrower than this
+_ROWS_PER_PART = 1000
 
 
 def neutralize(value: Any) -> Any:
-    if value.__class__ is str and value[:1] in _FORMULA_START:
+    if value.__class__ is str and value[:1] in FORMULA_START:
         return "'" + value
     return value
 
@@ -71,6 +81,13 @@ def _field(value: str) -> str:
     return '"' + value.replace('"', '""') + '"' if _NEEDS_QUOTES.search(value) else value
 
 
+def _quoted(cells: str) -> str:
+    """A line of SQLite-rendered cells (see `log_lines`), quoted where a cell needs it."""
+    if _needs_quotes(cells):
+        return ",".join(_field(cell) for cell in cells.split(SEPARATOR))
+    return cells.replace(SEPARATOR, ",")
+
+
 def _duration_cells(value: timedelta | None) -> tuple[str, str]:
     if value is None:
         return "", ""
@@ -94,35 +111,62 @@ def _row_converter(columns: list) -> Any:
                 f"else '' if {name} is None else str({name}))"
             )
     source = f"def cells_of(row):\n    {', '.join(names)}, = row\n    return [{', '.join(cells)}]\n"
-    namespace = {"_GUARDED": _FORMULA_START, "_duration_cells": _duration_cells}
+    namespace = {"_GUARDED": FORMULA_START, "_duration_cells": _duration_cells}
     exec(source, namespace)  # noqa: S102 - the source is built above from column kinds only
     return namespace["cells_of"]
 
 
 def _csv(table: Table, stream: TextIO, excel: bool = False) -> int:
+    count = 0
+    for text, rows in csv_parts(table, excel):
+        stream.write(text)
+        count += rows
+    return count
+
+
+def csv_parts(table: Table, excel: bool = False) -> Iterator[tuple[str, int]]:
+    """The CSV as (text, rows in it): the header first, then a part per batch of rows."""
     end = "\r\n" if excel else "\n"
-    if excel:
-        stream.write("\ufeff")
     header = []
     for column in table.columns:
         header += [f"{column.name}_seconds", column.name] if column.kind == "duration" else [column.name]
-    stream.write(",".join(_field(name) for name in header) + end)
+    yield ("\ufeff" if excel else "") + ",".join(_field(name) for name in header) + end, 0
     cells_of = _row_converter(table.columns)
     quote_or_break = _QUOTE_OR_BREAK.search
     commas = len(header) - 1
-    write = stream.write
-    count = 0
-    for row in table.rows:
+
+    def line(row: list[Any]) -> str:
         cells = cells_of(row)
         # most lines need no quotes at all: the joined line tells, and only the others are quoted
         # field by field (a comma more than the separators, a quote, a CR or an LF)
-        line = ",".join(cells)
-        if line.count(",") != commas or quote_or_break(line):
-            line = ",".join(_field(cell) for cell in cells)
-        write(line)
-        write(end)
-        count += 1
-    return count
+        text = ",".join(cells)
+        if text.count(",") != commas or quote_or_break(text):
+            text = ",".join(_field(cell) for cell in cells)
+        return text
+
+    if table.csv_batches is not None:
+        for batch in table.csv_batches:
+            try:
+                text = "\n".join(batch)  # type: ignore[arg-type]
+            except TypeError:  # rows SQLite left to Python are lists of values
+                text = None
+            if text is not None and not _needs_quotes(text, len(batch)):
+                text = text.replace(SEPARATOR, ",")
+                yield (text.replace("\n", end) if excel else text) + end, len(batch)
+            else:
+                yield (
+                    end.join(line(item) if item.__class__ is list else _quoted(item) for item in batch) + end,
+                    len(batch),
+                )  # type: ignore[arg-type]
+        return
+    batch_rows: list[str] = []
+    for row in table.rows:
+        batch_rows.append(line(row))
+        if len(batch_rows) == _ROWS_PER_PART:
+            yield end.join(batch_rows) + end, len(batch_rows)
+            batch_rows = []
+    if batch_rows:
+        yield end.join(batch_rows) + end, len(batch_rows)
 
 
 def _json(table: Table, stream: TextIO) -> int:

@@ -29,8 +29,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.core.calendar import BusinessCalendar
-from connector.core.local_times import local_times
+from connector.core.local_times import HourRow, local_times, utc_hours
 from connector.reports.customers import Customers
+from connector.reports.log_lines import CELLS, SEPARATOR, hour_table_sql, line_sql, notes_sql
 from connector.store.codec import iso
 from connector.store.database import Store
 
@@ -49,6 +50,9 @@ TICKET_KEYS = {
     "priority": "t.priority_name",
 }
 RECORD_KEYS = ("metric", "level")  # the groups a record holds itself, in records_by_ticket's order
+# the log's local times are looked up in a table of hours up to this long after its range
+HOURS_AFTER = timedelta(days=62)
+_LINES_PER_BATCH = 2000
 # a compliance report over at least this share of the time the records span reads them all
 WHOLE_SCAN_SHARE = 0.25
 NONE_LABEL = "(none)"  # the group of records whose department (agent, ...) is empty or unknown
@@ -79,6 +83,9 @@ class Column:
 class Table:
     columns: list[Column]
     rows: Iterable[list[Any]]
+    # the same rows for CSV, where SQLite renders them: batches of lines of cells, guarded but not
+    # yet quoted, separated by `log_lines.SEPARATOR`; a row left to Python is a list of values
+    csv_batches: Iterable[list[str | list[Any]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -490,7 +497,8 @@ class Reports:
             f"ORDER BY {', '.join(order)}"
         )
         if limit is None:
-            return Table(columns, self._log_rows(self.db.execute(sql, params))), None
+            rendered = self._log_lines(clauses, params, order)
+            return Table(columns, self._log_rows(self._lazily(sql, params)), rendered), None
         sql += f" LIMIT {int(limit) + 1}"
         width = 20  # the columns `_log_rows` reads; the sort key follows them
         found = self.db.execute(sql, params).fetchall()
@@ -532,6 +540,70 @@ class Reports:
             yield from self._log_rows(self.db.execute(sql))
         finally:
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def _lazily(self, sql: str, params: list[Any]) -> Iterator[tuple]:
+        """The rows of `sql`, queried when the first is asked for (a table may be read as CSV instead)."""
+        yield from self.db.execute(sql, params)
+
+    def _log_lines(self, clauses: list[str], params: list[Any], order: list[str]) -> Iterator[list[str | list[Any]]]:
+        """The log's CSV lines, rendered by SQLite (see `log_lines`), in batches."""
+        number = next(_TEMPORARY)
+        hours, notes = f"temp.log_hours_{number}", f"temp.log_notes_{number}"
+        selected = f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)}"
+        outside = not self.db.conn.in_transaction
+        cursor = None
+        try:
+            self.db.execute(hour_table_sql(hours))
+            rows = list(self._hours(params[0], params[1]))
+            self.db.conn.executemany(f"INSERT INTO {hours} VALUES (?, ?, ?, ?, ?)", rows)
+            for statement in notes_sql(notes):
+                self.db.execute(statement)
+            if outside:  # no transaction left open for the temporary tables' rows
+                self.db.conn.commit()
+            noted = self.db.execute(f"SELECT 1 FROM {notes} LIMIT 1").fetchone() is not None
+            select, joins = line_sql(hours, notes if noted else None, whole_hours=all(r.minutes == 0 for r in rows))
+            sql = (
+                f"SELECT {select} FROM sla_records r JOIN tickets t ON t.id = r.ticket_id {joins} "
+                f"WHERE {' AND '.join(clauses)} ORDER BY {', '.join(order)}"
+            )
+            cursor = self.db.execute(sql, params)
+            done = 0
+            separators = CELLS - 1
+            while batch := cursor.fetchmany(_LINES_PER_BATCH):
+                lines: list[str | list[Any]] = [line for (line,) in batch]
+                try:
+                    whole = "".join(lines).count(SEPARATOR) == separators * len(lines)  # type: ignore[arg-type]
+                except TypeError:  # a rowid: a row SQLite left to Python
+                    whole = False
+                if not whole:
+                    for index, (line,) in enumerate(batch):
+                        if line.__class__ is int:
+                            lines[index] = self._log_row(line)
+                        elif line.count(SEPARATOR) != separators:  # a value holds the separator: rare
+                            at = f"SELECT r.rowid {selected} ORDER BY {', '.join(order)} LIMIT 1 OFFSET {done + index}"
+                            lines[index] = self._log_row(self.db.execute(at, params).fetchone()[0])
+                done += len(batch)
+                yield lines
+        finally:
+            if cursor is not None:
+                cursor.close()  # a table a statement still reads cannot be dropped
+            self.db.execute(f"DROP TABLE IF EXISTS {hours}")
+            self.db.execute(f"DROP TABLE IF EXISTS {notes}")
+
+    def _log_row(self, record: int) -> list[Any]:
+        sql = f"{_LOG_SELECT} FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE r.rowid = ?"
+        return next(self._log_rows(self.db.execute(sql, (record,))))
+
+    def _hours(self, low: str, high: str) -> Iterator[HourRow]:
+        """The UTC hours the selected records' times fall in, mostly: from the first start in the
+        range to the last due or stop, at most `HOURS_AFTER` past the range (a time outside is
+        converted by Python)."""
+        first = self.db.execute("SELECT min(start_at) FROM sla_records WHERE start_at >= ?", (low,)).fetchone()[0]
+        if first is None or first >= high:
+            return iter(())
+        ends = [self.db.execute(f"SELECT max({c}) FROM sla_records").fetchone()[0] for c in ("due_at", "stopped_at")]
+        last = min(max([e for e in ends if e is not None] + [first]), iso(datetime.fromisoformat(high) + HOURS_AFTER))
+        return utc_hours(self.zone, datetime.fromisoformat(first), datetime.fromisoformat(last))
 
     def _remaining(
         self, status: str, stopped: str | None, due: str, calendar_name: str, target_us: int, business_us: int
