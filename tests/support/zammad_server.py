@@ -131,6 +131,7 @@ class ZammadServer:
         self.mentions: list[dict] = []
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
+        self.proxied = 0  # requests whose request line named the whole URL (as sent to a proxy)
         self._ids = {"ticket": 0, "article": 0, "history": 0, "user": 10}
         self._release = threading.Event()
         self.httpd: ThreadingHTTPServer | None = None
@@ -462,6 +463,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw_body = self.rfile.read(length) if length else b""
         with z.lock:
             z.requests.append((method, path))
+            z.proxied += self.path.startswith(("http://", "https://"))
             fault = next(
                 (f for f in z.faults if (not f.method or f.method == method) and re.search(f.path, path)), None
             )
