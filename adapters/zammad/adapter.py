@@ -195,7 +195,7 @@ class ZammadAdapter:
             else:
                 log.warning("%s: skipped a search hit that is not a ticket: %.80r", self.name, row)
         ordered = sorted(seen.values(), key=lambda r: (str(r.get("updated_at")), r["id"]))
-        floor = since or ""
+        floor, ceiling = since or "", _cursor(cap, 0)
         last = floor
         for row in ordered:
             if full and since is not None and not self._changed(row, since):
@@ -204,13 +204,13 @@ class ZammadAdapter:
             if snapshot is None:
                 continue
             ticket, messages = snapshot
-            last = max(floor, min(_cursor(ticket.updated_at, ticket_id(row)), _cursor(cap, 0)))
+            last = max(floor, min(_cursor(ticket.updated_at, ticket_id(row)), ceiling))
             yield Snapshot(ticket, messages, last)
         if present is not None:
             for ident in sorted(self.cache.ids() - present):
                 gone = self._deleted(ident)
                 if gone is not None:
-                    yield Snapshot(*gone, last or _cursor(cap, 0))
+                    yield Snapshot(*gone, last or ceiling)
             self.cache.set_meta("last_full", start.isoformat())
 
     def _changed(self, row: dict, since: str) -> bool:
@@ -333,13 +333,18 @@ class ZammadAdapter:
         return {"articles": articles, "tags": tags, "history": history}
 
     def _articles_and_tags(self, ident: int) -> tuple[list[dict], list[str]]:
-        """A ticket's articles and tags from one `tickets/{id}?all=true` read. Its articles carry
+        """A ticket's articles and tags from one `tickets/{id}?all=true` read (with the users it
+        names, which the look-ups keep). Its articles carry
         the ids of their type and sender, not the names: an id not learned yet (the first ticket
         of an instance, a type added since) makes the ticket's articles come from `by_ticket`,
         which names them, and teaches the look-ups."""
         answer = self.client.get(f"tickets/{ident}", all="true")
         tags = answer.get("tags") or []
-        found = (answer.get("assets") or {}).get("TicketArticle") or {}
+        assets = answer.get("assets") or {}
+        for key, user in (assets.get("User") or {}).items():  # the customer, the owner: no read of their own
+            if key.isdigit() and isinstance(user, dict):
+                self.lookups.users.setdefault(int(key), user)
+        found = assets.get("TicketArticle") or {}
         named = [self.lookups.name_article(found.get(str(i)) or {}) for i in answer.get("ticket_article_ids") or ()]
         if all(named):
             return [_slim(a) for a in named], tags

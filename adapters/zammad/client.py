@@ -15,7 +15,8 @@ Public API: `ZammadClient(section, sleep=, monotonic=)` with `get`, `post`, `put
 - Each request is prepared here and handed to requests' transport adapter (`transport`): the
   session's per-call merging costs more CPU than the rest of a ticket's work. That adapter
   (`Transport`) keeps what requests works out for every request to one host (its connection pool,
-  the CA bundle's checks, the request line's form) instead of working it out again.
+  the CA bundle's checks, the request line's form) instead of working it out again, and reads no
+  cookies.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from connector.config.sources import ZammadSection
@@ -80,7 +83,8 @@ class Transport(requests.adapters.HTTPAdapter):
     """requests' transport adapter, with what it works out anew for every request worked out
     once per host: the connection pool (the URL parsed twice, the proxies looked up), the CA
     bundle's checks (two `stat` calls a request for https) and whether the request line names the
-    whole URL (a proxy) or only its path. Each answer is requests' own, kept."""
+    whole URL (a proxy) or only its path. Each answer is requests' own, kept. And the answer's
+    cookies are not read (nothing sends them back)."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -110,6 +114,20 @@ class Transport(requests.adapters.HTTPAdapter):
         if whole or "#" in request.url:
             return super().request_url(request, proxies)
         return request.url[len(origin) :] or "/"
+
+    def build_response(self, req, resp) -> requests.Response:
+        """requests' own response, without reading the cookies it sets: none is ever sent back
+        (token auth is stateless, and requests go past the session's jar)."""
+        response = requests.Response()
+        response.status_code = resp.status
+        response.headers = CaseInsensitiveDict(resp.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url
+        response.request = req
+        response.connection = self
+        return response
 
     def close(self) -> None:
         super().close()
