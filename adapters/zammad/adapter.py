@@ -339,13 +339,17 @@ class ZammadAdapter:
         of an instance, a type added since) makes the ticket's articles come from `by_ticket`,
         which names them, and teaches the look-ups."""
         answer = self.client.get(f"tickets/{ident}", all="true")
+        if not isinstance(answer, dict) or not isinstance(answer.get("ticket_article_ids"), list):
+            # a Zammad (or a proxy) that ignores all=true answers with the ticket alone
+            tags = self.client.get("tags", object="Ticket", o_id=ident).get("tags", [])
+            return [_slim(a) for a in self._by_ticket(ident)], tags
         tags = answer.get("tags") or []
         assets = answer.get("assets") or {}
         for key, user in (assets.get("User") or {}).items():  # the customer, the owner: no read of their own
             if key.isdigit() and isinstance(user, dict):
                 self.lookups.users.setdefault(int(key), user)
         found = assets.get("TicketArticle") or {}
-        named = [self.lookups.name_article(found.get(str(i)) or {}) for i in answer.get("ticket_article_ids") or ()]
+        named = [self.lookups.name_article(found.get(str(i)) or {}) for i in answer["ticket_article_ids"]]
         if all(named):
             return [_slim(a) for a in named], tags
         articles = self._by_ticket(ident)

@@ -18,7 +18,8 @@ What it imitates (see the facts it follows in the Zammad reference notes):
   nothing, as the database fallback does) or by `condition` (unless `condition_search` is off,
   then nothing is found); beyond 10,000 results a field search finds nothing (ES window).
 - `GET /tickets/{id}?all=true`: the ticket with its articles (as assets with ids only, no type or
-  sender names), users, tags, links and mentions in one answer, as `Ticket::AssetsAll` builds it.
+  sender names), users, tags, links and mentions in one answer, as `Ticket::AssetsAll` builds it
+  (with `assets_all` off the parameter is ignored, as by a server that does not know it).
 - Index lag: a ticket changed less than `index_lag` ago (by the server's clock) is not found by
   search yet; `GET /tickets` sees it at once.
 - Every write moves `updated_at` (tags added or removed, notes, priority), and states, tags and
@@ -131,6 +132,7 @@ class ZammadServer:
         self.mentions: list[dict] = []
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
+        self.assets_all = True  # off: `?all=true` is ignored, the ticket alone comes back
         self.proxied = 0  # requests whose request line named the whole URL (as sent to a proxy)
         self._ids = {"ticket": 0, "article": 0, "history": 0, "user": 10}
         self._release = threading.Event()
@@ -613,7 +615,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return not_found("Ticket", match.group(1))
             if method == "PUT":
                 return self._update(ticket, body, who, expand)
-            if params.get("all") in ("true", "1"):
+            if params.get("all") in ("true", "1") and z.assets_all:
                 return 200, z.render_all(ticket), {}
             return 200, z.render(ticket, expand), {}
         match = re.fullmatch(r"/api/v1/ticket_articles/by_ticket/(\d+)", path)

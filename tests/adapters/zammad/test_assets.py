@@ -152,3 +152,16 @@ def test_a_first_sync_costs_one_read_a_ticket_and_a_cycle_reads_articles_only_wh
     assert pulled[1].ticket.tags == frozenset({"vip"}) and len(pulled[0].messages) == 2
     assert zammad.count() - before == 1 + 2 + 2  # a search page; each: one read and its history
     assert zammad.count("GET", r"tickets/\d+$") == 41 and zammad.count("GET", "/tags") == 1
+
+
+def test_a_zammad_that_ignores_all_true_is_read_through_by_ticket_and_tags(zammad, clock, sleeps):
+    zammad.assets_all = False
+    ids = varied(zammad)
+    adapter = make_adapter(zammad, clock, sleeps)
+    snapshots = {int(s.ticket.external_id): s for s in adapter.pull(None)}
+    assert sorted(snapshots) == ids
+    assert zammad.count("GET", "by_ticket") == zammad.count("GET", "/tags") == len(ids)
+    for ident in ids:
+        messages, channel, tags = through_by_ticket(adapter, ident)
+        assert (snapshots[ident].messages, snapshots[ident].ticket.channel) == (messages, channel)
+        assert snapshots[ident].ticket.tags == frozenset(tag.lower() for tag in tags)
