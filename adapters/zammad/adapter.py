@@ -334,10 +334,10 @@ class ZammadAdapter:
 
     def _articles_and_tags(self, ident: int) -> tuple[list[dict], list[str]]:
         """A ticket's articles and tags from one `tickets/{id}?all=true` read (with the users it
-        names, which the look-ups keep). Its articles carry
-        the ids of their type and sender, not the names: an id not learned yet (the first ticket
-        of an instance, a type added since) makes the ticket's articles come from `by_ticket`,
-        which names them, and teaches the look-ups."""
+        names, which the look-ups keep). Its articles carry the ids of their type and sender, not
+        the names: an id not learned yet (the first ticket of an instance, a type added since)
+        makes the ticket's articles come from `by_ticket`, which names them, and teaches the
+        look-ups."""
         answer = self.client.get(f"tickets/{ident}", all="true")
         if not isinstance(answer, dict) or not isinstance(answer.get("ticket_article_ids"), list):
             # a Zammad (or a proxy) that ignores all=true answers with the ticket alone

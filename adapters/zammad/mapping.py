@@ -7,7 +7,6 @@ Public API: `Lookups(client)`, `map_ticket(row, tags, history, lookups, source, 
 - Article types and senders by name. Their ids are the instance's own: `Lookups.learn` takes them
   from articles that carry both (`by_ticket` answers), and `Lookups.name_article` names an article
   that carries ids only (the assets of `tickets/{id}?all=true`), or says it cannot.
-
 - States by their *type*, so a renamed or added state still works: new -> new, open -> open,
   pending reminder / pending action -> pending, closed -> closed, merged and removed -> closed and
   deleted (their clocks are cancelled).
