@@ -1,7 +1,7 @@
 """HTTP to one Zammad: the token, a request budget, retries, and every error translated here.
 
 Public API: `ZammadClient(section, sleep=, monotonic=)` with `get`, `post`, `put`, `delete`,
-`requests_made`; `NotFound`, `OutcomeUnknown`, `parse_retry_after`, `Transport`.
+`requests_made`; `NotFound`, `OutcomeUnknown`, `parse_retry_after`.
 
 - Requests go one at a time, at most `requests_per_second` (a budget of our own: Zammad has no
   throttle, but the proxy in front of it may have one).
@@ -13,10 +13,7 @@ Public API: `ZammadClient(section, sleep=, monotonic=)` with `get`, `post`, `put
 - TLS and DNS problems are named as such; the token never appears in a message. A redirect is
   an error naming where it points (a POST must not silently become a GET).
 - Each request is prepared here and handed to requests' transport adapter (`transport`): the
-  session's per-call merging costs more CPU than the rest of a ticket's work. That adapter
-  (`Transport`) keeps what requests works out for every request to one host (its connection pool,
-  the CA bundle's checks, the request line's form) instead of working it out again, and reads no
-  cookies.
+  session's per-call merging costs more CPU than the rest of a ticket's work.
 """
 
 from __future__ import annotations
@@ -32,8 +29,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
-from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from connector.config.sources import ZammadSection
@@ -67,72 +62,6 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _origin(url: str) -> str:
-    """`scheme://host[:port]` of a URL."""
-    end = url.find("/", url.find("//") + 2)
-    return url if end < 0 else url[:end]
-
-
-def _frozen(proxies: dict | None) -> tuple:
-    return tuple(sorted(proxies.items())) if proxies else ()
-
-
-class Transport(requests.adapters.HTTPAdapter):
-    """requests' transport adapter, with what it works out anew for every request worked out
-    once per host: the connection pool (the URL parsed twice, the proxies looked up), the CA
-    bundle's checks (two `stat` calls a request for https) and whether the request line names the
-    whole URL (a proxy) or only its path. Each answer is requests' own, kept. And the answer's
-    cookies are not read (nothing sends them back)."""
-
-    def __init__(self, **kwargs: Any):
-        super().__init__(**kwargs)
-        self._pools: dict[tuple, Any] = {}  # (origin, verify, cert, proxies) -> urllib3 pool
-        self._verified: dict[tuple, Any] = {}  # (origin, verify, cert) -> the pool set up for it
-        self._whole_url: dict[tuple, bool] = {}  # (origin, proxies) -> the request line names the URL
-
-    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
-        key = (_origin(request.url), verify, cert, _frozen(proxies))
-        pool = self._pools.get(key)
-        if pool is None or pool.pool is None:  # not yet, or closed (`close()`): asked anew
-            pool = self._pools[key] = super().get_connection_with_tls_context(request, verify, proxies, cert)
-        return pool
-
-    def cert_verify(self, conn, url, verify, cert) -> None:
-        key = (_origin(url), verify, cert)
-        if self._verified.get(key) is not conn:
-            super().cert_verify(conn, url, verify, cert)
-            self._verified[key] = conn
-
-    def request_url(self, request, proxies) -> str:
-        origin = _origin(request.url)
-        key = (origin, _frozen(proxies))
-        whole = self._whole_url.get(key)
-        if whole is None:
-            whole = self._whole_url[key] = super().request_url(request, proxies) != request.path_url
-        if whole or "#" in request.url:
-            return super().request_url(request, proxies)
-        return request.url[len(origin) :] or "/"
-
-    def build_response(self, req, resp) -> requests.Response:
-        """requests' own response, without reading the cookies it sets: none is ever sent back
-        (token auth is stateless, and requests go past the session's jar)."""
-        response = requests.Response()
-        response.status_code = resp.status
-        response.headers = CaseInsensitiveDict(resp.headers)
-        response.encoding = get_encoding_from_headers(response.headers)
-        response.raw = resp
-        response.reason = resp.reason
-        response.url = req.url
-        response.request = req
-        response.connection = self
-        return response
-
-    def close(self) -> None:
-        super().close()
-        self._pools.clear()
-        self._verified.clear()
 
 
 def _wait(state: RetryCallState) -> float:
@@ -176,8 +105,7 @@ class ZammadClient:
         self.timeout = section.timeout
         # token auth is stateless, so no cookie jar is needed; a redirect is an error, not followed
         self.api = requests.Request("GET", f"{section.base_url}/api/v1/").prepare().url
-        self.transport = Transport()
-        self.session.mount(_origin(self.api) + "/", self.transport)
+        self.transport = self.session.get_adapter(self.api)
         self.headers = dict(self.session.headers)  # urllib3 takes any mapping; sent as given
         self.interval = 1.0 / section.requests_per_second
         self._last: float | None = None
