@@ -4,13 +4,17 @@
 
 TICKETS (default 20,000) tickets with ARTICLES_PER_TICKET (default 5, so 100,000 articles), a
 quarter of them moved to open or pending (their state history is read too). Then: the first sync
-(a full pull), and an incremental pull after CHANGES (default 50) tickets changed: a new article,
-a state change, a tag. Prints requests made, tickets per second and the connector's own CPU time
-per ticket (the pulling thread's CPU; the server answers on threads of its own).
+(a full pull: pages of 100 tickets, then per ticket one `tickets/{id}?all=true` read of its
+articles and tags, its state history where it left "new", and `by_ticket` for the first ticket,
+which names the article types and senders), and an incremental pull after CHANGES (default 50)
+tickets changed: a new article, a state change, a tag. Prints requests made, tickets per second
+and the connector's own CPU time per ticket (the pulling thread's CPU; the server answers on
+threads of its own).
 
 Comparisons in the same run: the same first sync with each request sent the usual way
 (`requests.Session.request`, which merges session settings, hooks, cookies and redirects per
-call) instead of the client's prepared request handed to the transport; and what one idle
+call, through requests' own transport adapter) instead of the client's prepared request handed
+to its transport; and what one idle
 cycle would cost by full paging (`search = "paging"`), the fallback for a Zammad whose search
 finds nothing. The load average is printed with the figures: the CPU times are per thread but
 a loaded machine still inflates them.
@@ -28,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests  # noqa: E402
 
 from adapters.zammad.adapter import ZammadAdapter  # noqa: E402
 from connector.config.sources import ZammadSection  # noqa: E402
@@ -66,8 +72,11 @@ def build(server: ZammadServer, tickets: int, per_ticket: int) -> None:
 
 
 def usual_requests(adapter: ZammadAdapter) -> None:
-    """The comparison: every request through `Session.request`, as plain requests code does."""
+    """The comparison: every request through `Session.request` and requests' own transport
+    adapter, as plain requests code does."""
     client = adapter.client
+    for prefix in list(client.session.adapters):
+        client.session.mount(prefix, requests.adapters.HTTPAdapter())
 
     def send(method, path, params, body):
         url = client.api + path

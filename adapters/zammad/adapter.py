@@ -8,9 +8,12 @@ Pull: tickets changed since the cursor come from `/tickets/search` (expand, sort
 deduplicated on id and `updated_at`), filtered by a field query where Elasticsearch answers one,
 else by a `condition`, else by paging through all tickets. Every `full_reconcile_every`, and on
 the first pull, all tickets are read in id order: that finds what the index missed, and deleted
-tickets (their clocks are cancelled). Per changed ticket: its tags, its articles only when
-`article_count` or the last contact moved, its state history (a ticket may have been pending
-and back between two cycles, and that pause counts). The
+tickets (their clocks are cancelled). Per changed ticket: its articles and tags in one
+`tickets/{id}?all=true` read when `article_count` or the last contact moved (else only its tags),
+and its state history (a ticket may have been pending and back between two cycles, and that
+pause counts). That read names article types and senders by id only: the names come from
+`by_ticket` answers (read for a ticket whose ids are not known yet: the first of an instance),
+learned by the look-ups and kept in the cache. The
 cursor ("<updated_at>|<id>") never passes the cycle's start minus `skew`, so a change the index
 has not shown yet is read by a later cycle.
 
@@ -26,6 +29,7 @@ and the search mode, in one line.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -80,6 +84,9 @@ class ZammadAdapter:
         self.client = ZammadClient(section, sleep=sleep)
         self.lookups = Lookups(self.client.get)
         self.cache = TicketCache(state_dir / f"{section.name}-zammad-cache.db" if state_dir else None)
+        names = json.loads(self.cache.meta("article_names") or "{}")
+        self.lookups.article_types = {int(k): v for k, v in names.get("types", {}).items()}
+        self.lookups.senders = {int(k): v for k, v in names.get("senders", {}).items()}
         self.search_mode: str | None = None if section.search == "auto" else section.search
         self.mode_reason = "set in the config" if self.search_mode else ""
 
@@ -188,7 +195,7 @@ class ZammadAdapter:
             else:
                 log.warning("%s: skipped a search hit that is not a ticket: %.80r", self.name, row)
         ordered = sorted(seen.values(), key=lambda r: (str(r.get("updated_at")), r["id"]))
-        floor = since or ""
+        floor, ceiling = since or "", _cursor(cap, 0)
         last = floor
         for row in ordered:
             if full and since is not None and not self._changed(row, since):
@@ -197,13 +204,13 @@ class ZammadAdapter:
             if snapshot is None:
                 continue
             ticket, messages = snapshot
-            last = max(floor, min(_cursor(ticket.updated_at, ticket_id(row)), _cursor(cap, 0)))
+            last = max(floor, min(_cursor(ticket.updated_at, ticket_id(row)), ceiling))
             yield Snapshot(ticket, messages, last)
         if present is not None:
             for ident in sorted(self.cache.ids() - present):
                 gone = self._deleted(ident)
                 if gone is not None:
-                    yield Snapshot(*gone, last or _cursor(cap, 0))
+                    yield Snapshot(*gone, last or ceiling)
             self.cache.set_meta("last_full", start.isoformat())
 
     def _changed(self, row: dict, since: str) -> bool:
@@ -314,9 +321,9 @@ class ZammadAdapter:
         old = cached["row"] if cached else {}
         if cached and all(old.get(k) == row.get(k) for k in ("article_count", "last_contact_at")):
             articles = cached["articles"]
+            tags = self.client.get("tags", object="Ticket", o_id=ident).get("tags", [])
         else:
-            articles = [_slim(a) for a in self.client.get(f"ticket_articles/by_ticket/{ident}")]
-        tags = self.client.get("tags", object="Ticket", o_id=ident).get("tags", [])
+            articles, tags = self._articles_and_tags(ident)
         state_type = self.lookups.state(row["state_id"])[1]
         if not cached and state_type == "new":
             history = []  # still in the state it was created in
@@ -324,6 +331,39 @@ class ZammadAdapter:
             answer = self.client.get(f"ticket_history/{ident}")
             history = [_slim_history(h) for h in answer.get("history", []) if h.get("attribute") == "state"]
         return {"articles": articles, "tags": tags, "history": history}
+
+    def _articles_and_tags(self, ident: int) -> tuple[list[dict], list[str]]:
+        """A ticket's articles and tags from one `tickets/{id}?all=true` read (with the users it
+        names, which the look-ups keep). Its articles carry the ids of their type and sender, not
+        the names: an id not learned yet (the first ticket of an instance, a type added since)
+        makes the ticket's articles come from `by_ticket`, which names them, and teaches the
+        look-ups."""
+        answer = self.client.get(f"tickets/{ident}", all="true")
+        if not isinstance(answer, dict) or not isinstance(answer.get("ticket_article_ids"), list):
+            # a Zammad (or a proxy) that ignores all=true answers with the ticket alone
+            tags = self.client.get("tags", object="Ticket", o_id=ident).get("tags", [])
+            return [_slim(a) for a in self._by_ticket(ident)], tags
+        tags = answer.get("tags") or []
+        assets = answer.get("assets") or {}
+        for key, user in (assets.get("User") or {}).items():  # the customer, the owner: no read of their own
+            if key.isdigit() and isinstance(user, dict):
+                self.lookups.users.setdefault(int(key), user)
+        found = assets.get("TicketArticle") or {}
+        named = [self.lookups.name_article(found.get(str(i)) or {}) for i in answer["ticket_article_ids"]]
+        if all(named):
+            return [_slim(a) for a in named], tags
+        articles = self._by_ticket(ident)
+        return [_slim(a) for a in articles], tags
+
+    def _by_ticket(self, ident: int) -> list[dict]:
+        """The ticket's articles with the names of their types and senders, which the look-ups
+        learn (kept in the cache with the rest)."""
+        articles = self.client.get(f"ticket_articles/by_ticket/{ident}")
+        if self.lookups.learn(articles):
+            self.cache.set_meta(
+                "article_names", json.dumps({"types": self.lookups.article_types, "senders": self.lookups.senders})
+            )
+        return articles
 
     def _deleted(self, ident: int):
         cached = self.cache.get(ident)
@@ -388,7 +428,7 @@ class ZammadAdapter:
         self.client.put(f"tickets/{ident}", {"priority_id": target})
 
     def _has_note(self, ident: int, marker: str) -> bool:
-        return any(marker in str(a.get("body") or "") for a in self.client.get(f"ticket_articles/by_ticket/{ident}"))
+        return any(marker in str(a.get("body") or "") for a in self._by_ticket(ident))
 
     def _note(self, ident: int, key: str, text: str, markup: str | None = None) -> None:
         """An internal note of `text` (escaped), or of `markup` (HTML built here), with the marker."""

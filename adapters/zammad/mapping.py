@@ -4,6 +4,9 @@
 Public API: `Lookups(client)`, `map_ticket(row, tags, history, lookups, source, base_url, first_type)`,
 `map_article(article)`, `parse_time`, `MARKER`, `note_marker(key)`.
 
+- Article types and senders by name. Their ids are the instance's own: `Lookups.learn` takes them
+  from articles that carry both (`by_ticket` answers), and `Lookups.name_article` names an article
+  that carries ids only (the assets of `tickets/{id}?all=true`), or says it cannot.
 - States by their *type*, so a renamed or added state still works: new -> new, open -> open,
   pending reminder / pending action -> pending, closed -> closed, merged and removed -> closed and
   deleted (their clocks are cancelled).
@@ -69,6 +72,28 @@ class Lookups:
         self.groups: dict[int, str] = {}
         self.users: dict[int, dict] = {}
         self.organizations: dict[int, str] = {}
+        self.article_types: dict[int, str] = {}  # id -> name ("email", "note", ...), learned
+        self.senders: dict[int, str] = {}  # id -> name ("Agent", "Customer", "System"), learned
+
+    def learn(self, articles: Iterable[Mapping[str, Any]]) -> bool:
+        """Take the type and sender ids with their names from articles that carry both; True when
+        something was new."""
+        new = False
+        for article in articles:
+            for table, key in ((self.article_types, "type"), (self.senders, "sender")):
+                ident, name = article.get(f"{key}_id"), article.get(key)
+                if isinstance(ident, int) and isinstance(name, str) and table.get(ident) != name:
+                    table[ident], new = name, True
+        return new
+
+    def name_article(self, article: dict) -> dict | None:
+        """The article with the names of its type and sender set from their ids; None when an id
+        is one not learned yet."""
+        kind, sender = self.article_types.get(article.get("type_id")), self.senders.get(article.get("sender_id"))
+        if kind is None or sender is None:
+            return None
+        article["type"], article["sender"] = kind, sender
+        return article
 
     def load(self) -> None:
         self.states = {
@@ -124,7 +149,7 @@ def status_of(state_type: str) -> Status:
 
 def map_article(article: Mapping[str, Any]) -> Message:
     kind = str(article.get("type") or "")
-    sender = ROLES[article["sender"]] if "sender" in article else _sender_by_id(article["sender_id"])
+    sender = ROLES[article["sender"]]  # the name: an id alone is named by `Lookups.name_article` first
     preferences = article.get("preferences") or {}
     return Message(
         external_id=str(article["id"]),
@@ -135,10 +160,6 @@ def map_article(article: Mapping[str, Any]) -> Message:
         auto_generated=bool(preferences.get("is-auto-response") or preferences.get("send-auto-response") is False),
         own=MARKER in str(article.get("body") or ""),
     )
-
-
-def _sender_by_id(ident: int) -> Role:
-    return {1: Role.AGENT, 2: Role.CUSTOMER, 3: Role.SYSTEM}[ident]
 
 
 def map_history(history: Iterable[Mapping[str, Any]], lookups: Lookups) -> tuple[StatusChange, ...]:

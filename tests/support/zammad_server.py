@@ -17,6 +17,9 @@ What it imitates (see the facts it follows in the Zammad reference notes):
   (`updated_at:>=...` or a bracket range; only with `field_search`, else such a query matches
   nothing, as the database fallback does) or by `condition` (unless `condition_search` is off,
   then nothing is found); beyond 10,000 results a field search finds nothing (ES window).
+- `GET /tickets/{id}?all=true`: the ticket with its articles (as assets with ids only, no type or
+  sender names), users, tags, links and mentions in one answer, as `Ticket::AssetsAll` builds it
+  (with `assets_all` off the parameter is ignored, as by a server that does not know it).
 - Index lag: a ticket changed less than `index_lag` ago (by the server's clock) is not found by
   search yet; `GET /tickets` sees it at once.
 - Every write moves `updated_at` (tags added or removed, notes, priority), and states, tags and
@@ -129,6 +132,8 @@ class ZammadServer:
         self.mentions: list[dict] = []
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
+        self.assets_all = True  # off: `?all=true` is ignored, the ticket alone comes back
+        self.proxied = 0  # requests whose request line named the whole URL (as sent to a proxy)
         self._ids = {"ticket": 0, "article": 0, "history": 0, "user": 10}
         self._release = threading.Event()
         self.httpd: ThreadingHTTPServer | None = None
@@ -359,6 +364,36 @@ class ZammadServer:
         out.update(self.raw.get(ticket["id"], {}))
         return out
 
+    def render_all(self, ticket: dict) -> dict:
+        """`GET /tickets/{id}?all=true` (Zammad's `Ticket::AssetsAll`): the ticket, its articles,
+        the users, group and organization they name, as assets keyed by id (strings, as JSON
+        has them) and with association ids only (articles without the names `type`, `sender`,
+        `created_by` that `by_ticket` gives); its tags, links, mentions in the same answer."""
+        ident = ticket["id"]
+        articles = self._articles_of(ident)
+        users = {ticket["customer_id"], ticket["owner_id"], *(a["created_by_id"] for a in articles)}
+        assets: dict[str, dict] = {
+            "Ticket": {str(ident): self.render(ticket, False)},
+            "TicketArticle": {
+                str(a["id"]): {k: v for k, v in a.items() if k not in ("type", "sender", "created_by")}
+                for a in articles
+            },
+            "User": {str(u): self.users[u] for u in sorted(users) if u in self.users},
+            "Group": {str(ticket["group_id"]): self.groups[ticket["group_id"]]},
+        }
+        if ticket.get("organization_id"):
+            assets["Organization"] = {str(ticket["organization_id"]): self.organizations[ticket["organization_id"]]}
+        return {
+            "ticket_id": ident,
+            "ticket_article_ids": [a["id"] for a in articles],
+            "assets": assets,
+            "links": [],
+            "tags": list(self.tags[ident]),
+            "mentions": [m["id"] for m in self.mentions if m["mentionable_id"] == ident],
+            "time_accountings": [],
+            "form_meta": {"filter": {}, "dependencies": {}},
+        }
+
     def search(self, params: dict[str, str]) -> tuple[list[dict], int] | None:
         """The search hits (rendered later) and the page's offset; None: a swallowed index error."""
         now = self.clock()
@@ -430,6 +465,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw_body = self.rfile.read(length) if length else b""
         with z.lock:
             z.requests.append((method, path))
+            z.proxied += self.path.startswith(("http://", "https://"))
             fault = next(
                 (f for f in z.faults if (not f.method or f.method == method) and re.search(f.path, path)), None
             )
@@ -579,6 +615,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return not_found("Ticket", match.group(1))
             if method == "PUT":
                 return self._update(ticket, body, who, expand)
+            if params.get("all") in ("true", "1") and z.assets_all:
+                return 200, z.render_all(ticket), {}
             return 200, z.render(ticket, expand), {}
         match = re.fullmatch(r"/api/v1/ticket_articles/by_ticket/(\d+)", path)
         if match:

@@ -45,8 +45,8 @@ def test_a_host_that_keeps_failing_is_a_transient_error_after_a_bounded_number_o
 
 def test_dropped_connections_and_slow_answers_are_retried(zammad, clock, sleeps):
     zammad.add_ticket("Printer broken", at=t(2, 9))
-    zammad.fail("drop", path="tags")
-    zammad.fail("slow:1", path="by_ticket")
+    zammad.fail("drop", path=r"tickets/\d+$")  # the articles and tags of a ticket (all=true)
+    zammad.fail("slow:1", path="by_ticket")  # the first ticket's, which names the article types
     adapter = make_adapter(zammad, clock, sleeps, timeout=0.2)
     assert [s.ticket.title for s in adapter.pull(None)] == ["Printer broken"]
     assert len(sleeps) == 2
@@ -133,3 +133,21 @@ def test_requests_go_one_at_a_time(zammad, clock, sleeps):
     zammad.search = counting
     list(make_adapter(zammad, clock, sleeps).pull("2026-11-02T08:00:00.000000Z|000000000000"))
     assert peak[0] == 1
+
+
+def test_through_a_proxy_the_request_line_names_the_whole_url_and_a_closed_transport_opens_anew(
+    zammad, clock, sleeps, monkeypatch
+):
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", zammad.url)  # the test server answers as the proxy would
+    ident = zammad.add_ticket("Printer broken", at=t(2, 9))
+    proxied = make_adapter(zammad, clock, sleeps, url="http://zammad.invalid")
+    assert [s.ticket.title for s in proxied.pull(None)] == ["Printer broken"]
+    assert zammad.proxied == zammad.count() > 3
+    monkeypatch.delenv("HTTP_PROXY")
+    direct = make_adapter(zammad, clock, sleeps)
+    assert direct.client.get(f"tickets/{ident}")["id"] == ident
+    direct.client.session.close()  # closes the transport's pools: the next request opens one anew
+    assert direct.client.get(f"tickets/{ident}")["id"] == ident
+    assert zammad.proxied == zammad.count() - 2
