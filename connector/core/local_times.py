@@ -22,10 +22,10 @@ _HOUR = timedelta(hours=1)
 # about ten days of hours; then the memo starts afresh, so that memory stays flat however many
 # rows a report has (rows mostly come in time order, so a fresh memo soon holds what they need)
 _MOST_HOURS = 256
-_ONE_BY_ONE = ("", "")
+_ONE_BY_ONE = ("", "")  # the memo's mark for an hour whose rows are converted one by one
 _SUFFIXES: dict[timedelta, str] = {}  # an offset as ISO text, +05:30
 _MINUTE = timedelta(minutes=1)
-_MICROSECOND = timedelta(microseconds=1)  # the memo's mark for an hour whose rows are converted one by one
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def local_times(zone: ZoneInfo) -> Callable[[str | None], str | None]:

@@ -1,7 +1,7 @@
 """Writing report tables as CSV, JSON or an aligned text table.
 
-Public API: `write(table, fmt, stream, excel=False, width=None)`, `csv_parts(table, excel)`, `neutralize(text)`,
-`terminal_safe(text)`, `hms(duration)`.
+Public API: `write(table, fmt, stream, excel=False, width=None)`, `csv_parts(table, excel)`,
+`neutralize(text)`, `terminal_safe(text)`, `hms(duration)`.
 
 CSV (RFC 4180): a field holding a comma, a quote, a carriage return or a line feed is quoted,
 so every row reads back as one row. Durations become two columns, `<name>_seconds` and `<name>`
@@ -31,23 +31,19 @@ from connector.reports.log_lines import SEPARATOR
 from connector.reports.queries import Table
 
 _NEEDS_QUOTES = re.compile(f"[{NEEDS_QUOTES}]")
-
-
 _QUOTED_BUT_LF = tuple(NEEDS_QUOTES.replace("\n", ""))  # lines are joined by LF, counted instead
-
-
-def _needs_quotes(text: str, lines: int = 1) -> bool:
-    """Whether `text`, `lines` lines joined by LF, holds a character of `NEEDS_QUOTES` (`in` and
-    `count` scan at C speed, far faster than a regular expression on a batch of lines)."""
-    return any(char in text for char in _QUOTED_BUT_LF) or text.count("\n") != lines - 1
-
-
 _QUOTE_OR_BREAK = re.compile('["\r\n]')
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _SHOWN = {"\n": "\\n", "\r": "\\r", "\t": " ", "\x1b": "^["}
 _ELLIPSIS = "\u2026"
 MIN_CUT_WIDTH = 8  # a text column is never cut narrower than this
 _ROWS_PER_PART = 1000
+
+
+def _needs_quotes(text: str, lines: int = 1) -> bool:
+    """Whether `text`, `lines` lines joined by LF, holds a character of `NEEDS_QUOTES` (`in` and
+    `count` scan at C speed, far faster than a regular expression on a batch of lines)."""
+    return any(char in text for char in _QUOTED_BUT_LF) or text.count("\n") != lines - 1
 
 
 def neutralize(value: Any) -> Any:
