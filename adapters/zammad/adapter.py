@@ -321,7 +321,7 @@ class ZammadAdapter:
         old = cached["row"] if cached else {}
         if cached and all(old.get(k) == row.get(k) for k in ("article_count", "last_contact_at")):
             articles = cached["articles"]
-            tags = self.client.get("tags", object="Ticket", o_id=ident).get("tags", [])
+            tags = self._read_tags(ident)
         else:
             articles, tags = self._articles_and_tags(ident)
         state_type = self.lookups.state(row["state_id"])[1]
@@ -341,8 +341,7 @@ class ZammadAdapter:
         answer = self.client.get(f"tickets/{ident}", all="true")
         if not isinstance(answer, dict) or not isinstance(answer.get("ticket_article_ids"), list):
             # a Zammad (or a proxy) that ignores all=true answers with the ticket alone
-            tags = self.client.get("tags", object="Ticket", o_id=ident).get("tags", [])
-            return [_slim(a) for a in self._by_ticket(ident)], tags
+            return [_slim(a) for a in self._by_ticket(ident)], self._read_tags(ident)
         tags = answer.get("tags") or []
         assets = answer.get("assets") or {}
         for key, user in (assets.get("User") or {}).items():  # the customer, the owner: no read of their own
@@ -352,8 +351,10 @@ class ZammadAdapter:
         named = [self.lookups.name_article(found.get(str(i)) or {}) for i in answer["ticket_article_ids"]]
         if all(named):
             return [_slim(a) for a in named], tags
-        articles = self._by_ticket(ident)
-        return [_slim(a) for a in articles], tags
+        return [_slim(a) for a in self._by_ticket(ident)], tags
+
+    def _read_tags(self, ident: int) -> list[str]:
+        return self.client.get("tags", object="Ticket", o_id=ident).get("tags", [])
 
     def _by_ticket(self, ident: int) -> list[dict]:
         """The ticket's articles with the names of their types and senders, which the look-ups
@@ -409,7 +410,7 @@ class ZammadAdapter:
             raise PermanentSourceError(f"{self.name}: ticket {ident} does not exist (deleted?)") from None
 
     def _tags(self, ident: int, action: Action) -> None:
-        present = {t.lower() for t in self.client.get("tags", object="Ticket", o_id=ident).get("tags", [])}
+        present = {t.lower() for t in self._read_tags(ident)}
         wanted = [self._tag_name(tag) for tag in action.payload["tags"]]
         for tag in dict.fromkeys(wanted):
             if action.kind == "add_tags" and tag not in present:
