@@ -1,9 +1,10 @@
 """The SLA log's CSV lines, rendered by SQLite: the export then reads one string a row instead
 of twenty values, each converted in Python (which cost more than reading them).
 
-Public API: `line_sql(hours, notes, whole_hours)` (the SELECT expression and the joins, for
-records `r` joined with tickets `t`: each row is the line, or the record's rowid where Python
-must write it), `hour_table_sql(name)` (the table `line_sql` reads local times from, filled
+Public API: `line_sql(hours, notes, whole_hours, cells)` (the SELECT expression and the joins,
+for records `r`, joined with their tickets `t` unless `cells` reads the ticket's cells from
+`connector.store.ticket_cells`: each row is the line, or the record's rowid where Python must
+write it), `hour_table_sql(name)` (the table `line_sql` reads local times from, filled
 with `connector.core.local_times.utc_hours`; `whole_hours` when all its offsets are whole
 hours), `notes_sql(name)` (the records with a stop note, from two small indexes), `SEPARATOR`,
 `CELLS`.
@@ -15,19 +16,17 @@ rest only have their separators made commas. A test compares the result with the
 writer's on every kind of value. SQLite leaves to Python, by answering the rowid: a running record's
 remaining time (business time from now, which needs its calendar), a corrected stop, and a time
 whose hour is not in the hour table (an hour with a change of offset, or outside the range the
-table was built for).
+table was built for), a ticket without its cells.
 """
 
 from __future__ import annotations
 
-from connector.reports.cells import FORMULA_START
 from connector.store.database import CORRECTED_EVENT, ESTIMATED_STOP_EVENT
+from connector.store.ticket_cells import SEPARATOR, TABLE, guarded, head_cells, title_cell
 
-SEPARATOR = "\x1f"  # the unit separator: a line whose values hold one is written by Python
 CELLS = 17
-_GUARD = "[-" + "".join(sorted(FORMULA_START - {"-"})) + "]*"  # a GLOB class: '-' first is literal
-_REMAINING_S = "((r.target_us - r.business_us) / 1000000)"  # integer division truncates, as int() does
-_NUMBER = "CASE WHEN t.number IS NULL OR t.number = '' THEN t.external_id ELSE t.number END"
+_LEFT = "(r.target_us - r.business_us)"
+_REMAINING_S = f"({_LEFT} / 1000000)"  # integer division truncates, as int() does
 _TIMES = (("r.start_at", "h1"), ("r.due_at", "h2"), ("r.stopped_at", "h3"))
 
 
@@ -52,11 +51,6 @@ def notes_sql(name: str) -> list[str]:
     ]
 
 
-def _text(value: str) -> str:
-    """A text cell with the formula guard; NULL stays NULL (printf writes it empty)."""
-    return f"CASE WHEN {value} GLOB '{_GUARD}' THEN '''' || {value} ELSE {value} END"
-
-
 def _local(column: str, hour: str, whole_hours: bool) -> list[str]:
     """A stored UTC time as local text with seconds (see `utc_hours`), as three printf arguments
     (all NULL, so empty, for a NULL time)."""
@@ -74,38 +68,47 @@ def _local(column: str, hour: str, whole_hours: bool) -> list[str]:
     ]
 
 
-def line_sql(hours: str, notes: str | None, whole_hours: bool) -> tuple[str, str]:
+def line_sql(hours: str, notes: str | None, whole_hours: bool, cells: bool) -> tuple[str, str]:
     """(the SELECT expression: the line, or the record's rowid where Python must write it; the
-    joins of the hour table and of the `notes` table, if there are notes)."""
-    left = "(r.target_us - r.business_us)"
-    remaining = (
-        f"CASE WHEN r.status = 'cancelled' THEN '{SEPARATOR}' WHEN {left} >= 0 "
-        f"THEN printf('%d{SEPARATOR}%d:%02d:%02d', {_REMAINING_S}, {left} / 3600000000, {left} / 60000000 % 60, "
-        f"{_REMAINING_S} % 60) "
-        f"ELSE printf('%d{SEPARATOR}-%d:%02d:%02d', {_REMAINING_S}, -{left} / 3600000000, -{left} / 60000000 % 60, "
-        f"-{_REMAINING_S} % 60) END"
-    )
-    cells = [
-        *(_text(value) for value in ("t.requester_email", "t.requester_name", _NUMBER, "t.web_url")),
-        *(_text(value) for value in ("t.department", "t.assignee", "r.level")),
+    joins of the hour table, of the `notes` table if there are notes, and with `cells` of the
+    ticket cells: without, the ticket's cells are made from the joined tickets `t`)."""
+    if cells:
+        head, title = ["c.head"], "c.title"
+    else:
+        head, title = head_cells("t."), title_cell("t.")
+    before = [
+        *head,
+        guarded("r.level"),
         "r.metric",  # the engine's own words, which need no guard
         "r.seq",
         *(part for column, hour in _TIMES for part in _local(column, hour, whole_hours)),
-        remaining,
-        "r.status",
-        "CASE WHEN n.note = 1 THEN 'estimated' END" if notes else "NULL",
-        _text("t.title"),
     ]
-    layout = SEPARATOR.join(["%s"] * 9 + ["%s%s%s"] * 3 + ["%s"] * 4)
-    line = f"printf('{layout}', {', '.join(cells)})"
+    after = ["r.status", "CASE WHEN n.note = 1 THEN 'estimated' END" if notes else "NULL", title]
+    layout = [SEPARATOR.join(["%s"] * (len(head) + 3) + ["%s%s%s"] * 3)]
+
+    def line(remaining: str, values: list[str]) -> str:
+        text = SEPARATOR.join([*layout, remaining, "%s", "%s", "%s"])
+        return f"printf('{text}', {', '.join([*before, *values, *after])})"
+
+    # the remaining time's two cells (seconds, H:MM:SS) in the line's own printf: a printf of
+    # their own cost a tenth of the export
+    seconds = _REMAINING_S
+    lines = (
+        f"WHEN r.status = 'cancelled' THEN {line(SEPARATOR, [])} "
+        f"WHEN {_LEFT} >= 0 THEN {line(f'%d{SEPARATOR}%d:%02d:%02d', [seconds, f'{_LEFT} / 3600000000', f'{_LEFT} / 60000000 % 60', f'{seconds} % 60'])} "
+        f"ELSE {line(f'%d{SEPARATOR}-%d:%02d:%02d', [seconds, f'-{_LEFT} / 3600000000', f'-{_LEFT} / 60000000 % 60', f'-{seconds} % 60'])}"
+    )
     python = " OR ".join(
         [f"{hour}.utc IS NULL" if column == "r.start_at" else f"({column} IS NOT NULL AND {hour}.utc IS NULL)"
          for column, hour in _TIMES]
         + ["(r.stopped_at IS NULL AND r.status IN ('running', 'breached'))"]
         + (["n.note >= 2"] if notes else [])
+        + (["c.id IS NULL"] if cells else [])
     )  # fmt: skip
     # stored times are UTC text (`connector.store.codec.iso`), which every report's range relies on
     joins = " ".join(f"LEFT JOIN {hours} {hour} ON {hour}.utc = substr({column}, 1, 13)" for column, hour in _TIMES)
     if notes:
         joins += f" LEFT JOIN {notes} n ON n.record = r.rowid"
-    return f"CASE WHEN {python} THEN r.rowid ELSE {line} END", joins
+    if cells:
+        joins += f" LEFT JOIN {TABLE} c ON c.id = r.ticket_id"
+    return f"CASE WHEN {python} THEN r.rowid {lines} END", joins

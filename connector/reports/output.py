@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from wcwidth import wcswidth, wcwidth
 
-from connector.reports.cells import FORMULA_START, NEEDS_QUOTES
+from connector.core.cells import FORMULA_START, NEEDS_QUOTES
 from connector.reports.log_lines import SEPARATOR
 from connector.reports.queries import Table
 

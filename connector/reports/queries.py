@@ -32,6 +32,7 @@ from connector.core.calendar import BusinessCalendar
 from connector.core.local_times import HourRow, local_times, utc_hours
 from connector.reports.customers import Customers
 from connector.reports.log_lines import CELLS, SEPARATOR, hour_table_sql, line_sql, notes_sql
+from connector.store import ticket_cells
 from connector.store.codec import iso
 from connector.store.database import Store
 
@@ -56,6 +57,8 @@ _LINES_PER_BATCH = 2000
 # a compliance report over at least this share of the time the records span reads them all
 WHOLE_SCAN_SHARE = 0.25
 NONE_LABEL = "(none)"  # the group of records whose department (agent, ...) is empty or unknown
+# the records alone, for a query no filter joins with their tickets
+_RECORDS = "sla_records r"
 SORTABLE = {
     "requester": "t.requester_email",
     "ticket": "t.number",
@@ -147,7 +150,7 @@ class Reports:
             clauses, params = [f"{time_column} >= ?", f"{time_column} < ?"], [iso(start), iso(end)]
         ticket_clauses, ticket_params = self._ticket_where(filters)
         record_clauses, record_params = self._record_where(filters)
-        records = "sla_records r JOIN tickets t ON t.id = r.ticket_id" if ticket_clauses else "sla_records r"
+        records = f"{_RECORDS} JOIN tickets t ON t.id = r.ticket_id" if ticket_clauses else _RECORDS
         return records, clauses + ticket_clauses + record_clauses, params + ticket_params + record_params
 
     def _ticket_where(self, filters: Filters) -> tuple[list[str], list[Any]]:
@@ -497,7 +500,7 @@ class Reports:
             f"ORDER BY {', '.join(order)}"
         )
         if limit is None:
-            rendered = self._log_lines(clauses, params, order)
+            rendered = self._log_lines(selected, clauses, params, order)
             return Table(columns, self._log_rows(self._lazily(sql, params)), rendered), None
         sql += f" LIMIT {int(limit) + 1}"
         width = 20  # the columns `_log_rows` reads; the sort key follows them
@@ -545,11 +548,15 @@ class Reports:
         """The rows of `sql`, queried when the first is asked for (a table may be read as CSV instead)."""
         yield from self.db.execute(sql, params)
 
-    def _log_lines(self, clauses: list[str], params: list[Any], order: list[str]) -> Iterator[list[str | list[Any]]]:
-        """The log's CSV lines, rendered by SQLite (see `log_lines`), in batches."""
+    def _log_lines(
+        self, selected: str, clauses: list[str], params: list[Any], order: list[str]
+    ) -> Iterator[list[str | list[Any]]]:
+        """The log's CSV lines, rendered by SQLite (see `log_lines`), in batches. The ticket's
+        cells come from the store's ticket cells unless a filter or the order reads the ticket
+        (joining the tickets as well would cost more than their cells save)."""
         number = next(_TEMPORARY)
         hours, notes = f"temp.log_hours_{number}", f"temp.log_notes_{number}"
-        selected = f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)}"
+        chosen = f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)}"
         outside = not self.db.conn.in_transaction
         cursor = None
         try:
@@ -561,9 +568,14 @@ class Reports:
             if outside:  # no transaction left open for the temporary tables' rows
                 self.db.conn.commit()
             noted = self.db.execute(f"SELECT 1 FROM {notes} LIMIT 1").fetchone() is not None
-            select, joins = line_sql(hours, notes if noted else None, whole_hours=all(r.minutes == 0 for r in rows))
+            cells = selected == _RECORDS and not any(key.startswith("t.") for key in order)
+            cells = cells and ticket_cells.current(self.db.conn)
+            select, joins = line_sql(
+                hours, notes if noted else None, whole_hours=all(r.minutes == 0 for r in rows), cells=cells
+            )
+            tickets = "" if cells else " JOIN tickets t ON t.id = r.ticket_id"
             sql = (
-                f"SELECT {select} FROM sla_records r JOIN tickets t ON t.id = r.ticket_id {joins} "
+                f"SELECT {select} FROM sla_records r{tickets} {joins} "
                 f"WHERE {' AND '.join(clauses)} ORDER BY {', '.join(order)}"
             )
             cursor = self.db.execute(sql, params)
@@ -580,7 +592,7 @@ class Reports:
                         if line.__class__ is int:
                             lines[index] = self._log_row(line)
                         elif line.count(SEPARATOR) != separators:  # a value holds the separator: rare
-                            at = f"SELECT r.rowid {selected} ORDER BY {', '.join(order)} LIMIT 1 OFFSET {done + index}"
+                            at = f"SELECT r.rowid {chosen} ORDER BY {', '.join(order)} LIMIT 1 OFFSET {done + index}"
                             lines[index] = self._log_row(self.db.execute(at, params).fetchone()[0])
                 done += len(batch)
                 yield lines

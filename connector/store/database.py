@@ -20,6 +20,7 @@ from typing import Any
 from sqlite_utils import Database, Migrations
 
 from connector.core.errors import StoreError
+from connector.store import ticket_cells
 from connector.store.codec import iso
 
 MIGRATIONS = Migrations("sla-connector")
@@ -262,6 +263,7 @@ class Store:
             cls._refuse_newer(db, path)
             db.enable_wal()
             MIGRATIONS.apply(db)
+            ticket_cells.ensure(db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open the database: {exc}") from None
         return cls(db, path)

@@ -1,5 +1,6 @@
-"""What a CSV cell may hold as it is, shared by the Python writer (`output`) and the SQL that
-renders the log's lines (`log_lines`), so the two cannot drift apart.
+"""What a CSV cell may hold as it is, shared by the Python writer (`connector.reports.output`),
+the SQL that renders the log's lines (`connector.reports.log_lines`) and the ticket cells the
+store keeps for it (`connector.store.ticket_cells`), so they cannot drift apart.
 
 Public API: `FORMULA_START` (the characters a spreadsheet may take as the start of a formula,
 also in full-width forms: a text cell that begins with one is prefixed with `'`, OWASP's
