@@ -84,19 +84,21 @@ def line_sql(hours: str, notes: str | None, whole_hours: bool, cells: bool) -> t
         *(part for column, hour in _TIMES for part in _local(column, hour, whole_hours)),
     ]
     after = ["r.status", "CASE WHEN n.note = 1 THEN 'estimated' END" if notes else "NULL", title]
-    layout = [SEPARATOR.join(["%s"] * (len(head) + 3) + ["%s%s%s"] * 3)]
+    lead = SEPARATOR.join(["%s"] * (len(head) + 3) + ["%s%s%s"] * 3)  # the cells before the remaining time
+    trail = SEPARATOR.join(["%s"] * len(after))
 
     def line(remaining: str, values: list[str]) -> str:
-        text = SEPARATOR.join([*layout, remaining, "%s", "%s", "%s"])
-        return f"printf('{text}', {', '.join([*before, *values, *after])})"
+        return f"printf('{lead}{SEPARATOR}{remaining}{SEPARATOR}{trail}', {', '.join([*before, *values, *after])})"
 
-    # the remaining time's two cells (seconds, H:MM:SS) in the line's own printf: a printf of
-    # their own cost a tenth of the export
-    seconds = _REMAINING_S
+    # the remaining time's two cells (seconds, H:MM:SS) are in the line's own printf, a branch
+    # per sign: a printf of their own cost a tenth of the export
+    left, seconds = _LEFT, _REMAINING_S
+    ahead = [seconds, f"{left} / 3600000000", f"{left} / 60000000 % 60", f"{seconds} % 60"]
+    behind = [seconds, f"-{left} / 3600000000", f"-{left} / 60000000 % 60", f"-{seconds} % 60"]
     lines = (
-        f"WHEN r.status = 'cancelled' THEN {line(SEPARATOR, [])} "
-        f"WHEN {_LEFT} >= 0 THEN {line(f'%d{SEPARATOR}%d:%02d:%02d', [seconds, f'{_LEFT} / 3600000000', f'{_LEFT} / 60000000 % 60', f'{seconds} % 60'])} "
-        f"ELSE {line(f'%d{SEPARATOR}-%d:%02d:%02d', [seconds, f'-{_LEFT} / 3600000000', f'-{_LEFT} / 60000000 % 60', f'-{seconds} % 60'])}"
+        f"WHEN r.status = 'cancelled' THEN {line(SEPARATOR, [])} "  # both cells empty
+        f"WHEN {left} >= 0 THEN {line(f'%d{SEPARATOR}%d:%02d:%02d', ahead)} "
+        f"ELSE {line(f'%d{SEPARATOR}-%d:%02d:%02d', behind)}"
     )
     python = " OR ".join(
         [f"{hour}.utc IS NULL" if column == "r.start_at" else f"({column} IS NOT NULL AND {hour}.utc IS NULL)"

@@ -2,7 +2,8 @@
 
 Public API: `Store.open(path)`, `Store.atomic()`, `Store.schema_version`, the sync-state helpers,
 and `MIGRATIONS`. Timestamps are stored as UTC ISO-8601 text (`2026-11-25T08:00:00+00:00`), which
-sorts correctly as text. WAL mode lets report exports read while the service writes.
+sorts correctly as text. WAL mode lets report exports read while the service writes. Opening
+also makes the SLA log's ticket cells this version's (`connector.store.ticket_cells`).
 
 A database whose applied migrations include one this version does not know was written by a
 newer version; it is refused rather than half understood.
