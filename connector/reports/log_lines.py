@@ -1,30 +1,31 @@
-"""The SLA log's CSV lines, rendered by SQLite: the export then reads one string a row instead
-of twenty values, each converted in Python (which cost more than reading them).
+"""The SLA log's CSV lines, written by SQLite: the export then reads one finished line a row
+instead of twenty values, each converted in Python (which cost more than reading them).
 
-Public API: `line_sql(hours, notes, whole_hours, cells)` (the SELECT expression and the joins,
-for records `r`, joined with their tickets `t` unless `cells` reads the ticket's cells from
-`connector.store.ticket_cells`: each row is the line, or the record's rowid where Python must
-write it), `hour_table_sql(name)` (the table `line_sql` reads local times from, filled
-with `connector.core.local_times.utc_hours`; `whole_hours` when all its offsets are whole
-hours), `notes_sql(name)` (the records with a stop note, from two small indexes), `SEPARATOR`,
-`CELLS`.
+Public API: `line_sql(hours, notes, whole_hours, levels)` (the SELECT expression and the joins, for
+records `r`: each row is the line, or the record's rowid where Python must write it),
+`hour_table_sql(name)` (the table `line_sql` reads local times from, filled with
+`connector.core.local_times.utc_hours`; `whole_hours` when all its offsets are whole hours),
+`notes_sql(name)` (the records with a stop note, from two small indexes).
 
-A line holds the row's `CELLS` cells as `connector.reports.output` writes them, formula guard
-included, separated by `SEPARATOR` and not yet quoted: Python finds the few lines that need
-quotes (a comma, a quote, a line break in a value) a batch at a time and quotes their cells; the
-rest only have their separators made commas. A test compares the result with the Python
-writer's on every kind of value. SQLite leaves to Python, by answering the rowid: a running record's
-remaining time (business time from now, which needs its calendar), a corrected stop, and a time
-whose hour is not in the hour table (an hour with a change of offset, or outside the range the
-table was built for), a ticket without its cells.
+A line holds the row's cells as `connector.reports.output` writes them, formula guard and
+quotes included, joined by commas, without its end (LF, or CRLF for Excel). The cells that come
+from the ticket are the store's ticket cells (`connector.store.ticket_cells`), finished when
+the ticket was written; of the record's own, only the level's name may need a guard or quotes,
+and the rest are numbers, times and the engine's own words. A test compares the result with
+the Python writer's on every kind of value. SQLite leaves to Python, by answering the rowid: a
+running record's remaining time (business time from now, which needs its calendar), a
+corrected stop, a time whose hour is not in the hour table (an hour with a change of offset, or
+outside the range the table was built for), a ticket without its cells.
 """
 
 from __future__ import annotations
 
-from connector.store.database import CORRECTED_EVENT, ESTIMATED_STOP_EVENT
-from connector.store.ticket_cells import SEPARATOR, TABLE, guarded, head_cells, title_cell
+from collections.abc import Iterable
 
-CELLS = 17
+from connector.core.cells import FORMULA_START, NEEDS_QUOTES
+from connector.store.database import CORRECTED_EVENT, ESTIMATED_STOP_EVENT
+from connector.store.ticket_cells import TABLE, cell
+
 _LEFT = "(r.target_us - r.business_us)"
 _REMAINING_S = f"({_LEFT} / 1000000)"  # integer division truncates, as int() does
 _TIMES = (("r.start_at", "h1"), ("r.due_at", "h2"), ("r.stopped_at", "h3"))
@@ -68,27 +69,27 @@ def _local(column: str, hour: str, whole_hours: bool) -> list[str]:
     ]
 
 
-def line_sql(hours: str, notes: str | None, whole_hours: bool, cells: bool) -> tuple[str, str]:
+def line_sql(hours: str, notes: str | None, whole_hours: bool, levels: Iterable[str] = ()) -> tuple[str, str]:
     """(the SELECT expression: the line, or the record's rowid where Python must write it; the
-    joins of the hour table, of the `notes` table if there are notes, and with `cells` of the
-    ticket cells: without, the ticket's cells are made from the joined tickets `t`)."""
-    if cells:
-        head, title = ["c.head"], "c.title"
-    else:
-        head, title = head_cells("t."), title_cell("t.")
+    joins of the ticket cells, of the hour table and of the `notes` table if there are notes).
+    `levels`: the names of the configured levels, most records' (the others' are checked each)."""
+    plain = [name for name in levels if name[:1] not in FORMULA_START and not any(c in name for c in NEEDS_QUOTES)]
+    listed = ", ".join("'" + name.replace("'", "''") + "'" for name in plain)
+    # a name known to be a cell as it is costs one look-up in the list, not a guard and a quote test
+    level = f"CASE WHEN r.level IN ({listed}) THEN r.level ELSE {cell('r.level')} END" if plain else cell("r.level")
     before = [
-        *head,
-        guarded("r.level"),
-        "r.metric",  # the engine's own words, which need no guard
+        "c.head",
+        level,
+        "r.metric",
         "r.seq",
         *(part for column, hour in _TIMES for part in _local(column, hour, whole_hours)),
     ]
-    after = ["r.status", "CASE WHEN n.note = 1 THEN 'estimated' END" if notes else "NULL", title]
-    lead = SEPARATOR.join(["%s"] * (len(head) + 3) + ["%s%s%s"] * 3)  # the cells before the remaining time
-    trail = SEPARATOR.join(["%s"] * len(after))
+    after = ["r.status", "CASE WHEN n.note = 1 THEN 'estimated' END" if notes else "NULL", "c.title"]
+    lead = ",".join(["%s"] * 4 + ["%s%s%s"] * 3)  # the cells before the remaining time
+    trail = ",".join(["%s"] * len(after))
 
     def line(remaining: str, values: list[str]) -> str:
-        return f"printf('{lead}{SEPARATOR}{remaining}{SEPARATOR}{trail}', {', '.join([*before, *values, *after])})"
+        return f"printf('{lead},{remaining},{trail}', {', '.join([*before, *values, *after])})"
 
     # the remaining time's two cells (seconds, H:MM:SS) are in the line's own printf, a branch
     # per sign: a printf of their own cost a tenth of the export
@@ -96,21 +97,21 @@ def line_sql(hours: str, notes: str | None, whole_hours: bool, cells: bool) -> t
     ahead = [seconds, f"{left} / 3600000000", f"{left} / 60000000 % 60", f"{seconds} % 60"]
     behind = [seconds, f"-{left} / 3600000000", f"-{left} / 60000000 % 60", f"-{seconds} % 60"]
     lines = (
-        f"WHEN r.status = 'cancelled' THEN {line(SEPARATOR, [])} "  # both cells empty
-        f"WHEN {left} >= 0 THEN {line(f'%d{SEPARATOR}%d:%02d:%02d', ahead)} "
-        f"ELSE {line(f'%d{SEPARATOR}-%d:%02d:%02d', behind)}"
+        f"WHEN r.status = 'cancelled' THEN {line(',', [])} "  # both cells empty
+        f"WHEN {left} >= 0 THEN {line('%d,%d:%02d:%02d', ahead)} "
+        f"ELSE {line('%d,-%d:%02d:%02d', behind)}"
     )
     python = " OR ".join(
-        [f"{hour}.utc IS NULL" if column == "r.start_at" else f"({column} IS NOT NULL AND {hour}.utc IS NULL)"
-         for column, hour in _TIMES]
+        ["c.id IS NULL"]
+        + [f"{hour}.utc IS NULL" if column == "r.start_at" else f"({column} IS NOT NULL AND {hour}.utc IS NULL)"
+           for column, hour in _TIMES]
         + ["(r.stopped_at IS NULL AND r.status IN ('running', 'breached'))"]
         + (["n.note >= 2"] if notes else [])
-        + (["c.id IS NULL"] if cells else [])
     )  # fmt: skip
     # stored times are UTC text (`connector.store.codec.iso`), which every report's range relies on
-    joins = " ".join(f"LEFT JOIN {hours} {hour} ON {hour}.utc = substr({column}, 1, 13)" for column, hour in _TIMES)
+    joins = f"LEFT JOIN {TABLE} c ON c.id = r.ticket_id " + " ".join(
+        f"LEFT JOIN {hours} {hour} ON {hour}.utc = substr({column}, 1, 13)" for column, hour in _TIMES
+    )
     if notes:
         joins += f" LEFT JOIN {notes} n ON n.record = r.rowid"
-    if cells:
-        joins += f" LEFT JOIN {TABLE} c ON c.id = r.ticket_id"
     return f"CASE WHEN {python} THEN r.rowid {lines} END", joins

@@ -27,23 +27,15 @@ from typing import Any, TextIO
 from wcwidth import wcswidth, wcwidth
 
 from connector.core.cells import FORMULA_START, NEEDS_QUOTES
-from connector.reports.log_lines import SEPARATOR
 from connector.reports.queries import Table
 
 _NEEDS_QUOTES = re.compile(f"[{NEEDS_QUOTES}]")
-_QUOTED_BUT_LF = tuple(NEEDS_QUOTES.replace("\n", ""))  # lines are joined by LF, counted instead
 _QUOTE_OR_BREAK = re.compile('["\r\n]')
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _SHOWN = {"\n": "\\n", "\r": "\\r", "\t": " ", "\x1b": "^["}
 _ELLIPSIS = "\u2026"
 MIN_CUT_WIDTH = 8  # a text column is never cut narrower than this
 _ROWS_PER_PART = 1000
-
-
-def _needs_quotes(text: str, lines: int = 1) -> bool:
-    """Whether `text`, `lines` lines joined by LF, holds a character of `NEEDS_QUOTES` (`in` and
-    `count` scan at C speed, far faster than a regular expression on a batch of lines)."""
-    return any(char in text for char in _QUOTED_BUT_LF) or text.count("\n") != lines - 1
 
 
 def neutralize(value: Any) -> Any:
@@ -78,13 +70,6 @@ def write(table: Table, fmt: str, stream: TextIO, excel: bool = False, width: in
 
 def _field(value: str) -> str:
     return '"' + value.replace('"', '""') + '"' if _NEEDS_QUOTES.search(value) else value
-
-
-def _quoted(cells: str) -> str:
-    """A line of SQLite-rendered cells (see `log_lines`), quoted where a cell needs it."""
-    if _needs_quotes(cells):
-        return ",".join(_field(cell) for cell in cells.split(SEPARATOR))
-    return cells.replace(SEPARATOR, ",")
 
 
 def _duration_cells(value: timedelta | None) -> tuple[str, str]:
@@ -146,17 +131,10 @@ def csv_parts(table: Table, excel: bool = False) -> Iterator[tuple[str, int]]:
     if table.csv_batches is not None:
         for batch in table.csv_batches:
             try:
-                text = "\n".join(batch)  # type: ignore[arg-type]
+                text = end.join(batch)  # type: ignore[arg-type]
             except TypeError:  # rows SQLite left to Python are lists of values
-                text = None
-            if text is not None and not _needs_quotes(text, len(batch)):
-                text = text.replace(SEPARATOR, ",")
-                yield (text.replace("\n", end) if excel else text) + end, len(batch)
-            else:
-                yield (
-                    end.join(line(item) if item.__class__ is list else _quoted(item) for item in batch) + end,
-                    len(batch),
-                )  # type: ignore[arg-type]
+                text = end.join(item if item.__class__ is str else line(item) for item in batch)  # type: ignore[arg-type]
+            yield text + end, len(batch)
         return
     batch_rows: list[str] = []
     for row in table.rows:

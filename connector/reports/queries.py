@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from connector.core.calendar import BusinessCalendar
 from connector.core.local_times import HourRow, local_times, utc_hours
 from connector.reports.customers import Customers
-from connector.reports.log_lines import CELLS, SEPARATOR, hour_table_sql, line_sql, notes_sql
+from connector.reports.log_lines import hour_table_sql, line_sql, notes_sql
 from connector.store import ticket_cells
 from connector.store.codec import iso
 from connector.store.database import Store
@@ -86,8 +86,8 @@ class Column:
 class Table:
     columns: list[Column]
     rows: Iterable[list[Any]]
-    # the same rows for CSV, where SQLite renders them: batches of lines of cells, guarded but not
-    # yet quoted, separated by `log_lines.SEPARATOR`; a row left to Python is a list of values
+    # the same rows for CSV, where SQLite writes them: batches of finished lines (without their
+    # end), in which a row left to Python is a list of values
     csv_batches: Iterable[list[str | list[Any]]] | None = None
 
 
@@ -500,7 +500,8 @@ class Reports:
             f"ORDER BY {', '.join(order)}"
         )
         if limit is None:
-            rendered = self._log_lines(selected, clauses, params, order)
+            # SQLite writes the CSV from the store's ticket cells, unless they are another version's
+            rendered = self._log_lines(selected, clauses, params, order) if ticket_cells.current(self.db.conn) else None
             return Table(columns, self._log_rows(self._lazily(sql, params)), rendered), None
         sql += f" LIMIT {int(limit) + 1}"
         width = 20  # the columns `_log_rows` reads; the sort key follows them
@@ -551,12 +552,11 @@ class Reports:
     def _log_lines(
         self, selected: str, clauses: list[str], params: list[Any], order: list[str]
     ) -> Iterator[list[str | list[Any]]]:
-        """The log's CSV lines, rendered by SQLite (see `log_lines`), in batches. The ticket's
-        cells come from the store's ticket cells unless a filter or the order reads the ticket
-        (joining the tickets as well would cost more than their cells save)."""
+        """The log's CSV lines, written by SQLite (see `log_lines`), in batches."""
         number = next(_TEMPORARY)
         hours, notes = f"temp.log_hours_{number}", f"temp.log_notes_{number}"
-        chosen = f"FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE {' AND '.join(clauses)}"
+        if selected == _RECORDS and any(key.startswith("t.") for key in order):
+            selected = f"{_RECORDS} JOIN tickets t ON t.id = r.ticket_id"  # sorted by a ticket's field
         outside = not self.db.conn.in_transaction
         cursor = None
         try:
@@ -568,33 +568,20 @@ class Reports:
             if outside:  # no transaction left open for the temporary tables' rows
                 self.db.conn.commit()
             noted = self.db.execute(f"SELECT 1 FROM {notes} LIMIT 1").fetchone() is not None
-            cells = selected == _RECORDS and not any(key.startswith("t.") for key in order)
-            cells = cells and ticket_cells.current(self.db.conn)
             select, joins = line_sql(
-                hours, notes if noted else None, whole_hours=all(r.minutes == 0 for r in rows), cells=cells
+                hours,
+                notes if noted else None,
+                whole_hours=all(r.minutes == 0 for r in rows),
+                levels=[level.name for level in self.settings.levels],
             )
-            tickets = "" if cells else " JOIN tickets t ON t.id = r.ticket_id"
-            sql = (
-                f"SELECT {select} FROM sla_records r{tickets} {joins} "
-                f"WHERE {' AND '.join(clauses)} ORDER BY {', '.join(order)}"
-            )
+            sql = f"SELECT {select} FROM {selected} {joins} WHERE {' AND '.join(clauses)} ORDER BY {', '.join(order)}"
             cursor = self.db.execute(sql, params)
-            done = 0
-            separators = CELLS - 1
             while batch := cursor.fetchmany(_LINES_PER_BATCH):
                 lines: list[str | list[Any]] = [line for (line,) in batch]
                 try:
-                    whole = "".join(lines).count(SEPARATOR) == separators * len(lines)  # type: ignore[arg-type]
+                    "".join(lines)  # type: ignore[arg-type]
                 except TypeError:  # a rowid: a row SQLite left to Python
-                    whole = False
-                if not whole:
-                    for index, (line,) in enumerate(batch):
-                        if line.__class__ is int:
-                            lines[index] = self._log_row(line)
-                        elif line.count(SEPARATOR) != separators:  # a value holds the separator: rare
-                            at = f"SELECT r.rowid {chosen} ORDER BY {', '.join(order)} LIMIT 1 OFFSET {done + index}"
-                            lines[index] = self._log_row(self.db.execute(at, params).fetchone()[0])
-                done += len(batch)
+                    lines = [self._log_row(line) if line.__class__ is int else line for line in lines]
                 yield lines
         finally:
             if cursor is not None:

@@ -1,19 +1,18 @@
-"""The SLA log's cells that come from a ticket, kept by SQLite beside the ticket: the export
-reads them with each record instead of the ticket's row and the formula guard of each of its
-values, which was a fifth of the export's time (`connector.reports.log_lines` puts them in a
-line).
+"""The SLA log's cells that come from a ticket, kept by SQLite beside the ticket as CSV text:
+the export reads them with each record instead of the ticket's row, and neither guards nor
+quotes them per record (`connector.reports.log_lines` puts them in a line).
 
 A row of `TABLE` holds, for one ticket, `head` (requester, requester's name, ticket number,
-link, department, agent: the log's first cells, guarded and joined by `SEPARATOR`) and `title`
-(its last cell, guarded). Triggers on `tickets` write it in the same statement as every
-insert, update or delete of a ticket, so it cannot go stale. `ensure(db)` (at every
-`Store.open`) creates the table and its triggers, and rebuilds both from the tickets when they
-are not this version's (the guard changed, a rebuild of the tickets table dropped the
-triggers). `current(conn)` tells a reader whether it may use the table (a read-only store may
-have been written by another version): when not, the export reads the tickets themselves.
+link, department, agent: the log's first six cells, joined by commas) and `title` (its last
+cell), each cell as `connector.reports.output` writes it: the formula guard, then RFC 4180
+quotes where it holds a comma, a quote or a line break. Triggers on `tickets` write it in the
+same statement as every insert, update or delete of a ticket, so it cannot go stale.
+`ensure(db)` (at every `Store.open`) creates the table and its triggers, and rebuilds both from
+the tickets when they are not this version's (the rules changed, a rebuild of the tickets table
+dropped the triggers). `current(conn)` tells a reader whether it may use the table (a read-only
+store may have been written by another version): when not, the log is written by Python.
 
-Public API: `TABLE`, `SEPARATOR`, `HEAD_CELLS`, `guarded(value)`, `head_cells(prefix)`,
-`title_cell(prefix)`, `ensure(db)`, `current(conn)`.
+Public API: `TABLE`, `cell(value)`, `ensure(db)`, `current(conn)`.
 """
 
 from __future__ import annotations
@@ -22,61 +21,52 @@ import sqlite3
 
 from sqlite_utils import Database
 
-from connector.core.cells import FORMULA_START
+from connector.core.cells import FORMULA_START, NEEDS_QUOTES
 
 TABLE = "ticket_cells"
-SEPARATOR = "\x1f"  # the unit separator: a line whose values hold one is written by Python
-HEAD_CELLS = 6
 _GUARD = "[-" + "".join(sorted(FORMULA_START - {"-"})) + "]*"  # a GLOB class: '-' first is literal
+_QUOTE = f"*[{NEEDS_QUOTES}]*"
 # the ticket's columns the cells are made of: a trigger rewrites the cells when one changes
 _SOURCES = (
     "id", "number", "external_id", "requester_email", "requester_name", "web_url", "department", "assignee", "title",
 )  # fmt: skip
 
 
-def guarded(value: str) -> str:
-    """A text cell with the formula guard (a `'` before a formula start); NULL stays NULL
-    (printf writes it empty)."""
-    return f"CASE WHEN {value} GLOB '{_GUARD}' THEN '''' || {value} ELSE {value} END"
-
-
-def head_cells(prefix: str) -> list[str]:
-    """The `HEAD_CELLS` first cells of the log for the ticket whose columns are `prefix`ed
-    (`t.`, `new.`), as SQL expressions. The ticket's number is its external id when it has none."""
-    number = f"CASE WHEN {prefix}number IS NULL OR {prefix}number = '' THEN {prefix}external_id ELSE {prefix}number END"
-    return [
-        guarded(value)
-        for value in (
-            f"{prefix}requester_email",
-            f"{prefix}requester_name",
-            number,
-            f"{prefix}web_url",
-            f"{prefix}department",
-            f"{prefix}assignee",
-        )
-    ]
-
-
-def title_cell(prefix: str) -> str:
-    return guarded(f"{prefix}title")
+def cell(value: str) -> str:
+    """The SQL of a text value as its CSV cell: a `'` before a formula start, then in quotes if
+    it needs them; NULL stays NULL (printf writes it empty)."""
+    guarded = f"CASE WHEN {value} GLOB '{_GUARD}' THEN '''' || {value} ELSE {value} END"
+    quoted = f"""'"' || replace({guarded}, '"', '""') || '"'"""
+    return f"CASE WHEN {value} GLOB '{_QUOTE}' THEN {quoted} ELSE {guarded} END"
 
 
 def _cells(prefix: str) -> str:
-    head = f"printf('{SEPARATOR.join(['%s'] * HEAD_CELLS)}', {', '.join(head_cells(prefix))})"
-    return f"{head}, {title_cell(prefix)}"
+    """The head and the title of the ticket whose columns are `prefix`ed (`t.`, `new.`). The
+    ticket's number is its external id when it has none."""
+    number = f"CASE WHEN {prefix}number IS NULL OR {prefix}number = '' THEN {prefix}external_id ELSE {prefix}number END"
+    head = [
+        f"{prefix}requester_email",
+        f"{prefix}requester_name",
+        number,
+        f"{prefix}web_url",
+        f"{prefix}department",
+        f"{prefix}assignee",
+    ]
+    layout = ",".join(["%s"] * len(head))
+    return f"printf('{layout}', {', '.join(cell(value) for value in head)}), {cell(prefix + 'title')}"
 
 
 def _schema() -> dict[str, str]:
     """The table's and the triggers' SQL by name, as SQLite keeps it in `sqlite_master`."""
     write = f"INSERT OR REPLACE INTO {TABLE} (id, head, title) VALUES (new.id, {_cells('new.')});"
+    forget = f"DELETE FROM {TABLE} WHERE id = old.id;"
     return {
         TABLE: f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY, head TEXT, title TEXT)",
         f"{TABLE}_insert": f"CREATE TRIGGER {TABLE}_insert AFTER INSERT ON tickets BEGIN {write} END",
         f"{TABLE}_update": (
-            f"CREATE TRIGGER {TABLE}_update AFTER UPDATE OF {', '.join(_SOURCES)} ON tickets "
-            f"BEGIN DELETE FROM {TABLE} WHERE id = old.id; {write} END"
+            f"CREATE TRIGGER {TABLE}_update AFTER UPDATE OF {', '.join(_SOURCES)} ON tickets BEGIN {forget} {write} END"
         ),
-        f"{TABLE}_delete": f"CREATE TRIGGER {TABLE}_delete AFTER DELETE ON tickets BEGIN DELETE FROM {TABLE} WHERE id = old.id; END",
+        f"{TABLE}_delete": f"CREATE TRIGGER {TABLE}_delete AFTER DELETE ON tickets BEGIN {forget} END",
     }
 
 

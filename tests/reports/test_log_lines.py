@@ -24,8 +24,8 @@ from tests.support.engine_helpers import CALENDARS, load_settings
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 ZONES = ["Europe/Berlin", "Asia/Kolkata", "America/St_Johns", "Australia/Lord_Howe", "Pacific/Chatham", "UTC"]
-# what helpdesks send: separators, quotes, line breaks, formula starts (also full-width), the
-# unit separator the SQL uses between cells, wide and combining characters
+# what helpdesks send: separators, quotes, line breaks, formula starts (also full-width), control
+# characters, wide and combining characters
 TRICKY = st.text(
     alphabet=st.sampled_from(list(",\"\r\n\t\x1f=+-@|\uff1d\uff0b\uff0d\uff20 aZ09\u754c\U0001f600e\u0301'")),
     max_size=12,
@@ -34,11 +34,16 @@ TEXT = st.one_of(st.none(), st.just(""), TRICKY)
 STATUSES = ["met", "breached", "running", "paused", "cancelled"]
 
 
+# the levels' names records carry, all configured but the last: a name that needs a guard or
+# quotes is written as a cell, whether configured or not
+LEVELS = ["Standard", "Kunde's", "=Gold", "Gold, EU", 'The "best"', "+1\nline", "@retired"]
+
+
 def config(zone: str) -> str:
-    return (
-        CALENDARS
-        + f'\n[connector]\nreport_timezone = "{zone}"\n\n[[levels]]\nname = "Standard"\ncalendar = "always"\nfirst_reply = "1h"\n'
-    )  # noqa: E501
+    levels = "".join(
+        f'\n[[levels]]\nname = {json.dumps(name)}\ncalendar = "always"\nfirst_reply = "1h"\n' for name in LEVELS[:-1]
+    )
+    return CALENDARS + f'\n[connector]\nreport_timezone = "{zone}"\n' + levels
 
 
 def csv_both_ways(
@@ -63,6 +68,8 @@ record = st.fixed_dictionaries(
         "used": st.integers(-60, 3000),
         "stopped": st.booleans(),
         "note": st.sampled_from([None, "estimated", "corrected", "corrected-running", "both"]),
+        # a level's name is the one cell of the record's own that may need a guard or quotes
+        "level": st.sampled_from(LEVELS),
     }
 )
 ticket = st.fixed_dictionaries(
@@ -87,7 +94,9 @@ def fill(store: Store, tickets: list[dict], base: datetime) -> None:
             start = base + timedelta(minutes=r["start"], seconds=seq * 7, microseconds=seq * 999_999 % 1_000_000)
             due = start + timedelta(minutes=r["target"])
             stopped = start + timedelta(minutes=abs(r["used"])) if r["stopped"] or r["status"] == "met" else None
-            add_record(store, ident, seq, r["status"], start, due, stopped, timedelta(minutes=r["used"]))
+            add_record(
+                store, ident, seq, r["status"], start, due, stopped, timedelta(minutes=r["used"]), level=r["level"]
+            )
             event = {
                 "ticket_id": ident,
                 "metric": "first_reply",
@@ -141,7 +150,7 @@ def test_the_lines_sqlite_renders_are_the_python_writers(tickets, zone, base, ex
         store.db.conn.close()
 
 
-def test_a_value_holding_the_unit_separator_and_a_record_outside_the_hour_table(tmp_path):
+def test_a_control_character_a_formula_a_comma_and_a_record_outside_the_hour_table(tmp_path):
     store = Store.open(tmp_path / "sla.db")
     add_ticket(store, 1, title="a\x1fb", department="=1+1")
     add_ticket(store, 2, title="plain, with a comma")
