@@ -23,7 +23,6 @@ _HOUR = timedelta(hours=1)
 # rows a report has (rows mostly come in time order, so a fresh memo soon holds what they need)
 _MOST_HOURS = 256
 _ONE_BY_ONE = ("", "")  # the memo's mark for an hour whose rows are converted one by one
-_SUFFIXES: dict[timedelta, str] = {}  # an offset as ISO text, +05:30
 _MINUTE = timedelta(minutes=1)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -74,21 +73,33 @@ def utc_hours(zone: ZoneInfo, first: datetime, last: datetime) -> Iterator[HourR
     within them or is not a whole number of minutes: times in those are converted one by one."""
     hour = first.astimezone(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None)
     count = int((last.astimezone(UTC).replace(tzinfo=None) - hour) / _HOUR) + 1
-    # the text of every hour from a day before to a day after, naive: a local head is the text
+    # every hour from a day before to a day after, naive, and its text: a local head is the text
     # of the UTC hour its offset moves to
-    texts = [(hour + (i - 24) * _HOUR).isoformat()[:13] for i in range(count + 50)]
-    offset = _offset(zone, hour)
+    moments = [hour + (i - 24) * _HOUR for i in range(count + 50)]
+    texts = [moment.isoformat()[:13] for moment in moments]
+    fromutc = zone.fromutc
+    offsets = [fromutc(moment.replace(tzinfo=zone)).utcoffset() for moment in moments[24 : 25 + count]]
+    shapes: dict[timedelta, tuple[int, int, str] | None] = {}
     for i in range(count):
-        next_offset = _offset(zone, hour + (i + 1) * _HOUR)
+        offset = offsets[i]
         # offsets change at most once an hour, mostly as one begins: an hour holds one offset if
         # it has it at both ends
-        same = offset == next_offset or offset == _offset(zone, hour + (i + 1) * _HOUR - _MICROSECOND)
-        if same and not offset.seconds % 60:
-            minutes = offset.seconds // 60 % 60
-            shift = 24 + i + (offset - minutes * _MINUTE) // _HOUR
-            suffix = _SUFFIXES.get(offset) or _SUFFIXES.setdefault(offset, _suffix(offset))
+        if offset != offsets[i + 1] and offset != _offset(zone, moments[25 + i] - _MICROSECOND):
+            continue
+        shape = shapes[offset] if offset in shapes else shapes.setdefault(offset, _shape(offset))
+        if shape is not None:
+            minutes, hours, suffix = shape
+            shift = 24 + i + hours
             yield HourRow(texts[i + 24], texts[shift], texts[shift + 1], minutes, suffix)
-        offset = next_offset
+
+
+def _shape(offset: timedelta) -> tuple[int, int, str] | None:
+    """An offset as (minutes, whole hours, ISO text), with 0 <= minutes < 60; None if it is not a
+    whole number of minutes."""
+    if offset.seconds % 60:
+        return None
+    minutes = offset.seconds // 60 % 60
+    return minutes, (offset - minutes * _MINUTE) // _HOUR, _suffix(offset)
 
 
 def _offset(zone: ZoneInfo, utc: datetime) -> timedelta:
