@@ -9,8 +9,10 @@ quotes where it holds a comma, a quote or a line break. Triggers on `tickets` wr
 same statement as every insert, update or delete of a ticket, so it cannot go stale.
 `ensure(db)` (at every `Store.open`) creates the table and its triggers, and rebuilds both from
 the tickets when they are not this version's (the rules changed, a rebuild of the tickets table
-dropped the triggers). `current(conn)` tells a reader whether it may use the table (a read-only
-store may have been written by another version): when not, the log is written by Python.
+dropped the triggers). A migration that drops or renames a column the triggers read drops the
+triggers first (SQLite refuses otherwise); `ensure` runs after the migrations and makes them
+anew. `current(conn)` tells a reader whether it may use the table (a read-only store may have
+been written by another version): when not, the log is written by Python.
 
 Public API: `TABLE`, `cell(value)`, `ensure(db)`, `current(conn)`.
 """
