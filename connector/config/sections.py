@@ -9,6 +9,7 @@ Validators raise ValueError with text that names the bad value and what is expec
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -197,8 +198,15 @@ class StepSection(Section):
     notify: list[str] = []
 
 
+def _level_name(value: str) -> str:
+    # the name is written into reports, CSV and SQL: a control character has no place in it
+    if not value.strip() or any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValueError(f"a level's name is a line of text, not {value!r}")
+    return value
+
+
 class LevelSection(Targets):
-    name: str
+    name: Annotated[str, AfterValidator(_level_name)]
     calendar: str
     by_priority: dict[str, Targets] = {}
     steps: list[StepSection] | None = None

@@ -15,7 +15,8 @@ and the rest are numbers, times and the engine's own words. A test compares the 
 the Python writer's on every kind of value. SQLite leaves to Python, by answering the rowid: a
 running record's remaining time (business time from now, which needs its calendar), a
 corrected stop, a time whose hour is not in the hour table (an hour with a change of offset, or
-outside the range the table was built for), a ticket without its cells.
+outside the range the table was built for), a ticket without its cells (or whose cells SQL
+cannot write).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def line_sql(hours: str, notes: str | None, whole_hours: bool, levels: Iterable[
         f"ELSE {line('%d,-%d:%02d:%02d', behind)}"
     )
     python = " OR ".join(
-        ["c.id IS NULL"]
+        ["c.head IS NULL"]
         + [f"{hour}.utc IS NULL" if column == "r.start_at" else f"({column} IS NOT NULL AND {hour}.utc IS NULL)"
            for column, hour in _TIMES]
         + ["(r.stopped_at IS NULL AND r.status IN ('running', 'breached'))"]

@@ -581,17 +581,21 @@ class Reports:
                 try:
                     "".join(lines)  # type: ignore[arg-type]  # joined only to find a rowid, at C speed
                 except TypeError:  # a rowid: a row SQLite left to Python
-                    lines = [self._log_row(line) if line.__class__ is int else line for line in lines]
-                yield lines
+                    written = (self._log_row(line) if line.__class__ is int else line for line in lines)
+                    lines = [line for line in written if line is not None]
+                if lines:
+                    yield lines
         finally:
             if cursor is not None:
                 cursor.close()  # a table a statement still reads cannot be dropped
             self.db.execute(f"DROP TABLE IF EXISTS {hours}")
             self.db.execute(f"DROP TABLE IF EXISTS {notes}")
 
-    def _log_row(self, record: int) -> list[Any]:
+    def _log_row(self, record: int) -> list[Any] | None:
+        """The record's row; None for a record without its ticket (written with the foreign keys
+        off), which the log leaves out as the Python writer does."""
         sql = f"{_LOG_SELECT} FROM sla_records r JOIN tickets t ON t.id = r.ticket_id WHERE r.rowid = ?"
-        return next(self._log_rows(self.db.execute(sql, (record,))))
+        return next(self._log_rows(self.db.execute(sql, (record,))), None)
 
     def _hours(self, low: str, high: str) -> Iterator[HourRow]:
         """The UTC hours the selected records' times fall in, mostly: from the first start in the

@@ -3,8 +3,8 @@ the export reads them with each record instead of the ticket's row, and neither 
 quotes them per record (`connector.reports.log_lines` puts them in a line).
 
 A row of `TABLE` holds, for one ticket, `head` (requester, requester's name, ticket number,
-link, department, agent: the log's first six cells, joined by commas) and `title` (its last
-cell), each cell as `connector.reports.output` writes it: the formula guard, then RFC 4180
+link, department, agent: the log's first six cells, joined by commas; NULL where SQL cannot
+write them) and `title` (its last cell), each cell as `connector.reports.output` writes it: the formula guard, then RFC 4180
 quotes where it holds a comma, a quote or a line break. Triggers on `tickets` write it in the
 same statement as every insert, update or delete of a ticket, so it cannot go stale.
 `ensure(db)` (at every `Store.open`) creates the table and its triggers, and rebuilds both from
@@ -55,7 +55,11 @@ def _cells(prefix: str) -> str:
         f"{prefix}assignee",
     ]
     layout = ",".join(["%s"] * len(head))
-    return f"printf('{layout}', {', '.join(cell(value) for value in head)}), {cell(prefix + 'title')}"
+    # printf ends a text at a NUL and GLOB does not read a blob (only a raw write stores one):
+    # such a ticket gets no head, and its lines are written by Python
+    odd = " OR ".join(f"instr({prefix}{c}, char(0)) OR typeof({prefix}{c}) = 'blob'" for c in _SOURCES[1:])
+    cells = f"printf('{layout}', {', '.join(cell(value) for value in head)})"
+    return f"CASE WHEN {odd} THEN NULL ELSE {cells} END, {cell(prefix + 'title')}"
 
 
 def _schema() -> dict[str, str]:

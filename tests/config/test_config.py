@@ -157,6 +157,14 @@ def test_dangling_and_duplicate_references(write_config, old, new, expected):
     assert problems_of(path) == [f"{path}: {expected}"]
 
 
+@pytest.mark.parametrize("name", ["a\\u0000b", "two\\nlines", "   "])
+def test_a_levels_name_is_a_line_of_text(write_config, name):
+    # it is written into reports, CSV lines and SQL
+    path = write_config(MINIMAL.replace("[email]", f'[[levels]]\nname = "{name}"\ncalendar = "office"\n[email]'))
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}: levels[1].name: a level's name is a line of text, not ")
+
+
 @pytest.mark.parametrize(
     "snippet, expected",
     [

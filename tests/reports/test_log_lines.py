@@ -34,14 +34,15 @@ TEXT = st.one_of(st.none(), st.just(""), TRICKY)
 STATUSES = ["met", "breached", "running", "paused", "cancelled"]
 
 
-# the levels' names records carry, all configured but the last: a name that needs a guard or
-# quotes is written as a cell, whether configured or not
+# the levels' names records carry, all configured but the last two (a name with a line break was
+# never valid in a config, but a record may hold anything): a name that needs a guard or quotes
+# is written as a cell, whether configured or not
 LEVELS = ["Standard", "Kunde's", "=Gold", "Gold, EU", 'The "best"', "+1\nline", "@retired"]
 
 
 def config(zone: str) -> str:
     levels = "".join(
-        f'\n[[levels]]\nname = {json.dumps(name)}\ncalendar = "always"\nfirst_reply = "1h"\n' for name in LEVELS[:-1]
+        f'\n[[levels]]\nname = {json.dumps(name)}\ncalendar = "always"\nfirst_reply = "1h"\n' for name in LEVELS[:-2]
     )
     return CALENDARS + f'\n[connector]\nreport_timezone = "{zone}"\n' + levels
 

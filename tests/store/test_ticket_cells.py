@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -154,3 +155,34 @@ def test_the_log_joins_the_tickets_only_where_a_filter_or_the_order_reads_them(t
         store.db.conn.set_trace_callback(None)
         (line,) = [s for s in statements if s.startswith("SELECT CASE")]
         assert "JOIN ticket_cells" in line and ("JOIN tickets t" in line) == joined
+
+
+def test_a_nul_or_a_blob_in_a_ticket_is_written_by_python_as_it_is(tmp_path):
+    # printf ends a text at a NUL, and GLOB does not read a blob (only a raw write stores one)
+    store = Store.open(tmp_path / "sla.db")
+    add_ticket(store, 1, requester_email="x\x00y", title="a\x00b,c")
+    add_ticket(store, 2, department=b"=x", title=b"ab,c")
+    add_ticket(store, 3, title="plain")
+    for ident in (1, 2, 3):
+        one_record(store, ident)
+    store.db.conn.commit()
+    assert cells(store)[1][0] is None and cells(store)[2][0] is None and cells(store)[3][0] is not None
+    by_sql, by_python = csv_both_ways(store, "UTC", NOVEMBER)
+    assert by_sql == by_python
+    assert [row[0] for row in log_rows(store)][0] == "x\x00y"
+
+
+def test_a_record_whose_ticket_is_gone_is_left_out_as_the_python_writer_does(tmp_path):
+    path = tmp_path / "sla.db"
+    store = Store.open(path)
+    for ident in (1, 2):
+        add_ticket(store, ident, title=f"title {ident}")
+        one_record(store, ident)
+    store.db.conn.commit()
+    raw = sqlite3.connect(path)  # a connection that leaves the foreign keys off, as the sqlite3 shell does
+    raw.execute("DELETE FROM tickets WHERE id = 1")
+    raw.commit()
+    raw.close()
+    by_sql, by_python = csv_both_ways(store, "UTC", NOVEMBER)
+    assert by_sql == by_python
+    assert [row[-1] for row in log_rows(store)] == ["title 2"]
