@@ -70,7 +70,7 @@ def _local(column: str, hour: str, whole_hours: bool) -> list[str]:
     ]
 
 
-def line_sql(hours: str, notes: str | None, whole_hours: bool, levels: Iterable[str] = ()) -> tuple[str, str]:
+def line_sql(hours: str, notes: str | None, whole_hours: bool, levels: Iterable[str]) -> tuple[str, str]:
     """(the SELECT expression: the line, or the record's rowid where Python must write it; the
     joins of the ticket cells, of the hour table and of the `notes` table if there are notes).
     `levels`: the names of the configured levels, most records' (the others' are checked each)."""

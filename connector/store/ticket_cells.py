@@ -4,8 +4,8 @@ quotes them per record (`connector.reports.log_lines` puts them in a line).
 
 A row of `TABLE` holds, for one ticket, `head` (requester, requester's name, ticket number,
 link, department, agent: the log's first six cells, joined by commas; NULL where SQL cannot
-write them) and `title` (its last cell), each cell as `connector.reports.output` writes it: the formula guard, then RFC 4180
-quotes where it holds a comma, a quote or a line break. Triggers on `tickets` write it in the
+write them) and `title` (its last cell), each cell as `connector.reports.output` writes it: the
+formula guard, then RFC 4180 quotes where it holds a comma, a quote or a line break. Triggers on `tickets` write it in the
 same statement as every insert, update or delete of a ticket, so it cannot go stale.
 `ensure(db)` (at every `Store.open`) creates the table and its triggers, and rebuilds both from
 the tickets when they are not this version's (the rules changed, a rebuild of the tickets table
@@ -28,10 +28,9 @@ from connector.core.cells import FORMULA_START, NEEDS_QUOTES
 TABLE = "ticket_cells"
 _GUARD = "[-" + "".join(sorted(FORMULA_START - {"-"})) + "]*"  # a GLOB class: '-' first is literal
 _QUOTE = f"*[{NEEDS_QUOTES}]*"
-# the ticket's columns the cells are made of: a trigger rewrites the cells when one changes
-_SOURCES = (
-    "id", "number", "external_id", "requester_email", "requester_name", "web_url", "department", "assignee", "title",
-)  # fmt: skip
+# the ticket's text columns the cells are made of: a trigger rewrites the cells when one (or the
+# id) changes
+_TEXTS = ("number", "external_id", "requester_email", "requester_name", "web_url", "department", "assignee", "title")
 
 
 def cell(value: str) -> str:
@@ -57,7 +56,7 @@ def _cells(prefix: str) -> str:
     layout = ",".join(["%s"] * len(head))
     # printf ends a text at a NUL and GLOB does not read a blob (only a raw write stores one):
     # such a ticket gets no head, and its lines are written by Python
-    odd = " OR ".join(f"instr({prefix}{c}, char(0)) OR typeof({prefix}{c}) = 'blob'" for c in _SOURCES[1:])
+    odd = " OR ".join(f"instr({prefix}{c}, char(0)) OR typeof({prefix}{c}) = 'blob'" for c in _TEXTS)
     cells = f"printf('{layout}', {', '.join(cell(value) for value in head)})"
     return f"CASE WHEN {odd} THEN NULL ELSE {cells} END, {cell(prefix + 'title')}"
 
@@ -70,7 +69,7 @@ def _schema() -> dict[str, str]:
         TABLE: f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY, head TEXT, title TEXT)",
         f"{TABLE}_insert": f"CREATE TRIGGER {TABLE}_insert AFTER INSERT ON tickets BEGIN {write} END",
         f"{TABLE}_update": (
-            f"CREATE TRIGGER {TABLE}_update AFTER UPDATE OF {', '.join(_SOURCES)} ON tickets BEGIN {forget} {write} END"
+            f"CREATE TRIGGER {TABLE}_update AFTER UPDATE OF {', '.join(('id', *_TEXTS))} ON tickets BEGIN {forget} {write} END"
         ),
         f"{TABLE}_delete": f"CREATE TRIGGER {TABLE}_delete AFTER DELETE ON tickets BEGIN {forget} END",
     }
